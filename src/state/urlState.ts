@@ -1,0 +1,171 @@
+/**
+ * The URL codec: which parts of the view state live in `location.search`, and
+ * how they are read and written. Modelled on TensorFlow Playground's
+ * `state.ts`: ONE typed list of properties, each with its name, type,
+ * default, parse, serialise and validate; nothing else in the app reads or
+ * writes the query string.
+ *
+ * The query string is untrusted (anyone can send a link). Parsing never
+ * throws: a missing, garbled, duplicated, oversized or out-of-range value
+ * falls back to its default and adds a human-readable notice.
+ */
+
+/** The view state a link carries. */
+export interface UrlState {
+  /** Manifest id of the model. */
+  model: string;
+  /** Index of the sample image in the model's manifest entry. */
+  sample: number;
+  /** Selected layer ℓ, 0-based. */
+  layer: number;
+}
+
+export interface UrlProp<K extends keyof UrlState> {
+  name: K;
+  type: 'id' | 'int';
+  default: UrlState[K];
+  /** Text → value, or undefined when the text is not of this type. */
+  parse(raw: string): UrlState[K] | undefined;
+  serialise(value: UrlState[K]): string;
+  /** null when the value is acceptable, else the reason it is not. */
+  validate(value: UrlState[K]): string | null;
+}
+
+type AnyUrlProp = { [K in keyof UrlState]: UrlProp<K> }[keyof UrlState];
+
+/** Longest value, in characters, that is even looked at. */
+export const MAX_VALUE_LENGTH = 128;
+/** Longest query string that is parsed at all. */
+export const MAX_SEARCH_LENGTH = 2048;
+/** At most this many notices about unknown parameters, then one summary. */
+const MAX_UNKNOWN_NOTICES = 3;
+
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const INT_PATTERN = /^(0|[1-9][0-9]{0,8})$/;
+
+function idProp<K extends 'model'>(name: K, fallback: string): UrlProp<K> {
+  return {
+    name,
+    type: 'id',
+    default: fallback,
+    parse: (raw) => (ID_PATTERN.test(raw) ? raw : undefined),
+    serialise: (value) => value,
+    validate: (value) =>
+      ID_PATTERN.test(value) ? null : 'must be 1–64 letters, digits, ".", "_" or "-", starting with a letter or digit',
+  };
+}
+
+function intProp<K extends 'sample' | 'layer'>(name: K, fallback: number, min: number, max: number): UrlProp<K> {
+  return {
+    name,
+    type: 'int',
+    default: fallback,
+    parse: (raw) => (INT_PATTERN.test(raw) ? Number(raw) : undefined),
+    serialise: (value) => String(value),
+    validate: (value) =>
+      Number.isSafeInteger(value) && value >= min && value <= max ? null : `must be a whole number from ${min} to ${max}`,
+  };
+}
+
+/** THE list. Order is the order of parameters in a serialised link. */
+export const URL_PROPS: readonly AnyUrlProp[] = [
+  idProp('model', 'demo-grey17'),
+  intProp('sample', 0, 0, 9999),
+  intProp('layer', 0, 0, 1023),
+];
+
+export function defaultUrlState(): UrlState {
+  const state: Partial<Record<keyof UrlState, unknown>> = {};
+  for (const prop of URL_PROPS) state[prop.name] = prop.default;
+  return state as UrlState;
+}
+
+/** A value quoted for a notice: never longer than a short line, control characters shown as �. */
+export function quote(text: string, max = 40): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '\uFFFD');
+  return JSON.stringify(clean.length > max ? `${clean.slice(0, max)}…` : clean);
+}
+
+export interface ParsedUrlState {
+  state: UrlState;
+  /** One line per value that was ignored, and why. Empty for a clean link. */
+  notices: string[];
+}
+
+function setValue<K extends keyof UrlState>(state: UrlState, prop: UrlProp<K>, value: UrlState[K]) {
+  state[prop.name] = value;
+}
+
+function readProp<K extends keyof UrlState>(
+  prop: UrlProp<K>,
+  values: string[],
+  state: UrlState,
+  notices: string[],
+): void {
+  if (values.length === 0) return;
+  const fallback = `using the default ${quote(prop.serialise(prop.default))}`;
+  if (values.length > 1) notices.push(`"${prop.name}" appears ${values.length} times in the link; the first is used`);
+  const raw = values[0];
+  if (raw.length > MAX_VALUE_LENGTH) {
+    notices.push(`"${prop.name}" is ${raw.length} characters long (at most ${MAX_VALUE_LENGTH}); ${fallback}`);
+    return;
+  }
+  const value = prop.parse(raw);
+  if (value === undefined) {
+    const kind = prop.type === 'int' ? 'a whole number' : 'a valid id';
+    notices.push(`"${prop.name}" = ${quote(raw)} is not ${kind}; ${fallback}`);
+    return;
+  }
+  const problem = prop.validate(value);
+  if (problem !== null) {
+    notices.push(`"${prop.name}" = ${quote(raw)} ${problem}; ${fallback}`);
+    return;
+  }
+  setValue(state, prop, value);
+}
+
+/** Reads the view state from a query string (`location.search`, with or without the leading "?"). */
+export function parseUrlState(search: string): ParsedUrlState {
+  const state = defaultUrlState();
+  const notices: string[] = [];
+  if (search.length > MAX_SEARCH_LENGTH) {
+    notices.push(`the link's parameters are ${search.length} characters long (at most ${MAX_SEARCH_LENGTH}); all were ignored`);
+    return { state, notices };
+  }
+  let params: URLSearchParams;
+  try {
+    params = new URLSearchParams(search);
+  } catch {
+    notices.push("the link's parameters could not be read; all were ignored");
+    return { state, notices };
+  }
+  const known = new Set<string>(URL_PROPS.map((p) => p.name));
+  const unknown = [...new Set([...params.keys()].filter((key) => !known.has(key)))];
+  for (const key of unknown.slice(0, MAX_UNKNOWN_NOTICES)) notices.push(`unknown parameter ${quote(key)} was ignored`);
+  if (unknown.length > MAX_UNKNOWN_NOTICES) notices.push(`${unknown.length - MAX_UNKNOWN_NOTICES} more unknown parameters were ignored`);
+  for (const prop of URL_PROPS) readProp(prop, params.getAll(prop.name), state, notices);
+  return { state, notices };
+}
+
+/**
+ * Writes the view state as a query string with a leading "?", every property
+ * in list order. Throws on a value its own property rejects: that is a bug in
+ * the caller, and a link that cannot be read back must never be produced.
+ */
+export function serialiseUrlState(state: UrlState): string {
+  const params = new URLSearchParams();
+  for (const prop of URL_PROPS) writeProp(prop, state, params);
+  return `?${params.toString()}`;
+}
+
+function writeProp<K extends keyof UrlState>(prop: UrlProp<K>, state: UrlState, params: URLSearchParams): void {
+  const value = state[prop.name];
+  const problem = prop.validate(value);
+  if (problem !== null) throw new RangeError(`URL state "${prop.name}" = ${quote(String(value))} ${problem}`);
+  params.set(prop.name, prop.serialise(value));
+}
+
+export function sameUrlState(a: UrlState, b: UrlState): boolean {
+  return URL_PROPS.every((prop) => a[prop.name] === b[prop.name]);
+}

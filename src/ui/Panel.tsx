@@ -1,0 +1,34 @@
+import type { ReactNode } from 'react';
+import type { Loadable } from '../state/store.ts';
+
+/** Shows a loadable's progress or error, or its content when ready: never a blank panel. */
+export function LoadableView<T>({ state, children, idle = 'Waiting…' }: { state: Loadable<T>; children: (value: T) => ReactNode; idle?: string }) {
+  switch (state.status) {
+    case 'idle':
+      return <p className="muted">{idle}</p>;
+    case 'loading':
+      return (
+        <div className="loading" role="status" aria-live="polite">
+          <p>{state.message}</p>
+          <progress max={1} value={state.fraction} aria-label={state.message} />
+        </div>
+      );
+    case 'error':
+      return (
+        <div className="error" role="alert">
+          <strong>Error:</strong> {state.message}
+        </div>
+      );
+    case 'ready':
+      return <>{children(state.value)}</>;
+  }
+}
+
+export function Panel({ title, className, children, testId }: { title: string; className?: string; children: ReactNode; testId?: string }) {
+  return (
+    <section className={`panel ${className ?? ''}`} aria-label={title} data-testid={testId}>
+      <h2>{title}</h2>
+      {children}
+    </section>
+  );
+}

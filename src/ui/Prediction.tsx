@@ -1,0 +1,25 @@
+import type { RunResult } from '../state/store.ts';
+
+export const formatPercent = (p: number) => `${(100 * p).toFixed(p >= 0.995 || p < 0.0005 ? 1 : 2)}%`;
+
+/** Top-5 classes with their softmax probabilities, as text and bars. */
+export function Prediction({ result }: { result: RunResult }) {
+  return (
+    <div className="prediction">
+      <ol className="topk" data-testid="top5">
+        {result.top.map((c) => (
+          <li key={c.index} data-class={c.index} data-probability={c.probability}>
+            <span className="topk-label">{c.label}</span>
+            <span className="topk-bar" aria-hidden="true">
+              <span style={{ width: `${Math.max(100 * c.probability, 0.5)}%` }} />
+            </span>
+            <span className="topk-value">{formatPercent(c.probability)}</span>
+          </li>
+        ))}
+      </ol>
+      <p className="muted small">
+        {result.engine} engine · {result.model.depth} layers · {result.millis.toFixed(1)} ms
+      </p>
+    </div>
+  );
+}
