@@ -1,0 +1,377 @@
+/**
+ * The WGSL CRATE engine: weights uploaded once, one prepared command list
+ * ("plan") per capture request, buffers reused across runs, and nothing read
+ * back that was not asked for. DESIGN.md §1 is the forward pass; the kernel
+ * sequence per layer is
+ *   W  = LN1(Z)·Uᵀ                 matmul, LayerNorm fused into A
+ *   O  = softmax(W_k W_kᵀ/√dh)·W_k  attention, online softmax
+ *   Z½ = Z + O·to_outᵀ + b          matmul, bias and residual fused
+ *   X  = LN2(Z½)                    layerNorm
+ *   R  = X − X·Dᵀ                   matmul, residual fused
+ *   Z⁺ = ReLU(X + η·R·D − ηλ)       matmul, scale, shift, residual, ReLU fused
+ * i.e. six dispatches per layer.
+ */
+import { attentionDispatch, attentionParams, MAX_DIM_HEAD } from '../../kernels/attention.ts';
+import { layerNormDispatch, layerNormParams } from '../../kernels/layerNorm.ts';
+import { matmulDispatch, matmulParams, type MatmulOptions, type MatmulShape } from '../../kernels/matmul.ts';
+import { meanPoolDispatch, meanPoolParams } from '../../kernels/meanPool.ts';
+import { patchifyDispatch, patchifyParams } from '../../kernels/patchify.ts';
+import { encodeDispatch, PipelineCache, prepare, type Dispatch, type PreparedDispatch } from '../../kernels/program.ts';
+import { LAYER_NORM_EPS, type CrateModel } from '../model.ts';
+import { BufferArena, readBuffer } from './arena.ts';
+import { CAPTURE_NOTHING, captureKey, captureSets, type CaptureRequest, type CaptureTensor } from './capture.ts';
+import { TimestampProfiler, type GpuProfile } from './profiler.ts';
+import { roundUp4, uploadWeights, type GpuWeights } from './uploadWeights.ts';
+
+export class EngineError extends Error {
+  override name = 'EngineError';
+}
+
+export interface EngineOptions {
+  /** Called after a device loss to get a fresh device; without it a lost engine reports an error. */
+  recreateDevice?: () => Promise<GPUDevice>;
+  /** Told about a device loss, whatever happens next. */
+  onDeviceLost?: (info: GPUDeviceLostInfo) => void;
+}
+
+export interface RunOptions {
+  /** Time every dispatch with timestamp queries (one compute pass each). */
+  profile?: boolean;
+}
+
+export interface RunResult {
+  logits: Float32Array;
+  captures: CapturedTensors;
+  /** Present when profiling was asked for. */
+  profile?: GpuProfile;
+}
+
+/** Tensors captured by one run; they stay on the GPU until read, and until the next run with the same capture request. */
+export interface CapturedTensors {
+  has(layer: number, tensor: CaptureTensor): boolean;
+  read(layer: number, tensor: CaptureTensor): Promise<Float32Array>;
+}
+
+interface Plan {
+  key: string;
+  sets: Set<CaptureTensor>[];
+  dispatches: PreparedDispatch[];
+  /** Where each captured tensor lives, and how many floats it holds. */
+  locations: Map<string, { buffer: GPUBuffer; floats: number }>;
+  generation: number;
+}
+
+/** Buffers one plan writes but never reads back; shared by every plan. */
+interface Scratch {
+  image: GPUBuffer;
+  patches: GPUBuffer;
+  embedded: GPUBuffer;
+  z0: GPUBuffer;
+  w: GPUBuffer;
+  o: GPUBuffer;
+  zHalf: GPUBuffer;
+  x: GPUBuffer;
+  r: GPUBuffer;
+  z: GPUBuffer;
+  pooled: GPUBuffer;
+  logits: GPUBuffer;
+  logitsReadback: GPUBuffer;
+  unused: GPUBuffer;
+}
+
+interface DeviceState {
+  device: GPUDevice;
+  cache: PipelineCache;
+  arena: BufferArena;
+  weights: GpuWeights;
+  scratch: Scratch;
+  params: Map<string, GPUBuffer>;
+  plans: Map<string, Plan>;
+  profiler?: TimestampProfiler;
+  lost?: GPUDeviceLostInfo;
+}
+
+/** The GPU engine supports what its kernels' vec4 paths need; the CPU reference covers the rest. */
+export function checkSupported(model: CrateModel): void {
+  const { dim, dim_head: dh } = model.config;
+  if (dim % 4 !== 0) throw new EngineError(`the WebGPU engine needs dim to be a multiple of 4 (got ${dim})`);
+  if (dh % 4 !== 0 || dh > MAX_DIM_HEAD) throw new EngineError(`the WebGPU engine needs dim_head to be a multiple of 4 and ≤ ${MAX_DIM_HEAD} (got ${dh})`);
+}
+
+const MAX_CACHED_PLANS = 4;
+
+export class CrateGpuEngine {
+  private state: DeviceState;
+  private queue: Promise<unknown> = Promise.resolve();
+  private destroyed = false;
+
+  private constructor(
+    device: GPUDevice,
+    readonly model: CrateModel,
+    private readonly options: EngineOptions,
+  ) {
+    this.state = this.initialise(device);
+  }
+
+  static create(device: GPUDevice, model: CrateModel, options: EngineOptions = {}): CrateGpuEngine {
+    checkSupported(model);
+    return new CrateGpuEngine(device, model, options);
+  }
+
+  get device(): GPUDevice {
+    return this.state.device;
+  }
+
+  /** Bytes of GPU memory this engine holds (weights, activations, captures). */
+  get gpuBytes(): number {
+    return this.state.arena.bytes;
+  }
+
+  get pipelinesCompiled(): number {
+    return this.state.cache.compiled;
+  }
+
+  get timestampsSupported(): boolean {
+    return this.state.device.features.has('timestamp-query');
+  }
+
+  /** Dispatches one run issues for a capture request, and how many per layer. */
+  dispatchCount(capture: CaptureRequest = CAPTURE_NOTHING): { total: number; perLayer: number } {
+    const plan = this.planFor(capture);
+    const layerDispatches = plan.dispatches.filter((d) => d.dispatch.scope.startsWith('layer ')).length;
+    return { total: plan.dispatches.length, perLayer: layerDispatches / this.model.config.depth };
+  }
+
+  /** Runs one normalised image [C, H, W]; runs are serialised so buffers can be reused. */
+  run(image: Float32Array, capture: CaptureRequest = CAPTURE_NOTHING, options: RunOptions = {}): Promise<RunResult> {
+    return this.serially(() => this.runNow(image, capture, options));
+  }
+
+  /** Runs and capture reads share buffers, so they take turns. */
+  private serially<T>(task: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(task);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    this.state.profiler?.destroy();
+    this.state.arena.destroyAll();
+  }
+
+  private initialise(device: GPUDevice): DeviceState {
+    const arena = new BufferArena(device);
+    const { config, shape } = this.model;
+    const d = config.dim;
+    const N = shape.tokens;
+    const scratch: Scratch = {
+      image: arena.activation('image', config.channels * shape.imageHeight * shape.imageWidth),
+      patches: arena.activation('patches', (N - 1) * roundUp4(shape.patchDim)),
+      embedded: arena.activation('patch embedding', (N - 1) * d),
+      z0: arena.activation('Z⁰', N * d),
+      w: arena.activation('W', N * shape.innerDim),
+      o: arena.activation('O', N * shape.innerDim),
+      zHalf: arena.activation('Z½', N * d),
+      x: arena.activation('LN2(Z½)', N * d),
+      r: arena.activation('R', N * d),
+      z: arena.activation('Z', N * d),
+      pooled: arena.activation('pooled', d),
+      logits: arena.activation('logits', config.num_classes),
+      logitsReadback: arena.create('logits readback', config.num_classes * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
+      unused: arena.activation('unused binding', 4),
+    };
+    const weights = uploadWeights(arena, this.model);
+    // Row 0 of Z⁰ is cls_token + pos[0] for every image: written once here, never by a kernel.
+    const encoder = device.createCommandEncoder();
+    encoder.copyBufferToBuffer(weights.clsRow, 0, scratch.z0, 0, d * 4);
+    device.queue.submit([encoder.finish()]);
+
+    const state: DeviceState = { device, cache: new PipelineCache(device), arena, weights, scratch, params: new Map(), plans: new Map() };
+    device.lost.then((info) => {
+      state.lost = info;
+      if (!this.destroyed) this.options.onDeviceLost?.(info);
+    });
+    return state;
+  }
+
+  /** Uniform buffers depend only on shapes, so plans share them. */
+  private paramsBuffer(key: string, data: ArrayBuffer): GPUBuffer {
+    let buffer = this.state.params.get(key);
+    if (!buffer) {
+      buffer = this.state.arena.uniform(key, data);
+      this.state.params.set(key, buffer);
+    }
+    return buffer;
+  }
+
+  private matmul(options: MatmulOptions, shape: MatmulShape, io: { a: GPUBuffer; b: GPUBuffer; bias?: GPUBuffer; residual?: GPUBuffer; out: GPUBuffer }, scope: string, paramsKey: string): Dispatch {
+    const unused = this.state.scratch.unused;
+    return matmulDispatch(
+      { ...options, bias: io.bias !== undefined, residual: io.residual !== undefined },
+      shape,
+      {
+        params: this.paramsBuffer(paramsKey, matmulParams(shape, LAYER_NORM_EPS)),
+        a: io.a,
+        b: io.b,
+        bias: io.bias ?? unused,
+        residual: io.residual ?? unused,
+        out: io.out,
+      },
+      scope,
+    );
+  }
+
+  private planFor(capture: CaptureRequest): Plan {
+    const { config } = this.model;
+    const sets = captureSets(capture, config.depth);
+    const key = captureKey(sets);
+    const cached = this.state.plans.get(key);
+    if (cached) return cached;
+    if (this.state.plans.size >= MAX_CACHED_PLANS) {
+      const [oldestKey, oldest] = this.state.plans.entries().next().value!;
+      for (const { buffer } of new Set(oldest.locations.values())) if (!Object.values(this.state.scratch).includes(buffer)) this.state.arena.release(buffer);
+      this.state.plans.delete(oldestKey);
+    }
+    const plan = this.buildPlan(key, sets);
+    this.state.plans.set(key, plan);
+    return plan;
+  }
+
+  private buildPlan(key: string, sets: Set<CaptureTensor>[]): Plan {
+    const { device, cache, arena, weights, scratch } = this.state;
+    const { config, shape } = this.model;
+    const d = config.dim;
+    const N = shape.tokens;
+    const inner = shape.innerDim;
+    const locations = new Map<string, { buffer: GPUBuffer; floats: number }>();
+    const dedicated = (layer: number, tensor: CaptureTensor, floats: number) => {
+      const buffer = arena.activation(`capture layer ${layer} ${tensor}`, floats);
+      locations.set(`${layer}:${tensor}`, { buffer, floats });
+      return buffer;
+    };
+
+    const dispatches: Dispatch[] = [];
+    const patchShape = { channels: config.channels, height: shape.imageHeight, width: shape.imageWidth, patch: config.patch_size, paddedDim: roundUp4(shape.patchDim), eps: LAYER_NORM_EPS };
+    dispatches.push(
+      patchifyDispatch(patchShape, { params: this.paramsBuffer('patchify', patchifyParams(patchShape)), image: scratch.image, gamma: weights.patchGamma, beta: weights.patchBeta, out: scratch.patches }, 'embed'),
+      this.matmul({}, { M: N - 1, N: d, K: roundUp4(shape.patchDim) }, { a: scratch.patches, b: weights.patchWeightPadded, bias: weights.patchBias, out: scratch.embedded }, 'embed', 'patch linear'),
+      layerNormDispatch(
+        { rows: N - 1, cols: d, outRowOffset: 1 },
+        { params: this.paramsBuffer('embed norm', layerNormParams({ rows: N - 1, cols: d, outRowOffset: 1, eps: LAYER_NORM_EPS })), x: scratch.embedded, gamma: weights.embedGamma, beta: weights.embedBeta, addend: weights.posEmbedding, out: scratch.z0, unused: scratch.unused },
+        'embed',
+      ),
+    );
+
+    // Z^ℓ lives in Z⁰ for ℓ = 0, then in the shared Z buffer unless a capture needs it kept.
+    let zIn = scratch.z0;
+    const layerNormShape = { rows: N, cols: d, eps: LAYER_NORM_EPS };
+    const attentionShape = { tokens: N, heads: config.heads, dimHead: config.dim_head };
+    for (let l = 0; l < config.depth; l++) {
+      const scope = `layer ${l}`;
+      const set = sets[l];
+      const layer = weights.layers[l];
+      if (set.has('z')) locations.set(`${l}:z`, { buffer: zIn, floats: N * d });
+      const w = set.has('w') ? dedicated(l, 'w', N * inner) : scratch.w;
+      const probabilities = set.has('attention') ? dedicated(l, 'attention', config.heads * N * N) : scratch.unused;
+      const zHalf = set.has('zHalf') ? dedicated(l, 'zHalf', N * d) : scratch.zHalf;
+      const keepNext = set.has('zNext') || (l + 1 < config.depth && sets[l + 1].has('z'));
+      const zNext = keepNext ? arena.activation(`capture layer ${l} zNext`, N * d) : scratch.z;
+      if (set.has('zNext')) locations.set(`${l}:zNext`, { buffer: zNext, floats: N * d });
+
+      dispatches.push(
+        this.matmul({ normA: true }, { M: N, N: inner, K: d }, { a: zIn, b: layer.qkvFolded, bias: layer.qkvBias, out: w }, scope, 'qkv'),
+        attentionDispatch(attentionShape, set.has('attention'), { params: this.paramsBuffer('attention', attentionParams(attentionShape)), w, out: scratch.o, probabilities }, scope),
+        this.matmul({}, { M: N, N: d, K: inner }, { a: scratch.o, b: layer.outWeight, bias: layer.outBias, residual: zIn, out: zHalf }, scope, 'to_out'),
+        layerNormDispatch(layerNormShape, { params: this.paramsBuffer('ista norm', layerNormParams(layerNormShape)), x: zHalf, gamma: layer.istaGamma, beta: layer.istaBeta, out: scratch.x, unused: scratch.unused }, scope),
+        this.matmul({}, { M: N, N: d, K: d, alpha: -1, beta: 1 }, { a: scratch.x, b: layer.dictionary, residual: scratch.x, out: scratch.r }, scope, 'ista residual'),
+        this.matmul({ relu: true }, { M: N, N: d, K: d, alpha: config.eta, beta: 1, shift: -config.eta * config.lambda }, { a: scratch.r, b: layer.dictionaryT, residual: scratch.x, out: zNext }, scope, 'ista step'),
+      );
+      zIn = zNext;
+    }
+
+    let pooled = zIn;
+    if (config.pool === 'mean') {
+      dispatches.push(meanPoolDispatch(d, { params: this.paramsBuffer('mean pool', meanPoolParams(N, d)), z: zIn, out: scratch.pooled }, 'head'));
+      pooled = scratch.pooled;
+    }
+    // M = 1 reads only row 0: the class token, or the pooled mean.
+    dispatches.push(this.matmul({ normA: true }, { M: 1, N: config.num_classes, K: d }, { a: pooled, b: weights.headFolded, bias: weights.headBias, out: scratch.logits }, 'head', 'head'));
+
+    return { key, sets, dispatches: dispatches.map((dispatch) => prepare(device, cache, dispatch)), locations, generation: 0 };
+  }
+
+  private async ensureDevice(): Promise<void> {
+    if (this.destroyed) throw new EngineError('the engine was destroyed');
+    const lost = this.state.lost;
+    if (!lost) return;
+    if (!this.options.recreateDevice) {
+      throw new EngineError(`the GPU device was lost (${lost.reason}: ${lost.message || 'no message'}); reload to continue`);
+    }
+    const device = await this.options.recreateDevice();
+    this.state.arena.destroyAll();
+    this.state = this.initialise(device);
+  }
+
+  private async runNow(image: Float32Array, capture: CaptureRequest, options: RunOptions): Promise<RunResult> {
+    await this.ensureDevice();
+    const { config, shape } = this.model;
+    const expected = config.channels * shape.imageHeight * shape.imageWidth;
+    if (image.length !== expected) throw new EngineError(`image has ${image.length} values; the model needs ${config.channels}×${shape.imageHeight}×${shape.imageWidth}`);
+    const state = this.state;
+    const { device, scratch } = state;
+    const plan = this.planFor(capture);
+    plan.generation++;
+
+    device.queue.writeBuffer(scratch.image, 0, image.buffer, image.byteOffset, image.byteLength);
+    const encoder = device.createCommandEncoder({ label: 'crate forward' });
+    let profiler: TimestampProfiler | undefined;
+    if (options.profile && this.timestampsSupported) {
+      if (!state.profiler || state.profiler.capacity < plan.dispatches.length) {
+        state.profiler?.destroy();
+        state.profiler = new TimestampProfiler(device, plan.dispatches.length);
+      }
+      profiler = state.profiler;
+      plan.dispatches.forEach((prepared, i) => {
+        const pass = encoder.beginComputePass(profiler!.passDescriptor(i));
+        encodeDispatch(pass, prepared);
+        pass.end();
+      });
+      profiler.resolve(encoder, plan.dispatches.length);
+    } else {
+      const pass = encoder.beginComputePass({ label: 'crate forward' });
+      for (const prepared of plan.dispatches) encodeDispatch(pass, prepared);
+      pass.end();
+    }
+    encoder.copyBufferToBuffer(scratch.logits, 0, scratch.logitsReadback, 0, config.num_classes * 4);
+    device.queue.submit([encoder.finish()]);
+
+    await scratch.logitsReadback.mapAsync(GPUMapMode.READ);
+    const logits = new Float32Array(scratch.logitsReadback.getMappedRange().slice(0));
+    scratch.logitsReadback.unmap();
+
+    let profile: GpuProfile | undefined;
+    if (options.profile) {
+      profile = profiler
+        ? await profiler.read(plan.dispatches.map((p) => ({ kernel: p.dispatch.spec.name, scope: p.dispatch.scope })))
+        : { supported: false, reason: "this adapter does not offer the 'timestamp-query' feature, so GPU time per kernel cannot be measured" };
+    }
+    return { logits, captures: this.capturesOf(plan, state), profile };
+  }
+
+  private capturesOf(plan: Plan, state: DeviceState): CapturedTensors {
+    const generation = plan.generation;
+    return {
+      has: (layer, tensor) => plan.locations.has(`${layer}:${tensor}`),
+      read: (layer, tensor) =>
+        this.serially(async () => {
+          const location = plan.locations.get(`${layer}:${tensor}`);
+          if (!location) throw new EngineError(`layer ${layer} ${tensor} was not captured by this run`);
+          if (plan.generation !== generation || state !== this.state) {
+            throw new EngineError('these captures were overwritten by a later run with the same capture request');
+          }
+          return readBuffer(state.device, location.buffer, location.floats);
+        }),
+    };
+  }
+}
