@@ -3,14 +3,12 @@
  * engine → analysis → store. The only module that calls the engine; the
  * views only read what it puts in the store (DESIGN.md §3).
  */
-import { officialCodingRate } from '../analysis/codingRate.ts';
-import { sparsity } from '../analysis/sparsity.ts';
-import { cpuForward } from '../engine/cpu/reference.ts';
 import { modelFromSafetensors, type CrateModel } from '../engine/model.ts';
-import { imageToTensor, type RgbaImage } from '../engine/preprocess.ts';
+import type { RgbaImage } from '../engine/preprocess.ts';
+import { analyseImage } from './analyse.ts';
 import { probeAdapter } from './adapter.ts';
 import { parseManifest, type Manifest, type ManifestModel } from './manifest.ts';
-import { useApp, type AppState, type ClassScore, type LayerStats, type ModelSummary, type RunResult } from './store.ts';
+import { useApp, type AppState, type ModelSummary, type RunResult } from './store.ts';
 import { quote } from './urlState.ts';
 
 const MODELS_URL = `${import.meta.env.BASE_URL}models/`;
@@ -78,23 +76,6 @@ async function decodeImage(bytes: Uint8Array, url: string): Promise<RgbaImage> {
   return { width, height, data };
 }
 
-export function softmax(logits: ArrayLike<number>): Float64Array {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]);
-  const out = new Float64Array(logits.length);
-  let sum = 0;
-  for (let i = 0; i < logits.length; i++) sum += out[i] = Math.exp(logits[i] - max);
-  for (let i = 0; i < out.length; i++) out[i] /= sum;
-  return out;
-}
-
-export function topClasses(logits: ArrayLike<number>, labels: readonly string[], k = 5): ClassScore[] {
-  const probabilities = softmax(logits);
-  return Array.from(probabilities, (probability, index) => ({ index, label: labels[index] ?? String(index), probability, logit: logits[index] }))
-    .sort((a, b) => b.probability - a.probability || a.index - b.index)
-    .slice(0, k);
-}
-
 function summarise(id: string, model: CrateModel): ModelSummary {
   const { config, shape } = model;
   return {
@@ -109,19 +90,6 @@ function summarise(id: string, model: CrateModel): ModelSummary {
     dimHead: config.dim_head,
     numClasses: config.num_classes,
   };
-}
-
-/** The measurements the app shows, on the CPU reference engine. Exported so tests run the very same code. */
-export function analyseImage(model: CrateModel, image: RgbaImage): { top: ClassScore[]; layers: LayerStats[] } {
-  const input = imageToTensor(image, model.config);
-  const trace = cpuForward(model, input);
-  const { tokens } = model.shape;
-  const layers = trace.layers.map((layer, index) => ({
-    layer: index,
-    codingRate: officialCodingRate(layer.w, tokens, model.config.heads, model.config.dim_head),
-    sparsity: sparsity(layer.zNext).l0Fraction,
-  }));
-  return { top: topClasses(trace.logits, model.config.labels), layers };
 }
 
 const nextFrame = () => new Promise<void>((resolve) => setTimeout(resolve, 0));

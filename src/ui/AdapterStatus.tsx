@@ -12,7 +12,7 @@ export function AdapterStatus() {
       </span>
     );
   }
-  const detail = [adapter.vendor, adapter.architecture].filter(Boolean).join(' / ');
+  const detail = [adapter.vendor, adapter.architecture].filter(Boolean).join(' ');
   return (
     <span
       className="adapter ready"
@@ -21,8 +21,8 @@ export function AdapterStatus() {
       title={`features: ${adapter.features.join(', ') || 'none'}`}
     >
       WebGPU: {adapter.name}
-      {detail && adapter.name !== detail ? ` (${detail})` : ''}
-      {adapter.fallback ? ' · software fallback' : ''}
+      {detail && !adapter.name.includes(detail) ? ` (${detail})` : ''}
+      {adapter.fallback ? ' · software fallback adapter' : ''}
     </span>
   );
 }

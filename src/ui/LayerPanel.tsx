@@ -1,8 +1,6 @@
 import { useApp, type RunResult } from '../state/store.ts';
+import { formatFraction, formatRate } from './format.ts';
 import { LayerChart } from './LayerChart.tsx';
-
-export const formatRate = (v: number) => v.toFixed(3);
-export const formatFraction = (v: number) => v.toFixed(4);
 
 /** Coding rate and sparsity per layer; the selected layer is shared by both charts and the table. */
 export function LayerPanel({ result }: { result: RunResult }) {
@@ -21,17 +19,17 @@ export function LayerPanel({ result }: { result: RunResult }) {
       </p>
       <div className="charts">
         <LayerChart
-          title="Coding rate R^c of the MSSA input (official, ε² = 0.01)"
+          title="Coding rate Rᶜ of the MSSA input (official, ε² = 0.01)"
           testId="chart-coding-rate"
-          name="R^c"
+          name="Rᶜ"
           values={rates}
           selected={layer}
-          yLabel="R^c (nats)"
+          yLabel="Rᶜ (nats)"
           format={formatRate}
           onSelect={onSelect}
         />
         <LayerChart
-          title="Sparsity of the ISTA output, ‖Z^(ℓ+1)‖₀ / (d·N)"
+          title="Non-zero fraction of the ISTA output, ‖Zˡ⁺¹‖₀ / (d·N)"
           testId="chart-sparsity"
           name="‖Z‖₀/(dN)"
           values={sparsities}
@@ -44,15 +42,15 @@ export function LayerPanel({ result }: { result: RunResult }) {
       </div>
       {current && (
         <p className="layer-detail" data-testid="layer-detail" data-layer={layer}>
-          Layer {layer}: R^c = {formatRate(current.codingRate)} nats, ‖Z‖₀/(d·N) = {formatFraction(current.sparsity)}
+          Layer {layer}: Rᶜ = {formatRate(current.codingRate)} nats, ‖Z‖₀/(d·N) = {formatFraction(current.sparsity)}
         </p>
       )}
       <table className="layer-table" data-testid="layer-table">
         <thead>
           <tr>
             <th scope="col">layer ℓ</th>
-            <th scope="col">R^c (nats)</th>
-            <th scope="col">‖Z^(ℓ+1)‖₀ / (d·N)</th>
+            <th scope="col">Rᶜ (nats)</th>
+            <th scope="col">‖Zˡ⁺¹‖₀ / (d·N)</th>
           </tr>
         </thead>
         <tbody>

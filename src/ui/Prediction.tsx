@@ -1,6 +1,5 @@
 import type { RunResult } from '../state/store.ts';
-
-export const formatPercent = (p: number) => `${(100 * p).toFixed(p >= 0.995 || p < 0.0005 ? 1 : 2)}%`;
+import { formatPercent } from './format.ts';
 
 /** Top-5 classes with their softmax probabilities, as text and bars. */
 export function Prediction({ result }: { result: RunResult }) {

@@ -1,0 +1,186 @@
+import { expect, test, type Page } from '@playwright/test';
+import { readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { decodeGreyPng } from '../scripts/png.mjs';
+import { officialCodingRate } from '../src/analysis/codingRate.ts';
+import { sparsity } from '../src/analysis/sparsity.ts';
+import { cpuForward } from '../src/engine/cpu/reference.ts';
+import { modelFromSafetensors } from '../src/engine/model.ts';
+import { imageToTensor } from '../src/engine/preprocess.ts';
+import type { Manifest } from '../src/state/manifest.ts';
+import { formatFraction, formatRate } from '../src/ui/format.ts';
+
+const ARTIFACTS = 'e2e/artifacts';
+mkdirSync(ARTIFACTS, { recursive: true });
+
+const manifest = JSON.parse(readFileSync('public/models/manifest.json', 'utf8')) as Manifest;
+const entry = manifest.models[0];
+
+/** What the page should show for a sample, computed in Node from the same files with the engine and analysis code. */
+function expected(sampleIndex: number) {
+  const model = modelFromSafetensors(new Uint8Array(readFileSync(`public/models/${entry.file}`)));
+  const image = decodeGreyPng(readFileSync(`public/models/${entry.samples[sampleIndex].file}`));
+  const trace = cpuForward(model, imageToTensor(image, model.config));
+  const { tokens } = model.shape;
+  const logits = Array.from(trace.logits);
+  const max = Math.max(...logits);
+  const exp = logits.map((v) => Math.exp(v - max));
+  const sum = exp.reduce((a, b) => a + b, 0);
+  return {
+    depth: model.config.depth,
+    probabilities: exp.map((v) => v / sum),
+    rates: trace.layers.map((l) => officialCodingRate(l.w, tokens, model.config.heads, model.config.dim_head)),
+    sparsities: trace.layers.map((l) => sparsity(l.zNext).l0Fraction),
+  };
+}
+
+async function waitForResults(page: Page) {
+  await expect(page.getByTestId('top5').locator('li')).toHaveCount(5);
+  await expect(page.getByTestId('layer-table')).toBeVisible();
+}
+
+/** Numbers as shown: the text of each layer's cell and its full-precision data-value. */
+async function shownColumn(page: Page, prefix: 'rate' | 'sparsity', depth: number) {
+  const out: { text: string; value: number }[] = [];
+  for (let l = 0; l < depth; l++) {
+    const cell = page.getByTestId(`${prefix}-${l}`);
+    out.push({ text: (await cell.textContent()) ?? '', value: Number(await cell.getAttribute('data-value')) });
+  }
+  return out;
+}
+
+async function chartPoints(page: Page, chart: string) {
+  return page.getByTestId(chart).locator('g.chart-point').evaluateAll((nodes) =>
+    nodes.map((n) => ({
+      layer: Number(n.getAttribute('data-layer')),
+      value: Number(n.getAttribute('data-value')),
+      selected: n.classList.contains('selected'),
+    })),
+  );
+}
+
+function expectClose(actual: number, wanted: number, what: string) {
+  expect(Number.isFinite(actual), `${what} is finite`).toBe(true);
+  expect(Math.abs(actual - wanted), `${what}: page ${actual}, Node ${wanted}`).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(wanted)));
+}
+
+test('loads the default model and shows top-5 and both charts with the right numbers', async ({ page }) => {
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.goto('/');
+  await waitForResults(page);
+  await expect(page.getByTestId('adapter-status')).toHaveText(/^WebGPU: \S/);
+  await expect(page.getByTestId('model-description')).toContainText('random weights');
+  await expect(page).toHaveURL(/\?model=demo-grey17&sample=0&layer=0$/);
+
+  const want = expected(0);
+
+  // Top 5: the five largest softmax probabilities, best first, as text and as data.
+  const top = await page.getByTestId('top5').locator('li').evaluateAll((items) =>
+    items.map((li) => ({
+      index: Number(li.getAttribute('data-class')),
+      probability: Number(li.getAttribute('data-probability')),
+      text: li.querySelector('.topk-value')?.textContent ?? '',
+    })),
+  );
+  const order = want.probabilities.map((p, i) => [p, i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  expect(top.map((t) => t.index)).toEqual(order.slice(0, 5).map(([, i]) => i));
+  for (const t of top) {
+    expectClose(t.probability, want.probabilities[t.index], `probability of class ${t.index}`);
+    expect(t.text).toMatch(/^\d+\.\d+%$/);
+  }
+
+  // Both charts: one point per layer, values equal to Node's.
+  const ratePoints = await chartPoints(page, 'chart-coding-rate');
+  const sparsityPoints = await chartPoints(page, 'chart-sparsity');
+  expect(ratePoints).toHaveLength(want.depth);
+  expect(sparsityPoints).toHaveLength(want.depth);
+  const rates = await shownColumn(page, 'rate', want.depth);
+  const sparsities = await shownColumn(page, 'sparsity', want.depth);
+  for (let l = 0; l < want.depth; l++) {
+    expectClose(ratePoints[l].value, want.rates[l], `chart Rᶜ of layer ${l}`);
+    expectClose(rates[l].value, want.rates[l], `table Rᶜ of layer ${l}`);
+    expect(rates[l].text).toBe(formatRate(want.rates[l]));
+    expectClose(sparsityPoints[l].value, want.sparsities[l], `chart sparsity of layer ${l}`);
+    expectClose(sparsities[l].value, want.sparsities[l], `table sparsity of layer ${l}`);
+    expect(sparsities[l].text).toBe(formatFraction(want.sparsities[l]));
+    expect(want.sparsities[l]).toBeGreaterThan(0);
+    expect(want.sparsities[l]).toBeLessThan(1);
+  }
+  expect(ratePoints.filter((p) => p.selected).map((p) => p.layer)).toEqual([0]);
+  await page.screenshot({ path: `${ARTIFACTS}/app-default.png`, fullPage: true });
+  expect(pageErrors).toEqual([]);
+});
+
+test('clicking a layer point selects that layer in both charts, the table and the URL', async ({ page }) => {
+  await page.goto('/');
+  await waitForResults(page);
+  const last = (await chartPoints(page, 'chart-coding-rate')).length - 1;
+  expect(last).toBeGreaterThan(0);
+
+  await page.getByTestId('chart-coding-rate').locator(`g.chart-point[data-layer="${last}"]`).click();
+  await expect(page.getByTestId('layer-detail')).toHaveAttribute('data-layer', String(last));
+  for (const chart of ['chart-coding-rate', 'chart-sparsity']) {
+    expect((await chartPoints(page, chart)).filter((p) => p.selected).map((p) => p.layer)).toEqual([last]);
+  }
+  await expect(page.getByTestId('layer-table').locator('tbody tr.selected')).toHaveAttribute('data-layer', String(last));
+  await expect(page).toHaveURL(new RegExp(`layer=${last}$`));
+  await page.screenshot({ path: `${ARTIFACTS}/app-layer-${last}.png`, fullPage: true });
+
+  // The other chart selects too.
+  await page.getByTestId('chart-sparsity').locator('g.chart-point[data-layer="1"]').click();
+  await expect(page.getByTestId('layer-detail')).toHaveAttribute('data-layer', '1');
+  expect((await chartPoints(page, 'chart-coding-rate')).filter((p) => p.selected).map((p) => p.layer)).toEqual([1]);
+
+  // The link restores the selection.
+  await page.reload();
+  await waitForResults(page);
+  await expect(page.getByTestId('layer-detail')).toHaveAttribute('data-layer', '1');
+});
+
+test('another sample gives its own numbers', async ({ page }) => {
+  await page.goto('/');
+  await waitForResults(page);
+  await page.getByTestId('sample-1').click();
+  await expect(page).toHaveURL(/sample=1/);
+  const want = expected(1);
+  await expect(page.getByTestId('rate-0')).toHaveText(formatRate(want.rates[0]));
+  const rates = await shownColumn(page, 'rate', want.depth);
+  rates.forEach((r, l) => expectClose(r.value, want.rates[l], `Rᶜ of layer ${l}, sample 1`));
+});
+
+test('a garbled link falls back to defaults and says why', async ({ page }) => {
+  await page.goto(`/?model=no-such-model&sample=abc&layer=2&layer=7&evil=${encodeURIComponent('<img src=x onerror=alert(1)>')}`);
+  await waitForResults(page);
+  const notices = page.getByTestId('notices');
+  await expect(notices).toContainText('unknown parameter "evil"');
+  await expect(notices).toContainText('"sample" = "abc" is not a whole number');
+  await expect(notices).toContainText('"layer" appears 2 times');
+  await expect(notices).toContainText('there is no model "no-such-model"');
+  // Shown as text, never as markup.
+  expect(await page.locator('img[src="x"]').count()).toBe(0);
+  await expect(page).toHaveURL(/\?model=demo-grey17&sample=0&layer=0$/);
+  await page.screenshot({ path: `${ARTIFACTS}/app-notices.png`, fullPage: true });
+});
+
+test('a model that cannot be loaded shows an error, not a blank panel', async ({ page }) => {
+  await page.route(`**/models/${entry.file}`, (route) => route.fulfill({ status: 404, body: 'not here' }));
+  await page.goto('/');
+  await expect(page.getByTestId('panel-prediction').getByRole('alert')).toContainText(`could not fetch`);
+  await expect(page.getByTestId('panel-layers').getByRole('alert')).toContainText('404');
+  await page.screenshot({ path: `${ARTIFACTS}/app-error.png`, fullPage: true });
+});
+
+test('loading shows progress', async ({ page }) => {
+  let release: () => void = () => {};
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  await page.route(`**/models/${entry.file}`, async (route) => {
+    await gate;
+    await route.continue();
+  });
+  await page.goto('/');
+  await expect(page.getByTestId('panel-prediction').getByRole('status')).toContainText('Downloading');
+  await page.screenshot({ path: `${ARTIFACTS}/app-loading.png`, fullPage: true });
+  release();
+  await waitForResults(page);
+});

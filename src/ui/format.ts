@@ -1,0 +1,4 @@
+/** How numbers are shown; shared with the e2e tests, which check the text exactly. */
+export const formatRate = (v: number) => v.toFixed(3);
+export const formatFraction = (v: number) => v.toFixed(4);
+export const formatPercent = (p: number) => `${(100 * p).toFixed(p >= 0.995 || p < 0.0005 ? 1 : 2)}%`;
