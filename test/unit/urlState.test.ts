@@ -1,0 +1,171 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  MAX_SEARCH_LENGTH,
+  MAX_VALUE_LENGTH,
+  URL_PROPS,
+  defaultUrlState,
+  parseUrlState,
+  quote,
+  serialiseUrlState,
+  type UrlState,
+} from '../../src/state/urlState.ts';
+
+const DEFAULTS = defaultUrlState();
+
+describe('the URL property list', () => {
+  it('has one entry per UrlState field, each with a default it accepts', () => {
+    const names = URL_PROPS.map((p) => p.name);
+    expect(new Set(names).size).toBe(names.length);
+    expect(names.sort()).toEqual(Object.keys(DEFAULTS).sort());
+    for (const prop of URL_PROPS) {
+      expect(prop.validate(prop.default as never), prop.name).toBeNull();
+    }
+  });
+
+  it('serialises every property, in list order, with a leading "?"', () => {
+    expect(serialiseUrlState(DEFAULTS)).toBe('?model=demo-grey17&sample=0&layer=0');
+  });
+});
+
+describe('parseUrlState', () => {
+  it('gives the defaults and no notices for an empty query', () => {
+    for (const search of ['', '?', '?&&']) {
+      expect(parseUrlState(search)).toEqual({ state: DEFAULTS, notices: [] });
+    }
+  });
+
+  it('reads good values with or without the leading "?"', () => {
+    const want: UrlState = { model: 'crate-t.in1k', sample: 12, layer: 11 };
+    expect(parseUrlState('?model=crate-t.in1k&sample=12&layer=11')).toEqual({ state: want, notices: [] });
+    expect(parseUrlState('layer=11&model=crate-t.in1k&sample=12')).toEqual({ state: want, notices: [] });
+  });
+
+  it('falls back to the default, with a notice, for values that are not whole numbers', () => {
+    for (const raw of ['abc', '-1', '1.5', '1e3', '0x10', ' 3', '3 ', '+3', '03', '', 'NaN', 'Infinity', '٣']) {
+      const { state, notices } = parseUrlState(`?layer=${encodeURIComponent(raw)}`);
+      expect(state.layer, raw).toBe(DEFAULTS.layer);
+      expect(notices, raw).toHaveLength(1);
+      expect(notices[0]).toContain('"layer"');
+      expect(notices[0]).toContain('not a whole number');
+    }
+  });
+
+  it('rejects out-of-range and huge numbers', () => {
+    for (const raw of ['1024', '99999', '999999999', '9'.repeat(40), '9'.repeat(400)]) {
+      const { state, notices } = parseUrlState(`?layer=${raw}`);
+      expect(state.layer, raw).toBe(0);
+      expect(notices, raw).toHaveLength(1);
+    }
+    expect(parseUrlState('?layer=1023').state.layer).toBe(1023);
+    expect(parseUrlState('?sample=9999').state.sample).toBe(9999);
+    expect(parseUrlState('?sample=10000').state.sample).toBe(0);
+  });
+
+  it('rejects model ids that are not ids', () => {
+    for (const raw of ['', '../secret', 'a/b', 'https://evil.example/x', '<script>', '.hidden', 'x'.repeat(65), 'mödel', 'a b']) {
+      const { state, notices } = parseUrlState(`?model=${encodeURIComponent(raw)}`);
+      expect(state.model, raw).toBe(DEFAULTS.model);
+      expect(notices, raw).toHaveLength(1);
+    }
+  });
+
+  it('uses the first of duplicated parameters and says so', () => {
+    const { state, notices } = parseUrlState('?layer=2&layer=5&layer=7');
+    expect(state.layer).toBe(2);
+    expect(notices).toEqual(['"layer" appears 3 times in the link; the first is used']);
+  });
+
+  it('reports a bad first duplicate as well as the duplication', () => {
+    const { state, notices } = parseUrlState('?sample=x&sample=4');
+    expect(state.sample).toBe(0);
+    expect(notices).toHaveLength(2);
+  });
+
+  it('ignores unknown parameters, with a bounded number of notices', () => {
+    expect(parseUrlState('?colour=red&layer=1')).toEqual({
+      state: { ...DEFAULTS, layer: 1 },
+      notices: ['unknown parameter "colour" was ignored'],
+    });
+    const many = Array.from({ length: 100 }, (_, i) => `k${i}=1`).join('&');
+    const { notices } = parseUrlState(`?${many}`);
+    expect(notices).toHaveLength(4);
+    expect(notices[3]).toBe('97 more unknown parameters were ignored');
+  });
+
+  it('refuses over-long values and queries without reading them', () => {
+    const long = 'a'.repeat(MAX_VALUE_LENGTH + 1);
+    const value = parseUrlState(`?model=${long}`);
+    expect(value.state).toEqual(DEFAULTS);
+    expect(value.notices[0]).toContain(`${MAX_VALUE_LENGTH + 1} characters long`);
+
+    const huge = `?layer=3&pad=${'x'.repeat(MAX_SEARCH_LENGTH)}`;
+    const query = parseUrlState(huge);
+    expect(query.state).toEqual(DEFAULTS);
+    expect(query.notices).toHaveLength(1);
+    expect(query.notices[0]).toContain('all were ignored');
+  });
+
+  it('keeps notices short and free of control characters, whatever the link holds', () => {
+    const nasty = encodeURIComponent('\u0000\n\u2028<b>x</b>' + 'y'.repeat(100));
+    const { notices } = parseUrlState(`?${nasty}=1&model=${nasty}`);
+    for (const line of notices) {
+      expect(line.length).toBeLessThan(200);
+      // eslint-disable-next-line no-control-regex
+      expect(line).not.toMatch(/[\u0000-\u001f\u2028]/);
+    }
+  });
+
+  it('never throws, and always returns valid state, on arbitrary input', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 100 }), (a, b) => {
+        for (const search of [a, `?${b}`, `?layer=${b}`, `?model=${encodeURIComponent(b)}&sample=${a}`]) {
+          const { state, notices } = parseUrlState(search);
+          expect(() => serialiseUrlState(state)).not.toThrow();
+          expect(Array.isArray(notices)).toBe(true);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('round trip', () => {
+  const validState = fc.record({
+    model: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/),
+    sample: fc.integer({ min: 0, max: 9999 }),
+    layer: fc.integer({ min: 0, max: 1023 }),
+  });
+
+  it('parse(serialise(s)) gives s back, with no notices', () => {
+    fc.assert(
+      fc.property(validState, (state) => {
+        expect(parseUrlState(serialiseUrlState(state))).toEqual({ state, notices: [] });
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('serialise(parse(q)) is stable: a cleaned link cleans to itself', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200 }), (raw) => {
+        const once = serialiseUrlState(parseUrlState(raw).state);
+        expect(serialiseUrlState(parseUrlState(once).state)).toBe(once);
+      }),
+    );
+  });
+
+  it('serialise refuses state that could not be read back', () => {
+    expect(() => serialiseUrlState({ ...DEFAULTS, layer: -1 })).toThrow(RangeError);
+    expect(() => serialiseUrlState({ ...DEFAULTS, sample: 1.5 })).toThrow(RangeError);
+    expect(() => serialiseUrlState({ ...DEFAULTS, model: 'a/b' })).toThrow(RangeError);
+  });
+});
+
+describe('quote', () => {
+  it('quotes, truncates and neutralises control characters', () => {
+    expect(quote('abc')).toBe('"abc"');
+    expect(quote('x'.repeat(50))).toBe(`"${'x'.repeat(40)}…"`);
+    expect(quote('a\nb')).toBe('"a\uFFFDb"');
+  });
+});
