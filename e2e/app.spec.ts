@@ -184,3 +184,13 @@ test('loading shows progress', async ({ page }) => {
   release();
   await waitForResults(page);
 });
+
+test('without WebGPU the status says so clearly and the CPU results still show', async ({ page }) => {
+  await page.addInitScript(() => {
+    Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true });
+  });
+  await page.goto('/');
+  await expect(page.getByTestId('adapter-status')).toHaveText(/^WebGPU unavailable: .*navigator\.gpu/);
+  await waitForResults(page);
+  await page.screenshot({ path: `${ARTIFACTS}/app-no-webgpu.png` });
+});

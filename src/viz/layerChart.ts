@@ -126,11 +126,20 @@ export function renderLayerChart(svgElement: SVGSVGElement, spec: LayerChartSpec
   // A wide transparent target so the point is easy to hit.
   groups.append('circle').attr('class', 'chart-hit').attr('r', 13);
   groups.append('circle').attr('class', 'chart-dot').attr('r', ([i]) => (i === selected ? 7 : 4.5));
-  groups
+  // The selected value: above its point where there is room, else beside it.
+  const label = groups
     .filter(([i]) => i === selected)
     .append('text')
     .attr('class', 'chart-value')
-    .attr('text-anchor', ([i]) => (i === 0 ? 'start' : i === values.length - 1 ? 'end' : 'middle'))
-    .attr('y', ([, v]) => (y(v) < 22 ? 22 : -12))
     .text(([, v]) => spec.format(v));
+  label.each(function ([i, v]) {
+    const text = select(this);
+    const edge = i === 0 ? 'start' : i === values.length - 1 ? 'end' : 'middle';
+    if (y(v) >= 24) {
+      text.attr('text-anchor', edge).attr('y', -13);
+    } else {
+      const right = i < values.length - 1;
+      text.attr('text-anchor', right ? 'start' : 'end').attr('x', right ? 12 : -12).attr('y', 4);
+    }
+  });
 }
