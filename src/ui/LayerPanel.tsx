@@ -19,7 +19,7 @@ export function LayerPanel({ result }: { result: RunResult }) {
       </p>
       <div className="charts">
         <LayerChart
-          title="Coding rate Rᶜ of the MSSA input (official, ε² = 0.01)"
+          title="Coding rate Rᶜ of the MSSA input (ε² = 0.01)"
           testId="chart-coding-rate"
           name="Rᶜ"
           values={rates}
@@ -29,7 +29,7 @@ export function LayerPanel({ result }: { result: RunResult }) {
           onSelect={onSelect}
         />
         <LayerChart
-          title="Non-zero fraction of the ISTA output, ‖Zˡ⁺¹‖₀ / (d·N)"
+          title="Sparsity of the ISTA output: ‖Zˡ⁺¹‖₀ / (d·N)"
           testId="chart-sparsity"
           name="‖Z‖₀/(dN)"
           values={sparsities}

@@ -22,7 +22,7 @@ export interface LayerChartSpec {
 
 export const CHART_WIDTH = 440;
 export const CHART_HEIGHT = 230;
-const MARGIN = { top: 16, right: 18, bottom: 40, left: 58 };
+const MARGIN = { top: 26, right: 18, bottom: 40, left: 58 };
 
 function fittedDomain(values: readonly number[]): [number, number] {
   const finite = values.filter(Number.isFinite);
@@ -126,20 +126,14 @@ export function renderLayerChart(svgElement: SVGSVGElement, spec: LayerChartSpec
   // A wide transparent target so the point is easy to hit.
   groups.append('circle').attr('class', 'chart-hit').attr('r', 13);
   groups.append('circle').attr('class', 'chart-dot').attr('r', ([i]) => (i === selected ? 7 : 4.5));
-  // The selected value: above its point where there is room, else beside it.
-  const label = groups
-    .filter(([i]) => i === selected)
-    .append('text')
-    .attr('class', 'chart-value')
-    .text(([, v]) => spec.format(v));
-  label.each(function ([i, v]) {
-    const text = select(this);
-    const edge = i === 0 ? 'start' : i === values.length - 1 ? 'end' : 'middle';
-    if (y(v) >= 24) {
-      text.attr('text-anchor', edge).attr('y', -13);
-    } else {
-      const right = i < values.length - 1;
-      text.attr('text-anchor', right ? 'start' : 'end').attr('x', right ? 12 : -12).attr('y', 4);
-    }
-  });
+  // The selected value as a readout above the plot, where no data can hide it.
+  if (selected >= 0 && selected < values.length) {
+    root
+      .append('text')
+      .attr('class', 'chart-value')
+      .attr('x', width)
+      .attr('y', -10)
+      .attr('text-anchor', 'end')
+      .text(`ℓ = ${selected}: ${spec.format(values[selected])}`);
+  }
 }
