@@ -52,7 +52,8 @@ export default defineConfig({
   webServer: {
     command: 'npx vite preview --host 127.0.0.1 --port 4173 --strictPort',
     url: 'http://127.0.0.1:4173/',
-    reuseExistingServer: !process.env.CI,
+    // A server already on :4173 may serve another build; reuse it only when asked.
+    reuseExistingServer: process.env.CRATE_REUSE_SERVER === '1',
     timeout: 60_000,
     stdout: 'ignore',
     stderr: 'pipe',

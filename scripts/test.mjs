@@ -284,7 +284,9 @@ const tiers = {
     const ran = /^Ran (\d+) tests? in /m.exec(outcome.output);
     if (!ran) return crashed('python unittest', outcome);
     const total = Number(ran[1]);
-    const count = (key) => Number(new RegExp(`${key}=(\\d+)`).exec(outcome.output.slice(ran.index))?.[1] ?? 0);
+    // The status line after "Ran N tests": OK or FAILED, with (failures=a, errors=b, skipped=c, …).
+    const status = /^(OK|FAILED)\b(.*)$/m.exec(outcome.output.slice(ran.index))?.[2] ?? '';
+    const count = (key) => Number(new RegExp(`[(,]\\s*${key}=(\\d+)`).exec(status)?.[1] ?? 0);
     const failed = count('failures') + count('errors') + count('unexpected successes');
     const skipped = count('skipped');
     if (total === 0) return result(0, 1, 0, ['no tests ran']);
