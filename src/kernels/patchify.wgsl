@@ -9,7 +9,7 @@ struct Params {
   channels: u32,
   height: u32,
   width: u32,
-  patch: u32,
+  patchSize: u32,
   gridWidth: u32,
   patches: u32,
   patchDim: u32,
@@ -27,10 +27,10 @@ struct Params {
 fn pixel(patchIndex: u32, e: u32) -> f32 {
   // e walks (p1 p2 c) with c fastest.
   let c = e % params.channels;
-  let p2 = (e / params.channels) % params.patch;
-  let p1 = e / (params.channels * params.patch);
-  let y = (patchIndex / params.gridWidth) * params.patch + p1;
-  let x = (patchIndex % params.gridWidth) * params.patch + p2;
+  let p2 = (e / params.channels) % params.patchSize;
+  let p1 = e / (params.channels * params.patchSize);
+  let y = (patchIndex / params.gridWidth) * params.patchSize + p1;
+  let x = (patchIndex % params.gridWidth) * params.patchSize + p2;
   return image[(c * params.height + y) * params.width + x];
 }
 

@@ -19,7 +19,7 @@ export class BufferArena {
 
   /** A storage buffer holding `data`, written once. */
   storage(label: string, data: Float32Array | ArrayBuffer, extraUsage: GPUBufferUsageFlags = 0): GPUBuffer {
-    const bytes = data instanceof ArrayBuffer ? data : data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
+    const bytes = toBytes(data);
     const buffer = this.create(label, bytes.byteLength, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC | extraUsage);
     this.device.queue.writeBuffer(buffer, 0, bytes);
     return buffer;
@@ -27,7 +27,7 @@ export class BufferArena {
 
   uniform(label: string, data: ArrayBuffer): GPUBuffer {
     const buffer = this.create(label, data.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-    this.device.queue.writeBuffer(buffer, 0, data);
+    this.device.queue.writeBuffer(buffer, 0, toBytes(data));
     return buffer;
   }
 
@@ -48,6 +48,14 @@ export class BufferArena {
     this.buffers.clear();
     this.bytes = 0;
   }
+}
+
+/**
+ * writeBuffer takes a typed-array view: Dawn's Node binding (npm `webgpu`
+ * 0.6) hangs or aborts when handed a bare ArrayBuffer.
+ */
+function toBytes(data: Float32Array | ArrayBuffer): Uint8Array {
+  return data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
 /** Copies a buffer's first `floats` values back to the CPU. */

@@ -136,8 +136,8 @@ export class CrateGpuEngine {
   }
 
   /** Dispatches one run issues for a capture request, and how many per layer. */
-  dispatchCount(capture: CaptureRequest = CAPTURE_NOTHING): { total: number; perLayer: number } {
-    const plan = this.planFor(capture);
+  async dispatchCount(capture: CaptureRequest = CAPTURE_NOTHING): Promise<{ total: number; perLayer: number }> {
+    const plan = await this.planFor(capture);
     const layerDispatches = plan.dispatches.filter((d) => d.dispatch.scope.startsWith('layer ')).length;
     return { total: plan.dispatches.length, perLayer: layerDispatches / this.model.config.depth };
   }
@@ -222,7 +222,7 @@ export class CrateGpuEngine {
     );
   }
 
-  private planFor(capture: CaptureRequest): Plan {
+  private async planFor(capture: CaptureRequest): Promise<Plan> {
     const { config } = this.model;
     const sets = captureSets(capture, config.depth);
     const key = captureKey(sets);
@@ -233,7 +233,16 @@ export class CrateGpuEngine {
       for (const { buffer } of new Set(oldest.locations.values())) if (!Object.values(this.state.scratch).includes(buffer)) this.state.arena.release(buffer);
       this.state.plans.delete(oldestKey);
     }
+    // Shader compilation and allocation failures surface here, once per plan,
+    // as errors instead of console warnings and silently wrong numbers.
+    const { device } = this.state;
+    device.pushErrorScope('out-of-memory');
+    device.pushErrorScope('validation');
     const plan = this.buildPlan(key, sets);
+    const validation = await device.popErrorScope();
+    const memory = await device.popErrorScope();
+    if (memory) throw new EngineError(`out of GPU memory while preparing the model: ${memory.message}`);
+    if (validation) throw new EngineError(`WebGPU rejected a kernel: ${validation.message}`);
     this.state.plans.set(key, plan);
     return plan;
   }
@@ -320,10 +329,10 @@ export class CrateGpuEngine {
     if (image.length !== expected) throw new EngineError(`image has ${image.length} values; the model needs ${config.channels}×${shape.imageHeight}×${shape.imageWidth}`);
     const state = this.state;
     const { device, scratch } = state;
-    const plan = this.planFor(capture);
+    const plan = await this.planFor(capture);
     plan.generation++;
 
-    device.queue.writeBuffer(scratch.image, 0, image.buffer, image.byteOffset, image.byteLength);
+    device.queue.writeBuffer(scratch.image, 0, image);
     const encoder = device.createCommandEncoder({ label: 'crate forward' });
     let profiler: TimestampProfiler | undefined;
     if (options.profile && this.timestampsSupported) {

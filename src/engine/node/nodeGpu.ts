@@ -22,8 +22,17 @@ export class NoAdapterError extends Error {
 
 type Dawn = typeof import('webgpu');
 
+/**
+ * Dawn's instances must outlive their devices: if the GPU object returned by
+ * `create()` is garbage-collected, Dawn tears the instance down under a live
+ * device and the process aborts or hangs. Every instance is kept here.
+ */
+const liveInstances: GPU[] = [];
+
 async function requestAdapter(dawn: Dawn): Promise<GPUAdapter | null> {
-  return dawn.create([]).requestAdapter({ powerPreference: 'high-performance' });
+  const gpu = dawn.create([]);
+  liveInstances.push(gpu);
+  return gpu.requestAdapter({ powerPreference: 'high-performance' });
 }
 
 function describe(adapter: GPUAdapter): string {
