@@ -28,6 +28,8 @@ export interface Dispatch {
   workgroups: readonly [number, number, number];
   /** Profile bucket, e.g. "layer 3"; per-kernel totals use spec.name. */
   scope: string;
+  /** The dispatch's role where one kernel has several, e.g. "qkv" or "ista step" for matmul. */
+  role?: string;
 }
 
 export function specKey(spec: ProgramSpec): string {

@@ -54,8 +54,8 @@ export class BufferArena {
  * writeBuffer takes a typed-array view: Dawn's Node binding (npm `webgpu`
  * 0.6) hangs or aborts when handed a bare ArrayBuffer.
  */
-function toBytes(data: Float32Array | ArrayBuffer): Uint8Array {
-  return data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+function toBytes(data: Float32Array | ArrayBuffer): Uint8Array<ArrayBuffer> {
+  return data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
 }
 
 /** Copies a buffer's first `floats` values back to the CPU. */

@@ -207,7 +207,7 @@ export class CrateGpuEngine {
 
   private matmul(options: MatmulOptions, shape: MatmulShape, io: { a: GPUBuffer; b: GPUBuffer; bias?: GPUBuffer; residual?: GPUBuffer; out: GPUBuffer }, scope: string, paramsKey: string): Dispatch {
     const unused = this.state.scratch.unused;
-    return matmulDispatch(
+    const dispatch = matmulDispatch(
       { ...options, bias: io.bias !== undefined, residual: io.residual !== undefined },
       shape,
       {
@@ -220,6 +220,7 @@ export class CrateGpuEngine {
       },
       scope,
     );
+    return { ...dispatch, role: paramsKey };
   }
 
   private async planFor(capture: CaptureRequest): Promise<Plan> {
@@ -332,7 +333,7 @@ export class CrateGpuEngine {
     const plan = await this.planFor(capture);
     plan.generation++;
 
-    device.queue.writeBuffer(scratch.image, 0, image);
+    device.queue.writeBuffer(scratch.image, 0, image as Float32Array<ArrayBuffer>);
     const encoder = device.createCommandEncoder({ label: 'crate forward' });
     let profiler: TimestampProfiler | undefined;
     if (options.profile && this.timestampsSupported) {
@@ -362,7 +363,7 @@ export class CrateGpuEngine {
     let profile: GpuProfile | undefined;
     if (options.profile) {
       profile = profiler
-        ? await profiler.read(plan.dispatches.map((p) => ({ kernel: p.dispatch.spec.name, scope: p.dispatch.scope })))
+        ? await profiler.read(plan.dispatches.map(({ dispatch }) => ({ kernel: dispatch.spec.name, scope: dispatch.scope, role: dispatch.role ?? dispatch.spec.name })))
         : { supported: false, reason: "this adapter does not offer the 'timestamp-query' feature, so GPU time per kernel cannot be measured" };
     }
     return { logits, captures: this.capturesOf(plan, state), profile };

@@ -7,6 +7,7 @@
 export interface KernelTiming {
   kernel: string;
   scope: string;
+  role: string;
   ms: number;
 }
 
@@ -49,7 +50,7 @@ export class TimestampProfiler {
     encoder.copyBufferToBuffer(this.resolveBuffer, 0, this.readBuffer, 0, 16 * count);
   }
 
-  async read(labels: { kernel: string; scope: string }[]): Promise<GpuProfile> {
+  async read(labels: { kernel: string; scope: string; role: string }[]): Promise<GpuProfile> {
     await this.readBuffer.mapAsync(GPUMapMode.READ);
     const stamps = new BigUint64Array(this.readBuffer.getMappedRange().slice(0));
     this.readBuffer.unmap();
