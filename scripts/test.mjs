@@ -128,6 +128,12 @@ function findSwiftShaderIcd(chromePath) {
   return candidates.find((p) => existsSync(p));
 }
 
+/** Dawn (npm `webgpu`) dlopens the system's libvulkan.so.1; Debian's chromium bundles its own, so it is not pulled in. */
+function ensureVulkanLoader() {
+  const present = spawnSync('sh', ['-c', 'ldconfig -p | grep -q "libvulkan.so.1 "'], { stdio: 'ignore' }).status === 0;
+  if (!present) aptInstall(['libvulkan1'], 'the gpu tier needs the Vulkan loader');
+}
+
 function ensurePythonDeps() {
   const probe = () => spawnSync('/usr/bin/python3', ['-c', 'import torch, numpy'], { stdio: 'ignore' }).status === 0;
   const blasOk = () => !isDebian || spawnSync('dpkg', ['-s', 'libopenblas0-pthread'], { stdio: 'ignore' }).status === 0;
@@ -297,6 +303,7 @@ const tiers = {
   unit: () => vitestTier('unit', 'vitest.config.ts', { gpu: false }),
 
   gpu(context) {
+    ensureVulkanLoader();
     const env = {};
     if (!process.env.VK_ICD_FILENAMES) {
       const icd = findSwiftShaderIcd(context.chromium?.path);
