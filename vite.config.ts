@@ -1,4 +1,5 @@
 import react from '@vitejs/plugin-react';
+import { resolve } from 'node:path';
 import { defineConfig } from 'vite';
 
 // Cross-origin isolation (COOP + COEP) gives the page SharedArrayBuffer, which
@@ -15,4 +16,13 @@ export default defineConfig({
   optimizeDeps: { exclude: ['onnxruntime-web'] },
   server: { host: 'localhost', port: 5173, headers: isolation },
   preview: { host: '127.0.0.1', port: 4173, strictPort: true, headers: isolation },
+  build: {
+    // Two pages: the app, and the engine test harness that e2e/engine.spec.ts drives (window.crateHarness).
+    rolldownOptions: {
+      input: {
+        main: resolve(import.meta.dirname, 'index.html'),
+        harness: resolve(import.meta.dirname, 'harness.html'),
+      },
+    },
+  },
 });
