@@ -1,0 +1,86 @@
+/**
+ * One image through the GPU engine, and the per-layer numbers the command
+ * reports (DESIGN.md §2): top-5 classes, the official coding rate of the
+ * MSSA input, the zero fraction of Z^{ℓ+1}, and the class token's attention.
+ */
+import { officialCodingRate } from '../analysis/codingRate.ts';
+import { sparsity } from '../analysis/sparsity.ts';
+import { CAPTURE_TENSORS, type CaptureRequest, type CaptureTensor } from '../engine/gpu/capture.ts';
+import type { CrateGpuEngine } from '../engine/gpu/engine.ts';
+import type { CrateModel } from '../engine/model.ts';
+
+/** What every run captures: what the report needs. */
+export const REPORT_TENSORS: readonly CaptureTensor[] = ['w', 'zNext', 'attention'];
+
+export interface ClassScore {
+  label: string;
+  probability: number;
+}
+
+export interface ImageReport {
+  logits: Float32Array;
+  top5: ClassScore[];
+  /** Per layer. */
+  rateOfficial: number[];
+  /** Per layer. */
+  zeroFraction: number[];
+  /** Per layer, per head: A_k[0, 1:]. */
+  clsAttention: Float32Array[][];
+  /** With `captureAll`: per layer, every captured tensor (row-major). */
+  captures?: Record<CaptureTensor, Float32Array>[];
+}
+
+/** Softmax in float64, largest logit subtracted first. */
+export function softmax(logits: ArrayLike<number>): Float64Array {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]);
+  const out = new Float64Array(logits.length);
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += out[i] = Math.exp(logits[i] - max);
+  for (let i = 0; i < out.length; i++) out[i] /= sum;
+  return out;
+}
+
+export function topK(logits: ArrayLike<number>, labels: readonly string[], k: number): ClassScore[] {
+  const p = softmax(logits);
+  return [...p.keys()]
+    .sort((a, b) => p[b] - p[a] || a - b)
+    .slice(0, k)
+    .map((i) => ({ label: labels[i] ?? String(i), probability: p[i] }));
+}
+
+/** Row 0 of each head's attention matrix [heads, N, N], patches only. */
+export function classTokenRows(attention: Float32Array, heads: number, tokens: number): Float32Array[] {
+  return Array.from({ length: heads }, (_, h) => attention.slice(h * tokens * tokens + 1, h * tokens * tokens + tokens));
+}
+
+export async function analyseImage(engine: CrateGpuEngine, model: CrateModel, image: Float32Array, captureAll: boolean): Promise<ImageReport> {
+  const { config, shape } = model;
+  const tensors = captureAll ? CAPTURE_TENSORS : REPORT_TENSORS;
+  const request: CaptureRequest = { layers: 'all', tensors };
+  const { logits, captures } = await engine.run(image, request);
+  const report: ImageReport = {
+    logits,
+    top5: topK(logits, config.labels, 5),
+    rateOfficial: [],
+    zeroFraction: [],
+    clsAttention: [],
+    captures: captureAll ? [] : undefined,
+  };
+  for (let l = 0; l < config.depth; l++) {
+    const read = new Map<CaptureTensor, Float32Array>();
+    for (const tensor of tensors) read.set(tensor, await captures.read(l, tensor));
+    report.rateOfficial.push(officialCodingRate(read.get('w')!, shape.tokens, config.heads, config.dim_head));
+    report.zeroFraction.push(sparsity(read.get('zNext')!).zeroFraction);
+    report.clsAttention.push(classTokenRows(read.get('attention')!, config.heads, shape.tokens));
+    report.captures?.push(Object.fromEntries(read) as Record<CaptureTensor, Float32Array>);
+  }
+  return report;
+}
+
+/** Row-major shapes of the captured tensors, for readers of the JSON. */
+export function captureShapes(model: CrateModel): Record<CaptureTensor, number[]> {
+  const { config, shape } = model;
+  const N = shape.tokens;
+  return { z: [N, config.dim], w: [N, shape.innerDim], attention: [config.heads, N, N], zHalf: [N, config.dim], zNext: [N, config.dim] };
+}

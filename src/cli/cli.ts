@@ -1,0 +1,127 @@
+/** `crate-explorer`: argument parsing and the `run` command. See src/cli/README.md. */
+import { parseArgs } from 'node:util';
+import { CrateGpuEngine } from '../engine/gpu/engine.ts';
+import { requestNodeGpu, type NodeGpu } from '../engine/node/nodeGpu.ts';
+import { analyseImage } from './analyse.ts';
+import { CliError, UsageError } from './errors.ts';
+import { loadImageFile, type LoadedImage } from './images.ts';
+import { loadModelFile } from './loadModel.ts';
+import { describeModel, formatImageReport, JsonReportWriter } from './report.ts';
+
+export const USAGE = `Usage: crate-explorer run MODEL IMAGE... [--json OUT.json] [--capture all]
+
+Runs a CRATE model with the WebGPU engine (Dawn; the SwiftShader software
+driver when there is no GPU driver) and prints, for each image, the top-5
+classes and, for each layer, the official coding rate R^c of the MSSA input
+and the fraction of exact zeros in the ISTA output Z^{l+1}.
+
+  MODEL            a .safetensors model in the project format
+                   (ONNX and .pth checkpoints are not supported yet)
+  IMAGE            a PNG or JPEG image (resized and normalised as the model's
+                   config says), or a float32 .npy array of shape (C, H, W),
+                   used as the model input as it is
+  --json OUT.json  also write logits, top-5, rates, zero fractions and the
+                   class token's attention rows to OUT.json
+  --capture all    with --json: also write every layer's Z, W, A, Z^{l+1/2}
+                   and Z^{l+1} (row-major, shapes given in the file)
+  -h, --help       show this help
+
+Exit status: 0 on success, 1 on an error (unreadable or invalid file, no GPU
+adapter, wrong image shape), 2 on bad usage.
+`;
+
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+interface RunArgs {
+  model: string;
+  images: string[];
+  json?: string;
+  captureAll: boolean;
+}
+
+type Parsed = { help: true } | ({ help: false } & RunArgs);
+
+export function parseCommandLine(argv: readonly string[]): Parsed {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        json: { type: 'string' },
+        capture: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    // Node's messages run on with advice about '--'; the first sentence is the point.
+    const message = (error as Error).message;
+    throw new UsageError(message.split(/\.\s/)[0].replace(/^Unknown option/, 'unknown option'));
+  }
+  const { values, positionals } = parsed;
+  if (values.help || positionals[0] === 'help') return { help: true };
+  if (positionals.length === 0) throw new UsageError('no command given');
+  const [command, model, ...images] = positionals;
+  if (command !== 'run') throw new UsageError(`unknown command ${JSON.stringify(command)} (the command is "run")`);
+  if (model === undefined) throw new UsageError('run needs a MODEL file and at least one IMAGE');
+  if (images.length === 0) throw new UsageError('run needs at least one IMAGE after the MODEL file');
+  if (values.capture !== undefined && values.capture !== 'all') {
+    throw new UsageError(`--capture takes "all", got ${JSON.stringify(values.capture)}`);
+  }
+  const captureAll = values.capture === 'all';
+  if (captureAll && values.json === undefined) throw new UsageError('--capture all only adds to the JSON output; give --json OUT.json too');
+  if (values.json === '') throw new UsageError('--json needs a file name');
+  return { help: false, model, images, json: values.json, captureAll };
+}
+
+async function run(args: RunArgs, io: CliIo): Promise<void> {
+  // Every file is read and checked before the (slow) GPU start.
+  const model = loadModelFile(args.model);
+  const images: LoadedImage[] = args.images.map((path) => loadImageFile(path, model));
+  const json = args.json === undefined ? undefined : new JsonReportWriter(args.json, model);
+  let gpu: NodeGpu | undefined;
+  let engine: CrateGpuEngine | undefined;
+  try {
+    gpu = await requestNodeGpu((message) => io.stderr(`${message}\n`));
+    engine = CrateGpuEngine.create(gpu.device, model);
+    io.stdout(`${describeModel(args.model, model)}\nadapter: ${gpu.adapterName}${gpu.software ? ' (software)' : ''}\n`);
+    json?.begin(args.model, gpu.adapterName);
+    for (const image of images) {
+      const report = await analyseImage(engine, model, image.tensor, args.captureAll);
+      io.stdout(`\n${formatImageReport(image.path, report).join('\n')}\n`);
+      json?.addImage(image.path, report);
+    }
+    json?.finish();
+    if (json) io.stdout(`\nwrote ${args.json}\n`);
+  } catch (error) {
+    json?.abandon();
+    throw error;
+  } finally {
+    engine?.destroy();
+    gpu?.device.destroy();
+  }
+}
+
+/** Runs the command line; returns the exit status. Errors become one line on stderr. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  try {
+    const parsed = parseCommandLine(argv);
+    if (parsed.help) {
+      io.stdout(USAGE);
+      return 0;
+    }
+    await run(parsed, io);
+    return 0;
+  } catch (error) {
+    const exitCode = error instanceof CliError ? error.exitCode : 1;
+    const message = (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, ' ');
+    io.stderr(`crate-explorer: ${message}\n`);
+    if (exitCode === 2) io.stderr(`${argv.length === 0 ? USAGE : "Try 'crate-explorer --help'.\n"}`);
+    if (process.env.CRATE_EXPLORER_DEBUG && error instanceof Error) io.stderr(`${error.stack}\n`);
+    return exitCode;
+  }
+}

@@ -1,0 +1,120 @@
+/** The command's two outputs: lines for people, and a JSON file for programs. */
+import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import type { CrateModel } from '../engine/model.ts';
+import { captureShapes, type ImageReport } from './analyse.ts';
+import { CliError } from './errors.ts';
+
+export function describeModel(path: string, model: CrateModel): string {
+  const { config, shape } = model;
+  return (
+    `model: ${path} (${config.channels}×${shape.imageHeight}×${shape.imageWidth}, patch ${config.patch_size}, ` +
+    `d ${config.dim}, ${config.depth} layers, ${config.heads} heads × ${config.dim_head}, ${shape.tokens} tokens, ${config.num_classes} classes)`
+  );
+}
+
+/** The per-image block of the printed report. */
+export function formatImageReport(path: string, report: ImageReport): string[] {
+  const width = Math.max(...report.top5.map((c) => c.label.length));
+  const lines = [`image: ${path}`, '  top-5 classes (softmax probability):'];
+  report.top5.forEach((c, i) => lines.push(`    ${i + 1}. ${c.label.padEnd(width)}  ${c.probability.toFixed(6)}`));
+  lines.push('  per layer: official coding rate R^c of the MSSA input, zero fraction of Z^{l+1}:');
+  const digits = String(report.rateOfficial.length - 1).length;
+  report.rateOfficial.forEach((rate, l) =>
+    lines.push(`    layer ${String(l).padStart(digits)}  rate ${rate.toFixed(4).padStart(10)}  zeros ${report.zeroFraction[l].toFixed(4)}`),
+  );
+  return lines;
+}
+
+export function modelSummary(path: string, model: CrateModel): Record<string, unknown> {
+  const { config, shape } = model;
+  return {
+    path,
+    image_size: [shape.imageHeight, shape.imageWidth],
+    patch_size: config.patch_size,
+    channels: config.channels,
+    dim: config.dim,
+    depth: config.depth,
+    heads: config.heads,
+    dim_head: config.dim_head,
+    tokens: shape.tokens,
+    num_classes: config.num_classes,
+    eta: config.eta,
+    lambda: config.lambda,
+    pool: config.pool,
+    mean: config.mean,
+    std: config.std,
+  };
+}
+
+const list = (values: ArrayLike<number>) => Array.from(values);
+
+/**
+ * Writes `{ model, adapter, images: [...] }` one image at a time (captures of
+ * big models would not fit in one string), into a temporary file that is
+ * renamed over the target only when everything was written.
+ */
+export class JsonReportWriter {
+  private readonly temporary: string;
+  private fd: number | undefined;
+  private images = 0;
+
+  constructor(
+    private readonly path: string,
+    private readonly model: CrateModel,
+  ) {
+    this.temporary = `${path}.tmp-${process.pid}`;
+    try {
+      this.fd = openSync(this.temporary, 'w');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new CliError(`cannot write ${path}: ${code === 'ENOENT' ? 'no such directory' : (error as Error).message}`);
+    }
+  }
+
+  private write(text: string): void {
+    writeSync(this.fd!, text);
+  }
+
+  begin(modelPath: string, adapter: string): void {
+    this.write(`{"model":${JSON.stringify(modelSummary(modelPath, this.model))},"adapter":${JSON.stringify(adapter)},"images":[`);
+  }
+
+  addImage(path: string, report: ImageReport): void {
+    const entry = {
+      path,
+      logits: list(report.logits),
+      top5: report.top5,
+      rate_official: report.rateOfficial,
+      sparsity_zero_fraction: report.zeroFraction,
+      cls_attention: report.clsAttention.map((heads) => heads.map(list)),
+    };
+    let text = JSON.stringify(entry);
+    if (report.captures) {
+      // Same object, one more key, written layer by layer.
+      this.write(`${this.images > 0 ? ',' : ''}${text.slice(0, -1)},"captures":{"shapes":${JSON.stringify(captureShapes(this.model))},"layers":[`);
+      report.captures.forEach((layer, l) => {
+        const flat = Object.fromEntries(Object.entries(layer).map(([name, values]) => [name, list(values)]));
+        this.write(`${l > 0 ? ',' : ''}${JSON.stringify(flat)}`);
+      });
+      text = ']}}';
+    } else if (this.images > 0) {
+      text = `,${text}`;
+    }
+    this.write(text);
+    this.images++;
+  }
+
+  finish(): void {
+    this.write(']}\n');
+    closeSync(this.fd!);
+    this.fd = undefined;
+    renameSync(this.temporary, this.path);
+  }
+
+  /** Leaves no partial file behind. */
+  abandon(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+    rmSync(this.temporary, { force: true });
+  }
+}
