@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpuForward } from '../src/engine/cpu/reference.ts';
 import type { AdapterDescription, DispatchCounts, FixtureRun, ProfileRun } from '../src/harness/engineHarness.ts';
-import { FIXTURE_DIR, fixtureNames, goldenTensor, loadFixture, relativeError, type Fixture } from '../test/helpers/fixtures.ts';
+import { GOLDEN_CAPTURES, FIXTURE_DIR, fixtureNames, goldenTensor, loadFixture, relativeError, type Fixture } from '../test/helpers/fixtures.ts';
 
 /**
  * The WebGPU engine in Chromium, through the harness page (harness.html,
@@ -15,13 +15,6 @@ import { FIXTURE_DIR, fixtureNames, goldenTensor, loadFixture, relativeError, ty
 
 // The issue's bar: every captured tensor within 1e-4 × max |value|, logits within 1e-4 relative.
 const TOLERANCE = 1e-4;
-const CAPTURED = [
-  ['z', 'z'],
-  ['w', 'w'],
-  ['attention', 'attention'],
-  ['zHalf', 'z_half'],
-  ['zNext', 'z_next'],
-] as const;
 /** The engine's plan: six dispatches per layer (src/engine/gpu/engine.ts). */
 const MAX_DISPATCHES_PER_LAYER = 6;
 
@@ -91,7 +84,7 @@ test.describe('GPU engine in Chromium against the PyTorch fixtures and the CPU r
         check('logits', 'logits', floats(gpu.logits), goldenTensor(fixture, `input.${input}.logits`), cpu.logits);
         expect(gpu.layers).toHaveLength(depth);
         for (let l = 0; l < depth; l++) {
-          for (const [tensor, golden] of CAPTURED) {
+          for (const [tensor, golden] of GOLDEN_CAPTURES) {
             const data = gpu.layers[l][tensor];
             if (data === undefined) {
               failures.push(`layer ${l} ${tensor}: not captured`);

@@ -3,6 +3,7 @@
  * reports (DESIGN.md §2): top-5 classes, the official coding rate of the
  * MSSA input, the zero fraction of Z^{ℓ+1}, and the class token's attention.
  */
+import { topClasses } from '../analysis/classes.ts';
 import { officialCodingRate } from '../analysis/codingRate.ts';
 import { sparsity } from '../analysis/sparsity.ts';
 import { CAPTURE_TENSORS, type CaptureRequest, type CaptureTensor } from '../engine/gpu/capture.ts';
@@ -12,14 +13,9 @@ import type { CrateModel } from '../engine/model.ts';
 /** What every run captures: what the report needs. */
 export const REPORT_TENSORS: readonly CaptureTensor[] = ['w', 'zNext', 'attention'];
 
-export interface ClassScore {
-  label: string;
-  probability: number;
-}
-
 export interface ImageReport {
   logits: Float32Array;
-  top5: ClassScore[];
+  top5: { label: string; probability: number }[];
   /** Per layer. */
   rateOfficial: number[];
   /** Per layer. */
@@ -30,23 +26,9 @@ export interface ImageReport {
   captures?: Record<CaptureTensor, Float32Array>[];
 }
 
-/** Softmax in float64, largest logit subtracted first. */
-export function softmax(logits: ArrayLike<number>): Float64Array {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]);
-  const out = new Float64Array(logits.length);
-  let sum = 0;
-  for (let i = 0; i < logits.length; i++) sum += out[i] = Math.exp(logits[i] - max);
-  for (let i = 0; i < out.length; i++) out[i] /= sum;
-  return out;
-}
-
-export function topK(logits: ArrayLike<number>, labels: readonly string[], k: number): ClassScore[] {
-  const p = softmax(logits);
-  return [...p.keys()]
-    .sort((a, b) => p[b] - p[a] || a - b)
-    .slice(0, k)
-    .map((i) => ({ label: labels[i] ?? String(i), probability: p[i] }));
+/** The JSON's top5 entries: label and probability only. */
+export function topK(logits: ArrayLike<number>, labels: readonly string[], k: number): { label: string; probability: number }[] {
+  return topClasses(logits, labels, k).map(({ label, probability }) => ({ label, probability }));
 }
 
 /** Row 0 of each head's attention matrix [heads, N, N], patches only. */

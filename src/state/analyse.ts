@@ -8,24 +8,8 @@ import { sparsity } from '../analysis/sparsity.ts';
 import { cpuForward } from '../engine/cpu/reference.ts';
 import type { CrateModel } from '../engine/model.ts';
 import { imageToTensor, type RgbaImage } from '../engine/preprocess.ts';
-import type { ClassScore, LayerStats } from './store.ts';
-
-export function softmax(logits: ArrayLike<number>): Float64Array {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]);
-  const out = new Float64Array(logits.length);
-  let sum = 0;
-  for (let i = 0; i < logits.length; i++) sum += out[i] = Math.exp(logits[i] - max);
-  for (let i = 0; i < out.length; i++) out[i] /= sum;
-  return out;
-}
-
-export function topClasses(logits: ArrayLike<number>, labels: readonly string[], k = 5): ClassScore[] {
-  const probabilities = softmax(logits);
-  return Array.from(probabilities, (probability, index) => ({ index, label: labels[index] ?? String(index), probability, logit: logits[index] }))
-    .sort((a, b) => b.probability - a.probability || a.index - b.index)
-    .slice(0, k);
-}
+import { topClasses, type ClassScore } from '../analysis/classes.ts';
+import type { LayerStats } from './store.ts';
 
 /** The measurements the app shows: top-5 classes, and per layer the official coding rate and the sparsity. */
 export function analyseImage(model: CrateModel, image: RgbaImage): { top: ClassScore[]; layers: LayerStats[] } {

@@ -1,3 +1,4 @@
+import type { ClassScore } from '../analysis/classes.ts';
 /**
  * The one zustand store: the view state (what is selected, which also lives
  * in the URL) plus what the pipeline has loaded and measured for it. Views
@@ -13,13 +14,6 @@ export type Loadable<T> =
   | { status: 'loading'; message: string; /** 0..1 where known. */ fraction?: number }
   | { status: 'ready'; value: T }
   | { status: 'error'; message: string };
-
-export interface ClassScore {
-  index: number;
-  label: string;
-  probability: number;
-  logit: number;
-}
 
 export interface LayerStats {
   layer: number;

@@ -1,18 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CrateGpuEngine } from '../../src/engine/gpu/engine.ts';
 import { CAPTURE_ALL, CAPTURE_NOTHING } from '../../src/engine/gpu/capture.ts';
-import { fixtureNames, goldenTensor, loadFixture, relativeError } from '../helpers/fixtures.ts';
+import { GOLDEN_CAPTURES, fixtureNames, goldenTensor, loadFixture, relativeError } from '../helpers/fixtures.ts';
 import { testGpu } from '../helpers/gpu.ts';
 
 // Issue 3's bar: every captured intermediate within 1e-4 × max |value|, logits within 1e-4 relative.
 const TOLERANCE = 1e-4;
-const CAPTURED = [
-  ['z', 'z'],
-  ['w', 'w'],
-  ['attention', 'attention'],
-  ['zHalf', 'z_half'],
-  ['zNext', 'z_next'],
-] as const;
 
 describe.each(fixtureNames())('GPU engine against PyTorch fixture %s', (name) => {
   const fixture = loadFixture(name);
@@ -29,7 +22,7 @@ describe.each(fixtureNames())('GPU engine against PyTorch fixture %s', (name) =>
       const { logits, captures } = await engine.run(goldenTensor(fixture, `input.${input}`), CAPTURE_ALL);
       expect(relativeError(logits, goldenTensor(fixture, `input.${input}.logits`)), 'logits').toBeLessThanOrEqual(TOLERANCE);
       for (let l = 0; l < fixture.model.config.depth; l++) {
-        for (const [tensor, golden] of CAPTURED) {
+        for (const [tensor, golden] of GOLDEN_CAPTURES) {
           const actual = await captures.read(l, tensor);
           const error = relativeError(actual, goldenTensor(fixture, `input.${input}.layers.${l}.${golden}`));
           expect(error, `${name} input ${input} layer ${l} ${tensor}`).toBeLessThanOrEqual(TOLERANCE);

@@ -55,3 +55,12 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
   return maxAbsDiff(actual, expected) / Math.max(maxAbs(expected), 1e-30);
 }
+
+/** Engine capture names and the golden fixtures' names for the same tensors. */
+export const GOLDEN_CAPTURES = [
+  ['z', 'z'],
+  ['w', 'w'],
+  ['attention', 'attention'],
+  ['zHalf', 'z_half'],
+  ['zNext', 'z_next'],
+] as const;
