@@ -5,7 +5,8 @@
 //
 // Each invocation owns a 4×4 block of C and walks K four at a time with vec4
 // loads: register blocking without workgroup memory, which is what a
-// barrier-averse software adapter rewards (DESIGN.md §4).
+// barrier-averse software adapter rewards (DESIGN.md §4); only the fused
+// LayerNorm below shares row statistics through workgroup memory.
 //
 // NORM_A fuses a LayerNorm into the A operand: rows of A are normalised with
 // their own mean and variance (two passes over the row, as torch does); the
@@ -47,49 +48,68 @@ fn clampCol(col: u32) -> u32 {
   return min(col, params.N - 1u);
 }
 
-fn rowStats(row: u32) -> vec2<f32> {
-  let base = row * params.K4;
-  var sum = vec4<f32>(0.0);
-  for (var k = 0u; k < params.K4; k++) {
-    sum += a[base + k];
+// NORM_A statistics are shared by the WG_X invocations that work on the same
+// four rows: each sums a 1/WG_X slice of K and the partial sums meet in
+// workgroup memory (two passes, mean then centred squares, as torch does).
+// Three barriers per workgroup cost far less than every invocation re-reading
+// whole rows, which made the fused LayerNorm cost 3× the product itself.
+const MAX_INVOCATIONS: u32 = 256u;
+var<workgroup> partial: array<vec4<f32>, MAX_INVOCATIONS>;
+
+fn reduceRowGroup(localY: u32) -> vec4<f32> {
+  var total = vec4<f32>(0.0);
+  for (var x = 0u; x < WG_X; x++) {
+    total += partial[localY * WG_X + x];
   }
-  let count = f32(params.K4 * 4u);
-  let mean = dot(sum, vec4<f32>(1.0)) / count;
-  var squares = vec4<f32>(0.0);
-  for (var k = 0u; k < params.K4; k++) {
-    let centred = a[base + k] - vec4<f32>(mean);
-    squares += centred * centred;
-  }
-  let variance = dot(squares, vec4<f32>(1.0)) / count;
-  return vec2<f32>(mean, inverseSqrt(variance + params.eps));
+  return total;
 }
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let row0 = gid.y * 4u;
   let col0 = gid.x * 4u;
-  if (row0 >= params.M || col0 >= params.N) {
-    return;
-  }
   let r0 = clampRow(row0) * params.K4;
   let r1 = clampRow(row0 + 1u) * params.K4;
   let r2 = clampRow(row0 + 2u) * params.K4;
   let r3 = clampRow(row0 + 3u) * params.K4;
-  let c0 = clampCol(col0) * params.K4;
-  let c1 = clampCol(col0 + 1u) * params.K4;
-  let c2 = clampCol(col0 + 2u) * params.K4;
-  let c3 = clampCol(col0 + 3u) * params.K4;
 
   var mean = vec4<f32>(0.0);
   var rstd = vec4<f32>(1.0);
   if (NORM_A) {
-    let s0 = rowStats(clampRow(row0));
-    let s1 = rowStats(clampRow(row0 + 1u));
-    let s2 = rowStats(clampRow(row0 + 2u));
-    let s3 = rowStats(clampRow(row0 + 3u));
-    mean = vec4<f32>(s0.x, s1.x, s2.x, s3.x);
-    rstd = vec4<f32>(s0.y, s1.y, s2.y, s3.y);
+    // Every invocation takes part, even past the edge of C: barriers need the whole workgroup.
+    let slot = lid.y * WG_X + lid.x;
+    let sliceLength = (params.K4 + WG_X - 1u) / WG_X;
+    let begin = min(lid.x * sliceLength, params.K4);
+    let end = min(begin + sliceLength, params.K4);
+    let ones = vec4<f32>(1.0);
+    var sums = vec4<f32>(0.0);
+    for (var k = begin; k < end; k++) {
+      sums += vec4<f32>(dot(a[r0 + k], ones), dot(a[r1 + k], ones), dot(a[r2 + k], ones), dot(a[r3 + k], ones));
+    }
+    partial[slot] = sums;
+    workgroupBarrier();
+    let count = f32(params.K4 * 4u);
+    mean = reduceRowGroup(lid.y) / count;
+    workgroupBarrier();
+    var squares = vec4<f32>(0.0);
+    for (var k = begin; k < end; k++) {
+      let d0 = a[r0 + k] - vec4<f32>(mean.x);
+      let d1 = a[r1 + k] - vec4<f32>(mean.y);
+      let d2 = a[r2 + k] - vec4<f32>(mean.z);
+      let d3 = a[r3 + k] - vec4<f32>(mean.w);
+      squares += vec4<f32>(dot(d0, d0), dot(d1, d1), dot(d2, d2), dot(d3, d3));
+    }
+    partial[slot] = squares;
+    workgroupBarrier();
+    rstd = inverseSqrt(reduceRowGroup(lid.y) / count + vec4<f32>(params.eps));
   }
+  if (row0 >= params.M || col0 >= params.N) {
+    return;
+  }
+  let c0 = clampCol(col0) * params.K4;
+  let c1 = clampCol(col0 + 1u) * params.K4;
+  let c2 = clampCol(col0 + 2u) * params.K4;
+  let c3 = clampCol(col0 + 3u) * params.K4;
 
   // acc[r][c] accumulates row r of the block against column c.
   var acc0 = vec4<f32>(0.0);
