@@ -2,6 +2,8 @@ import code from './attention.wgsl?raw';
 import { ceilDiv, type Dispatch, type ProgramSpec } from './program.ts';
 
 const WORKGROUP: [number, number, number] = [64, 1, 1];
+/** Each invocation serves two query tokens, sharing every key row it loads. */
+const QUERIES_PER_INVOCATION = 2;
 /** The kernel keeps a query and an accumulator of dh values per invocation. */
 export const MAX_DIM_HEAD = 256;
 
@@ -48,7 +50,7 @@ export function attentionDispatch(shape: AttentionShape, writeProbabilities: boo
   return {
     spec: attentionSpec(writeProbabilities),
     buffers: [buffers.params, buffers.w, buffers.out, buffers.probabilities],
-    workgroups: [ceilDiv(shape.tokens, WORKGROUP[0]), shape.heads, 1],
+    workgroups: [ceilDiv(ceilDiv(shape.tokens, QUERIES_PER_INVOCATION), WORKGROUP[0]), shape.heads, 1],
     scope,
   };
 }

@@ -1,4 +1,4 @@
-// Fused MSSA attention for one head and one query token per invocation
+// Fused MSSA attention for one head and two query tokens per invocation
 // (DESIGN.md §1, step 4): A_k = softmax_row(W_k W_kᵀ·dh^-½), O_k = A_k W_k,
 // where W_k is head k's column block of W = LN1(Z)·Uᵀ. Queries, keys and
 // values are all W_k: CRATE ties them, so one buffer feeds every role.
@@ -29,60 +29,75 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> probs: array<f32>;
 
-fn score(query: ptr<function, array<vec4<f32>, MAX_DH4>>, keyBase: u32) -> f32 {
-  var s = 0.0;
+fn scores(q0: ptr<function, array<vec4<f32>, MAX_DH4>>, q1: ptr<function, array<vec4<f32>, MAX_DH4>>, keyBase: u32) -> vec2<f32> {
+  var s = vec2<f32>(0.0);
   for (var t = 0u; t < params.dh4; t++) {
-    s += dot((*query)[t], w[keyBase + t]);
+    let key = w[keyBase + t];
+    s += vec2<f32>(dot((*q0)[t], key), dot((*q1)[t], key));
   }
   return s;
 }
 
 @compute @workgroup_size(WG_X, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x;
+  // Two queries per invocation: every key row loaded serves both. With an odd
+  // token count the last invocation computes its one query twice.
+  let i0 = gid.x * 2u;
   let head = gid.y;
-  if (i >= params.tokens) {
+  if (i0 >= params.tokens) {
     return;
   }
+  let i1 = min(i0 + 1u, params.tokens - 1u);
   let headOffset = head * params.dh4;
-  let queryBase = i * params.inner4 + headOffset;
+  let queryBase0 = i0 * params.inner4 + headOffset;
+  let queryBase1 = i1 * params.inner4 + headOffset;
 
-  var query: array<vec4<f32>, MAX_DH4>;
-  var acc: array<vec4<f32>, MAX_DH4>;
+  var query0: array<vec4<f32>, MAX_DH4>;
+  var query1: array<vec4<f32>, MAX_DH4>;
+  var acc0: array<vec4<f32>, MAX_DH4>;
+  var acc1: array<vec4<f32>, MAX_DH4>;
   for (var t = 0u; t < params.dh4; t++) {
-    query[t] = w[queryBase + t] * params.scale;
-    acc[t] = vec4<f32>(0.0);
+    query0[t] = w[queryBase0 + t] * params.scale;
+    query1[t] = w[queryBase1 + t] * params.scale;
   }
 
-  var runningMax = -3.0e38;
-  var runningSum = 0.0;
+  var runningMax = vec2<f32>(-3.0e38);
+  var runningSum = vec2<f32>(0.0);
   for (var j = 0u; j < params.tokens; j++) {
     let keyBase = j * params.inner4 + headOffset;
-    let s = score(&query, keyBase);
-    if (s > runningMax) {
-      let correction = exp(runningMax - s);
+    let s = scores(&query0, &query1, keyBase);
+    let newMax = max(runningMax, s);
+    if (any(newMax > runningMax)) {
+      let correction = exp(runningMax - newMax);
       runningSum *= correction;
       for (var t = 0u; t < params.dh4; t++) {
-        acc[t] *= correction;
+        acc0[t] *= correction.x;
+        acc1[t] *= correction.y;
       }
-      runningMax = s;
+      runningMax = newMax;
     }
     let p = exp(s - runningMax);
     runningSum += p;
     for (var t = 0u; t < params.dh4; t++) {
-      acc[t] += p * w[keyBase + t];
+      let value = w[keyBase + t];
+      acc0[t] += p.x * value;
+      acc1[t] += p.y * value;
     }
   }
 
   let inverseSum = 1.0 / runningSum;
   for (var t = 0u; t < params.dh4; t++) {
-    out[queryBase + t] = acc[t] * inverseSum;
+    out[queryBase0 + t] = acc0[t] * inverseSum.x;
+    out[queryBase1 + t] = acc1[t] * inverseSum.y;
   }
 
   if (WRITE_PROBS) {
-    let rowBase = (head * params.tokens + i) * params.tokens;
+    let rowBase0 = (head * params.tokens + i0) * params.tokens;
+    let rowBase1 = (head * params.tokens + i1) * params.tokens;
     for (var j = 0u; j < params.tokens; j++) {
-      probs[rowBase + j] = exp(score(&query, j * params.inner4 + headOffset) - runningMax) * inverseSum;
+      let p = exp(scores(&query0, &query1, j * params.inner4 + headOffset) - runningMax) * inverseSum;
+      probs[rowBase0 + j] = p.x;
+      probs[rowBase1 + j] = p.y;
     }
   }
 }
