@@ -70,3 +70,14 @@ describe('engine lifecycle', () => {
     engine.destroy();
   });
 });
+
+describe('capture plans', () => {
+  it('refuse to read captures of a plan evicted by later capture requests', async () => {
+    const engine = CrateGpuEngine.create(await freshDevice(), fixture.model);
+    const first = await engine.run(image, { layers: [0], tensors: ['w'] });
+    for (let layer = 0; layer < 3; layer++) await engine.run(image, { layers: [layer], tensors: ['zNext'] });
+    await engine.run(image, { layers: [1], tensors: ['w'] });
+    await expect(first.captures.read(0, 'w')).rejects.toThrow(/overwritten/);
+    engine.destroy();
+  });
+});

@@ -232,6 +232,7 @@ export class CrateGpuEngine {
     if (this.state.plans.size >= MAX_CACHED_PLANS) {
       const [oldestKey, oldest] = this.state.plans.entries().next().value!;
       for (const { buffer } of new Set(oldest.locations.values())) if (!Object.values(this.state.scratch).includes(buffer)) this.state.arena.release(buffer);
+      oldest.generation = -1; // captures still held from it now report that they are gone
       this.state.plans.delete(oldestKey);
     }
     // Shader compilation and allocation failures surface here, once per plan,
