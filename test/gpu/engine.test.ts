@@ -31,12 +31,14 @@ describe.each(fixtureNames())('GPU engine against PyTorch fixture %s', (name) =>
     });
   }
 
-  it('gives the same logits with and without captures, compiling no pipeline on later runs', async () => {
+  it('gives the same logits with and without captures, compiling no pipeline and allocating no buffer on later runs', async () => {
     const image = goldenTensor(fixture, 'input.1');
     const plain = await engine.run(image, CAPTURE_NOTHING);
     const compiled = engine.pipelinesCompiled;
+    const bytes = engine.gpuBytes;
     const again = await engine.run(image, CAPTURE_NOTHING);
     expect(engine.pipelinesCompiled).toBe(compiled);
+    expect(engine.gpuBytes, 'buffers are reused, not reallocated, across runs').toBe(bytes);
     expect([...again.logits]).toEqual([...plain.logits]);
     expect(relativeError(plain.logits, goldenTensor(fixture, 'input.1.logits'))).toBeLessThanOrEqual(TOLERANCE);
     expect(plain.captures.has(0, 'z')).toBe(false);
