@@ -18,9 +18,9 @@ export class BufferArena {
   }
 
   /** A storage buffer holding `data`, written once. */
-  storage(label: string, data: Float32Array | ArrayBuffer, extraUsage: GPUBufferUsageFlags = 0): GPUBuffer {
+  storage(label: string, data: Float32Array | ArrayBuffer): GPUBuffer {
     const bytes = toBytes(data);
-    const buffer = this.create(label, bytes.byteLength, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC | extraUsage);
+    const buffer = this.create(label, bytes.byteLength, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC);
     this.device.queue.writeBuffer(buffer, 0, bytes);
     return buffer;
   }

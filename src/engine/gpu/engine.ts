@@ -53,8 +53,6 @@ export interface CapturedTensors {
 }
 
 interface Plan {
-  key: string;
-  sets: Set<CaptureTensor>[];
   dispatches: PreparedDispatch[];
   /** Where each captured tensor lives, and how many floats it holds. */
   locations: Map<string, { buffer: GPUBuffer; floats: number }>;
@@ -240,7 +238,7 @@ export class CrateGpuEngine {
     const { device } = this.state;
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
-    const plan = this.buildPlan(key, sets);
+    const plan = this.buildPlan(sets);
     const validation = await device.popErrorScope();
     const memory = await device.popErrorScope();
     if (memory) throw new EngineError(`out of GPU memory while preparing the model: ${memory.message}`);
@@ -249,7 +247,7 @@ export class CrateGpuEngine {
     return plan;
   }
 
-  private buildPlan(key: string, sets: Set<CaptureTensor>[]): Plan {
+  private buildPlan(sets: Set<CaptureTensor>[]): Plan {
     const { device, cache, arena, weights, scratch } = this.state;
     const { config, shape } = this.model;
     const d = config.dim;
@@ -309,7 +307,7 @@ export class CrateGpuEngine {
     // M = 1 reads only row 0: the class token, or the pooled mean.
     dispatches.push(this.matmul({ normA: true }, { M: 1, N: config.num_classes, K: d }, { a: pooled, b: weights.headFolded, bias: weights.headBias, out: scratch.logits }, 'head', 'head'));
 
-    return { key, sets, dispatches: dispatches.map((dispatch) => prepare(device, cache, dispatch)), locations, generation: 0 };
+    return { dispatches: dispatches.map((dispatch) => prepare(device, cache, dispatch)), locations, generation: 0 };
   }
 
   private async ensureDevice(): Promise<void> {
