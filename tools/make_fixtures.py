@@ -26,6 +26,7 @@ except ImportError:  # e.g. `npm run fixtures` with a python3 that has no torch:
 
 import argparse
 import filecmp
+import json
 import math
 import tempfile
 import time
@@ -37,6 +38,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from crate_ref import config_json, derived_shape, model_from_tensors, normalise_config, official_tensor_shapes  # noqa: E402
+from onnx_export import export_onnx  # noqa: E402
 from safetensors_io import write_safetensors  # noqa: E402
 
 DEFAULT_SEED = 20240611
@@ -176,6 +178,13 @@ def write_all(out_dir: str, seed: int, quiet: bool = False) -> List[str]:
             written.append(os.path.basename(path))
             if not quiet:
                 print(f"wrote {os.path.relpath(path)} ({size} bytes, {len(tensors)} tensors)")
+        # The same weights in the project's ONNX format, for the ONNX reader and onnxruntime-web tests.
+        onnx_path = os.path.join(out_dir, f"{name}.onnx")
+        export_onnx(model_from_tensors(json.loads(model_meta["config"]), weights, torch.float32), onnx_path,
+                    card={"name": f"fixture {name}", "summary": "random weights (tools/make_fixtures.py)"})
+        written.append(os.path.basename(onnx_path))
+        if not quiet:
+            print(f"wrote {os.path.relpath(onnx_path)} ({os.path.getsize(onnx_path)} bytes)")
     return written
 
 
@@ -190,7 +199,7 @@ def check(out_dir: str, seed: int) -> int:
             elif not filecmp.cmp(committed, os.path.join(tmp, file), shallow=False):
                 problems.append(f"{file}: differs from a fresh generation")
         stale = sorted(
-            f for f in os.listdir(out_dir) if f.endswith((".model.safetensors", ".golden.safetensors")) and f not in names
+            f for f in os.listdir(out_dir) if f.endswith((".model.safetensors", ".golden.safetensors", ".onnx")) and f not in names
         ) if os.path.isdir(out_dir) else []
         problems += [f"{f}: not produced by make_fixtures.py" for f in stale]
     for problem in problems:

@@ -1,0 +1,30 @@
+import type { ForwardOutputs, LayerOutputs, ModelRunner } from '../runner.ts';
+import { CAPTURE_NOTHING, type CaptureRequest } from './capture.ts';
+import type { CrateGpuEngine } from './engine.ts';
+
+/** Exactly what the views need: no Z^ℓ (it is the previous layer's Z^{ℓ+1}) and nothing else read back. */
+const CAPTURE_VIEWS: CaptureRequest = { layers: 'all', tensors: ['w', 'attention', 'zHalf', 'zNext'] };
+
+/** Our WGSL engine behind the runner interface; the captures are read back in one go per run. */
+export function createGpuRunner(engine: CrateGpuEngine): ModelRunner {
+  return {
+    kind: 'wgsl',
+    async run(image, options = {}): Promise<ForwardOutputs> {
+      const wantLayers = options.layers !== false;
+      const result = await engine.run(image, wantLayers ? CAPTURE_VIEWS : CAPTURE_NOTHING);
+      if (!wantLayers) return { logits: result.logits, layers: [] };
+      const layers = await Promise.all(
+        Array.from({ length: engine.model.config.depth }, async (_, l): Promise<LayerOutputs> => {
+          const [w, attention, zHalf, zNext] = await Promise.all(
+            (['w', 'attention', 'zHalf', 'zNext'] as const).map((t) => result.captures.read(l, t)),
+          );
+          return { w, attention, zHalf, zNext };
+        }),
+      );
+      return { logits: result.logits, layers };
+    },
+    async dispose() {
+      engine.destroy();
+    },
+  };
+}

@@ -1,0 +1,40 @@
+import { ConfigError, parseConfig } from '../config.ts';
+import { ModelError, modelFromTensors, type CrateModel } from '../model.ts';
+import { readOnnx } from './onnxFile.ts';
+
+/**
+ * A model in the project's ONNX format (tools/onnx_export.py): official
+ * initializer names, config JSON in `metadata_props.config`, and optionally a
+ * JSON model card in `metadata_props.model_card`. The WGSL engine reads its
+ * weights from here, so one file serves both engines.
+ */
+export interface OnnxCrateModel {
+  model: CrateModel;
+  /** The parsed `model_card` summary, or undefined when the file has none or it is not JSON. */
+  card?: Record<string, unknown>;
+  outputs: string[];
+}
+
+export function modelFromOnnx(bytes: Uint8Array): OnnxCrateModel {
+  const file = readOnnx(bytes);
+  const configText = file.metadata.config;
+  if (configText === undefined) throw new ModelError('ONNX file has no metadata_props "config" (export it with tools/onnx_export.py)');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(configText);
+  } catch {
+    throw new ConfigError('metadata_props "config" is not valid JSON');
+  }
+  const model = modelFromTensors(parseConfig(raw), file.tensors);
+  return { model, card: parseCard(file.metadata.model_card), outputs: file.outputs };
+}
+
+function parseCard(text: string | undefined): Record<string, unknown> | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const card: unknown = JSON.parse(text);
+    return typeof card === 'object' && card !== null && !Array.isArray(card) ? (card as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * One interface over the three ways the app can run a model: our WGSL engine,
+ * onnxruntime-web (WebGPU or WASM execution provider), and the CPU reference.
+ * Everything after the engine (analysis, state, views) sees only this.
+ */
+
+/** The per-layer tensors every view is computed from (row-major, batch of one). */
+export interface LayerOutputs {
+  /** W = LN1(Z^ℓ)·Uᵀ, [N, heads·dh]: the official coding rate's input (DESIGN.md §2). */
+  w: Float32Array;
+  /** Attention probabilities A_k, [heads, N, N]. */
+  attention: Float32Array;
+  /** Z^{ℓ+½}, [N, d]. */
+  zHalf: Float32Array;
+  /** Z^{ℓ+1}, [N, d]. */
+  zNext: Float32Array;
+}
+
+export interface ForwardOutputs {
+  logits: Float32Array;
+  /** Empty when the run was asked for logits only. */
+  layers: LayerOutputs[];
+}
+
+export type EngineKind = 'wgsl' | 'ort-webgpu' | 'ort-wasm' | 'cpu';
+
+export const ENGINE_LABELS: Record<EngineKind, string> = {
+  wgsl: 'our WGSL engine (WebGPU)',
+  'ort-webgpu': 'onnxruntime-web, WebGPU EP',
+  'ort-wasm': 'onnxruntime-web, WASM EP',
+  cpu: 'CPU reference (TypeScript)',
+};
+
+export interface ModelRunner {
+  readonly kind: EngineKind;
+  /** `image` is the normalised [C, H, W] tensor (preprocess.ts); `layers: false` skips every per-layer output. */
+  run(image: Float32Array, options?: { layers?: boolean }): Promise<ForwardOutputs>;
+  /** Frees GPU buffers or the ORT session; the runner is unusable afterwards. */
+  dispose(): Promise<void>;
+}
+
+/** max |a − b| / max |b| over the logits and every layer tensor both runs have: how far two engines disagree. */
+export function maxRelativeDeviation(a: ForwardOutputs, b: ForwardOutputs): { logits: number; layers: number } {
+  const relative = (x: Float32Array, y: Float32Array) => {
+    if (x.length !== y.length) return Infinity;
+    let diff = 0;
+    let scale = 0;
+    for (let i = 0; i < x.length; i++) {
+      const d = Math.abs(x[i] - y[i]);
+      diff = d > diff || Number.isNaN(d) ? (Number.isNaN(d) ? Infinity : d) : diff;
+      scale = Math.max(scale, Math.abs(y[i]));
+    }
+    return diff / Math.max(scale, 1e-30);
+  };
+  let layers = 0;
+  const depth = Math.min(a.layers.length, b.layers.length);
+  for (let l = 0; l < depth; l++) {
+    for (const key of ['w', 'attention', 'zHalf', 'zNext'] as const) layers = Math.max(layers, relative(a.layers[l][key], b.layers[l][key]));
+  }
+  return { logits: relative(a.logits, b.logits), layers };
+}
