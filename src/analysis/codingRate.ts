@@ -1,3 +1,7 @@
+/**
+ * Coding rates of token sets, every variant of DESIGN.md §2. All sums and
+ * log-determinants run in float64 (logdet.ts), whatever the input precision.
+ */
 import { logdetIdentityPlusGram } from './logdet.ts';
 
 /** ε² of the official measurement (DESIGN.md §2). */
@@ -10,7 +14,7 @@ export const OFFICIAL_EPS_SQUARED = 0.01;
  *
  * `w` is the head projection W = LN1(Z)·Uᵀ, [tokens, heads·dimHead] row-major.
  */
-export function officialCodingRate(w: Float32Array, tokens: number, heads: number, dimHead: number): number {
+export function officialCodingRate(w: ArrayLike<number>, tokens: number, heads: number, dimHead: number): number {
   const inner = heads * dimHead;
   const scale = dimHead / (tokens * OFFICIAL_EPS_SQUARED);
   const unit = new Float64Array(tokens * dimHead);
@@ -26,4 +30,80 @@ export function officialCodingRate(w: Float32Array, tokens: number, heads: numbe
     rate += 0.5 * logdetIdentityPlusGram(unit, tokens, dimHead, scale);
   }
   return rate;
+}
+
+/**
+ * Z·Uᵀ in float64: Z [tokens, dim] row-major, U [inner, dim] row-major (the
+ * layout of `qkv.weight`, DESIGN.md §1), result [tokens, inner]. Both operands
+ * are walked along contiguous rows, so this is a dot product per entry.
+ */
+export function projectOntoHeads(z: ArrayLike<number>, tokens: number, dim: number, u: ArrayLike<number>, inner: number): Float64Array {
+  if (z.length !== tokens * dim) throw new RangeError(`Z has ${z.length} values, expected ${tokens}×${dim}`);
+  if (u.length !== inner * dim) throw new RangeError(`U has ${u.length} values, expected ${inner}×${dim}`);
+  const out = new Float64Array(tokens * inner);
+  const row = new Float64Array(dim);
+  for (let r = 0; r < tokens; r++) {
+    for (let i = 0; i < dim; i++) row[i] = z[r * dim + i];
+    for (let j = 0; j < inner; j++) {
+      let dot = 0;
+      const base = j * dim;
+      for (let i = 0; i < dim; i++) dot += row[i] * u[base + i];
+      out[r * inner + j] = dot;
+    }
+  }
+  return out;
+}
+
+/**
+ * The paper's compression term (DESIGN.md §2, second item) on Z^{ℓ+½}:
+ * R^c(Z; U) = ½ Σ_k logdet(I_dh + dh/(N·ε²)·(Z U_kᵀ)ᵀ(Z U_kᵀ)), where U_k is
+ * rows [k·dh, (k+1)·dh) of U = qkv.weight [heads·dh, dim]: the same head
+ * subspaces MSSA uses. No LayerNorm and no row normalisation, unlike the
+ * official measurement: this is the quantity the MSSA step descends on.
+ */
+export function paperCodingRate(
+  z: ArrayLike<number>,
+  tokens: number,
+  dim: number,
+  u: ArrayLike<number>,
+  heads: number,
+  dimHead: number,
+  epsSquared = OFFICIAL_EPS_SQUARED,
+): number {
+  const inner = heads * dimHead;
+  const projected = projectOntoHeads(z, tokens, dim, u, inner);
+  const scale = dimHead / (tokens * epsSquared);
+  let rate = 0;
+  for (let k = 0; k < heads; k++) rate += 0.5 * logdetIdentityPlusGram(projected, tokens, dimHead, scale, inner, k * dimHead);
+  return rate;
+}
+
+/** R(Z) = ½ logdet(I_d + d/(N·ε²)·ZᵀZ) for Z [tokens, dim] (DESIGN.md §2, second item), on the smaller Gram side. */
+export function codingRate(z: ArrayLike<number>, tokens: number, dim: number, epsSquared = OFFICIAL_EPS_SQUARED): number {
+  if (z.length !== tokens * dim) throw new RangeError(`Z has ${z.length} values, expected ${tokens}×${dim}`);
+  return 0.5 * logdetIdentityPlusGram(z, tokens, dim, dim / (tokens * epsSquared));
+}
+
+export interface RateReduction {
+  /** R(Z), the expansion term. */
+  rate: number;
+  /** R^c(Z; U), the compression term (paper formula). */
+  compressedRate: number;
+  /** ΔR = R − R^c, the rate reduction the paper's objective maximises. */
+  reduction: number;
+}
+
+/** ΔR(Z; U) = R(Z) − R^c(Z; U) with one ε for both terms (DESIGN.md §2). */
+export function rateReduction(
+  z: ArrayLike<number>,
+  tokens: number,
+  dim: number,
+  u: ArrayLike<number>,
+  heads: number,
+  dimHead: number,
+  epsSquared = OFFICIAL_EPS_SQUARED,
+): RateReduction {
+  const rate = codingRate(z, tokens, dim, epsSquared);
+  const compressedRate = paperCodingRate(z, tokens, dim, u, heads, dimHead, epsSquared);
+  return { rate, compressedRate, reduction: rate - compressedRate };
 }

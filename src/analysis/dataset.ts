@@ -1,0 +1,40 @@
+/**
+ * Dataset view (DESIGN.md §2, last item): every per-layer figure averaged over
+ * a set of images, mean ± std, as the paper's plots are (1,000 images there).
+ */
+
+export interface MeanStd {
+  mean: Float64Array;
+  /** Population standard deviation (divisor n, numpy's default ddof = 0); 0 for one image. */
+  std: Float64Array;
+  /** Number of samples. */
+  count: number;
+}
+
+/**
+ * Element-wise mean and std of same-length samples: per-layer curves
+ * (one value per layer), histogram counts on a shared range, maps on a grid.
+ * Two passes in float64 (mean first, then squared deviations) so a large
+ * mean does not cancel the spread.
+ */
+export function meanStd(samples: readonly ArrayLike<number>[]): MeanStd {
+  if (samples.length === 0) throw new RangeError('no samples');
+  const length = samples[0].length;
+  const mean = new Float64Array(length);
+  for (const sample of samples) {
+    if (sample.length !== length) throw new RangeError(`sample lengths differ: ${sample.length} vs ${length}`);
+    for (let i = 0; i < length; i++) mean[i] += sample[i];
+  }
+  for (let i = 0; i < length; i++) mean[i] /= samples.length;
+  const std = new Float64Array(length);
+  for (const sample of samples) for (let i = 0; i < length; i++) std[i] += (sample[i] - mean[i]) ** 2;
+  for (let i = 0; i < length; i++) std[i] = Math.sqrt(std[i] / samples.length);
+  return { mean, std, count: samples.length };
+}
+
+/** Per-image records of named per-layer series → mean ± std of each name over the images. */
+export function summariseImages<K extends string>(images: readonly Record<K, ArrayLike<number>>[]): Record<K, MeanStd> {
+  if (images.length === 0) throw new RangeError('no images');
+  const names = Object.keys(images[0]) as K[];
+  return Object.fromEntries(names.map((name) => [name, meanStd(images.map((image) => image[name]))])) as Record<K, MeanStd>;
+}
