@@ -106,7 +106,7 @@ def log_histogram(values: np.ndarray, bins: int, value_range=None) -> Dict[str, 
         index = np.clip(index, 0, bins - 1)
     else:
         index = np.zeros(inside.size, dtype=np.int64)
-    edges = np.exp(log_lo + np.arange(bins + 1) * span / bins)
+    edges = np.clip(np.exp(log_lo + np.arange(bins + 1) * span / bins), lo, hi)
     edges[0], edges[-1] = lo, hi
     return dict(
         zeros=int(np.sum(v == 0)), negatives=int(np.sum(v < 0)),

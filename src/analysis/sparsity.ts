@@ -92,7 +92,8 @@ export function logHistogram(values: ArrayLike<number>, options: LogHistogramOpt
   const logLo = Math.log(lo);
   const span = Math.log(hi) - logLo;
   const edges = new Float64Array(bins + 1);
-  for (let i = 0; i <= bins; i++) edges[i] = Math.exp(logLo + (i * span) / bins);
+  // Clamped to [lo, hi] so that rounding in exp never makes the edges non-monotonic.
+  for (let i = 0; i <= bins; i++) edges[i] = Math.min(Math.max(Math.exp(logLo + (i * span) / bins), lo), hi);
   edges[0] = lo;
   edges[bins] = hi;
   const counts = new Uint32Array(bins);
