@@ -1,0 +1,124 @@
+/**
+ * Storage bytes → Float32Array for one tensor: float32 copied, float16 and
+ * bfloat16 upcast, float64 rounded; strided views (any offset and strides
+ * that stay inside the storage) gathered into row-major order. Works in
+ * chunks and yields between them.
+ */
+import { halfToFloat } from '../tensor.ts';
+import { PthError } from './errors.ts';
+import type { Slicer } from './slicer.ts';
+import { DTYPE_BYTES, type TensorRef } from './torchPickle.ts';
+
+/** Elements converted between two time checks (~1 ms of work or less). */
+const CHUNK_ELEMENTS = 1 << 18;
+
+let halfTable: Float32Array | undefined;
+function halfLookup(): Float32Array {
+  if (!halfTable) {
+    halfTable = new Float32Array(65536);
+    for (let i = 0; i < 65536; i++) halfTable[i] = halfToFloat(i);
+  }
+  return halfTable;
+}
+
+/** Decodes elements [first, first + count) of a storage into `out` at `outAt`. */
+function convert(bytes: Uint8Array, dtype: TensorRef['dtype'], first: number, count: number, out: Float32Array, outAt: number): void {
+  const size = DTYPE_BYTES[dtype];
+  const start = first * size;
+  const src = bytes.subarray(start, start + count * size);
+  switch (dtype) {
+    case 'float32': {
+      new Uint8Array(out.buffer, out.byteOffset + outAt * 4, count * 4).set(src);
+      break;
+    }
+    case 'float16': {
+      const table = halfLookup();
+      for (let i = 0, j = 0; i < count; i++, j += 2) out[outAt + i] = table[src[j] | (src[j + 1] << 8)];
+      break;
+    }
+    case 'bfloat16': {
+      const bits = new Uint32Array(out.buffer, out.byteOffset + outAt * 4, count);
+      for (let i = 0, j = 0; i < count; i++, j += 2) bits[i] = ((src[j] | (src[j + 1] << 8)) << 16) >>> 0;
+      break;
+    }
+    case 'float64': {
+      const view = new DataView(src.buffer, src.byteOffset, src.byteLength);
+      for (let i = 0; i < count; i++) out[outAt + i] = view.getFloat64(8 * i, true);
+      break;
+    }
+    default:
+      throw new PthError(`tensors of type ${dtype} are not weights (only float32, float16, bfloat16 and float64 are read)`);
+  }
+}
+
+function isContiguous(shape: readonly number[], stride: readonly number[]): boolean {
+  let expected = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    if (shape[i] !== 1 && stride[i] !== expected) return false;
+    expected *= shape[i];
+  }
+  return true;
+}
+
+/**
+ * The tensor's values in row-major order. `storageBytes` is the whole
+ * `data/<key>` record; the view was bounds-checked when it was built, and is
+ * checked again here against the bytes actually present.
+ */
+export async function decodeTensor(ref: TensorRef, storageBytes: Uint8Array, slicer: Slicer, onElements?: (n: number) => void): Promise<Float32Array> {
+  const size = DTYPE_BYTES[ref.dtype];
+  const numel = ref.numel;
+  const out = new Float32Array(numel);
+  if (numel === 0) return out;
+  const available = Math.floor(storageBytes.byteLength / size);
+  let last = ref.offset;
+  for (let i = 0; i < ref.shape.length; i++) last += (ref.shape[i] - 1) * ref.stride[i];
+  if (last >= available) throw new PthError(`tensor reaches element ${last} of storage "${ref.storage.key}", which holds ${available}`);
+
+  if (isContiguous(ref.shape, ref.stride)) {
+    for (let at = 0; at < numel; at += CHUNK_ELEMENTS) {
+      const count = Math.min(CHUNK_ELEMENTS, numel - at);
+      convert(storageBytes, ref.dtype, ref.offset + at, count, out, at);
+      onElements?.(count);
+      await slicer.maybeYield();
+    }
+    return out;
+  }
+
+  // Strided: decode the span the view touches, then gather row by row.
+  const lowest = ref.offset;
+  const span = last - lowest + 1;
+  const flat = new Float32Array(span);
+  for (let at = 0; at < span; at += CHUNK_ELEMENTS) {
+    const count = Math.min(CHUNK_ELEMENTS, span - at);
+    convert(storageBytes, ref.dtype, lowest + at, count, flat, at);
+    await slicer.maybeYield();
+  }
+  const dims = ref.shape.length;
+  const inner = ref.shape[dims - 1];
+  const innerStride = ref.stride[dims - 1];
+  const rows = numel / inner;
+  const index = new Array<number>(Math.max(dims - 1, 0)).fill(0);
+  let base = 0;
+  let done = 0;
+  for (let row = 0; row < rows; row++) {
+    const o = row * inner;
+    for (let j = 0; j < inner; j++) out[o + j] = flat[base + j * innerStride];
+    // Odometer over the outer dimensions.
+    for (let d = dims - 2; d >= 0; d--) {
+      index[d]++;
+      base += ref.stride[d];
+      if (index[d] < ref.shape[d]) break;
+      base -= ref.stride[d] * ref.shape[d];
+      index[d] = 0;
+    }
+    done += inner;
+    if (done >= CHUNK_ELEMENTS) {
+      onElements?.(done);
+      done = 0;
+      await slicer.maybeYield();
+    }
+  }
+  onElements?.(done);
+  return out;
+}

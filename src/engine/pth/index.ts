@@ -1,0 +1,38 @@
+/**
+ * PyTorch checkpoints (`torch.save`, PyTorch ≥ 1.6 zip format) → CrateModel,
+ * with no Python and nothing executed. See checkpoint.ts for the reader and
+ * torchPickle.ts for the whitelist.
+ */
+import { inferConfig, type InferOptions, type InferredModel } from '../inferConfig.ts';
+import { modelFromTensors, officialTensorShapes } from '../model.ts';
+import { openPth, type PthCheckpoint, type PthLayout, type PthOptions, type PthStats } from './checkpoint.ts';
+
+export { PthError } from './errors.ts';
+export { openPth, readPth } from './checkpoint.ts';
+export type { PthCheckpoint, PthLayout, PthOptions, PthStats, PthTensorInfo } from './checkpoint.ts';
+export type { ProgressCallback } from './slicer.ts';
+
+export interface PthModel extends InferredModel {
+  layout: PthLayout;
+  strippedPrefix: string;
+  stats: PthStats;
+}
+
+/**
+ * Opens a checkpoint, infers the config from its state dict (heads from
+ * `options.heads` or proposed), and decodes only the official tensors.
+ */
+export async function modelFromPth(bytes: Uint8Array, options: PthOptions & InferOptions = {}): Promise<PthModel> {
+  const checkpoint: PthCheckpoint = await openPth(bytes, options);
+  const shapes = new Map([...checkpoint.tensors].map(([name, info]) => [name, info.shape] as const));
+  const { config, notes } = inferConfig(shapes, options);
+  const tensors = await checkpoint.load(officialTensorShapes(config).map(([name]) => name));
+  return {
+    model: modelFromTensors(config, tensors),
+    config,
+    notes,
+    layout: checkpoint.layout,
+    strippedPrefix: checkpoint.strippedPrefix,
+    stats: checkpoint.stats(),
+  };
+}
