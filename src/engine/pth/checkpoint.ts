@@ -28,6 +28,11 @@ export type PthLayout = 'bare' | 'state_dict' | 'model' | 'model_state_dict';
 export interface PthTensorInfo {
   shape: number[];
   dtype: PthDtype;
+  /** The view into its storage, as torch saved it (elements). */
+  stride: number[];
+  offset: number;
+  /** Storage key (`data/<key>`); tensors that share it were views of one storage. */
+  storage: string;
 }
 
 export interface PthStats {
@@ -142,7 +147,9 @@ async function openUnchecked(bytes: Uint8Array, options: PthOptions): Promise<Pt
   for (const [name, ref] of refs) stripped.set(name.slice(strippedPrefix.length), ref);
 
   const tensors = new Map<string, PthTensorInfo>();
-  for (const [name, ref] of stripped) tensors.set(name, { shape: ref.shape, dtype: ref.dtype });
+  for (const [name, ref] of stripped) {
+    tensors.set(name, { shape: [...ref.shape], dtype: ref.dtype, stride: [...ref.stride], offset: ref.offset, storage: ref.storage.key });
+  }
 
   // Storage records, verified once each (their CRC) and shared between the tensors that view them.
   const storageCache = new Map<string, Promise<Uint8Array>>();
