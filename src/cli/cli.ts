@@ -7,6 +7,7 @@ import { CliError, UsageError } from './errors.ts';
 import { loadImageFile, type LoadedImage } from './images.ts';
 import { loadModelFile } from './loadModel.ts';
 import { describeModel, formatImageReport, JsonReportWriter } from './report.ts';
+import { parseStatsCommandLine, runStats, STATS_USAGE } from './stats.ts';
 
 export const USAGE = `Usage: crate-explorer run MODEL IMAGE... [--json OUT.json] [--capture all]
 
@@ -28,11 +29,16 @@ and the fraction of exact zeros in the ISTA output Z^{l+1}.
 
 Exit status: 0 on success, 1 on an error (unreadable or invalid file, no GPU
 adapter, wrong image shape), 2 on bad usage.
+
+       crate-explorer stats MODEL DIR|GLOB|IMAGE... [--json OUT.json]
+per-layer mean ± std over an image set; 'crate-explorer stats --help' for more.
 `;
 
 export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
+  /** stderr is a terminal: progress bars are drawn on it. */
+  stderrIsTTY?: boolean;
 }
 
 interface RunArgs {
@@ -66,7 +72,7 @@ export function parseCommandLine(argv: readonly string[]): Parsed {
   if (values.help || positionals[0] === 'help') return { help: true };
   if (positionals.length === 0) throw new UsageError('no command given');
   const [command, model, ...images] = positionals;
-  if (command !== 'run') throw new UsageError(`unknown command ${JSON.stringify(command)} (the command is "run")`);
+  if (command !== 'run') throw new UsageError(`unknown command ${JSON.stringify(command)} (the commands are "run" and "stats")`);
   if (model === undefined) throw new UsageError('run needs a MODEL file and at least one IMAGE');
   if (images.length === 0) throw new UsageError('run needs at least one IMAGE after the MODEL file');
   if (values.capture !== undefined && values.capture !== 'all') {
@@ -109,6 +115,12 @@ async function run(args: RunArgs, io: CliIo): Promise<void> {
 /** Runs the command line; returns the exit status. Errors become one line on stderr. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   try {
+    if (argv[0] === 'stats') {
+      const stats = parseStatsCommandLine(argv.slice(1));
+      if (stats.help) io.stdout(STATS_USAGE);
+      else await runStats(stats, io);
+      return 0;
+    }
     const parsed = parseCommandLine(argv);
     if (parsed.help) {
       io.stdout(USAGE);
