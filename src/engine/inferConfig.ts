@@ -110,7 +110,7 @@ export function inferConfig(shapes: Shapes, options: InferOptions = {}): Inferre
     channels ??= patchDim / (patchSize! * patchSize!);
     patchSize ??= square(patchDim / channels);
     if (!Number.isInteger(channels) || patchSize === undefined || patchSize * patchSize * channels !== patchDim) {
-      throw new ConfigError(`patch_size ${o.patch_size ?? '?'} and channels ${o.channels ?? '?'} do not give the stored patch dimension ${patchDim}`);
+      throw new ConfigError(`patch_size ${o.patch_size ?? '?'} and channels ${o.channels ?? '?'} do not give the patch dimension ${patchDim} of "to_patch_embedding.1.weight"`);
     }
   } else {
     for (const c of [3, 1, 4]) {
@@ -121,7 +121,7 @@ export function inferConfig(shapes: Shapes, options: InferOptions = {}): Inferre
         break;
       }
     }
-    if (channels === undefined) throw new ConfigError(`cannot split the patch dimension ${patchDim} into patch_size²·channels; give channels`);
+    if (channels === undefined) throw new ConfigError(`cannot split the patch dimension ${patchDim} of "to_patch_embedding.1.weight" into patch_size²·channels; give channels`);
     notes.push(`channels = ${channels} and patch_size = ${patchSize} read from the patch dimension ${patchDim} (P²·C)`);
   }
 
