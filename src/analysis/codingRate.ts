@@ -34,20 +34,45 @@ export function officialCodingRate(w: ArrayLike<number>, tokens: number, heads: 
 
 /**
  * Z·Uᵀ in float64: Z [tokens, dim] row-major, U [inner, dim] row-major (the
- * layout of `qkv.weight`, DESIGN.md §1), result [tokens, inner]. Both operands
- * are walked along contiguous rows, so this is a dot product per entry.
+ * layout of `qkv.weight`, DESIGN.md §1), result [tokens, inner]. Every entry
+ * is a dot product of two contiguous rows; four rows of Z share each load of
+ * a row of U (about twice as fast in V8 at CRATE-B size, same sums).
  */
 export function projectOntoHeads(z: ArrayLike<number>, tokens: number, dim: number, u: ArrayLike<number>, inner: number): Float64Array {
   if (z.length !== tokens * dim) throw new RangeError(`Z has ${z.length} values, expected ${tokens}×${dim}`);
   if (u.length !== inner * dim) throw new RangeError(`U has ${u.length} values, expected ${inner}×${dim}`);
+  const zz = Float64Array.from(z);
+  const uu = Float64Array.from(u);
   const out = new Float64Array(tokens * inner);
-  const row = new Float64Array(dim);
-  for (let r = 0; r < tokens; r++) {
-    for (let i = 0; i < dim; i++) row[i] = z[r * dim + i];
+  let r = 0;
+  for (; r + 4 <= tokens; r += 4) {
+    const a0 = r * dim;
+    const a1 = a0 + dim;
+    const a2 = a1 + dim;
+    const a3 = a2 + dim;
+    for (let j = 0; j < inner; j++) {
+      const b = j * dim;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let i = 0; i < dim; i++) {
+        const ui = uu[b + i];
+        s0 += zz[a0 + i] * ui;
+        s1 += zz[a1 + i] * ui;
+        s2 += zz[a2 + i] * ui;
+        s3 += zz[a3 + i] * ui;
+      }
+      out[r * inner + j] = s0;
+      out[(r + 1) * inner + j] = s1;
+      out[(r + 2) * inner + j] = s2;
+      out[(r + 3) * inner + j] = s3;
+    }
+  }
+  for (; r < tokens; r++) {
     for (let j = 0; j < inner; j++) {
       let dot = 0;
-      const base = j * dim;
-      for (let i = 0; i < dim; i++) dot += row[i] * u[base + i];
+      for (let i = 0; i < dim; i++) dot += zz[r * dim + i] * uu[j * dim + i];
       out[r * inner + j] = dot;
     }
   }
