@@ -10,7 +10,7 @@ import type { Slicer } from './slicer.ts';
 import { DTYPE_BYTES, type TensorRef } from './torchPickle.ts';
 
 /** Elements converted between two time checks (~1 ms of work or less). */
-const CHUNK_ELEMENTS = 1 << 18;
+const CHUNK_ELEMENTS = 1 << 16;
 
 let halfTable: Float32Array | undefined;
 function halfLookup(): Float32Array {

@@ -28,7 +28,7 @@ const SIG_LOCATOR64 = 0x07064b50;
 const MAX_ENTRY_BYTES = 2 ** 31;
 const MAX_ENTRIES = 1_000_000;
 /** Work between two time checks while hashing or copying. */
-const CHUNK = 1 << 20;
+const CHUNK = 1 << 18;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
