@@ -42,7 +42,11 @@ export interface LogHistogram {
   above: number;
   /** bins + 1 edges, edges[i] = lo·(hi/lo)^(i/bins). */
   edges: Float64Array;
-  /** counts[i]: positive entries in [edges[i], edges[i+1]), the last bin closed at hi. */
+  /**
+   * counts[i]: positive entries in [edges[i], edges[i+1]), the last bin closed
+   * at hi. The bin is ⌊bins·(log v − log lo)/(log hi − log lo)⌋ in float64, so a
+   * value within a few ulps of an inner edge may land in either neighbour.
+   */
   counts: Uint32Array;
   /** All entries, NaN included (NaN falls in no other count). */
   total: number;

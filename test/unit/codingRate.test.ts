@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { officialCodingRate, OFFICIAL_EPS_SQUARED } from '../../src/analysis/codingRate.ts';
+import { codingRate, officialCodingRate, OFFICIAL_EPS_SQUARED, paperCodingRate, rateReduction } from '../../src/analysis/codingRate.ts';
 import { logdetIdentityPlusGram, logdetSpd } from '../../src/analysis/logdet.ts';
 import { sparsity } from '../../src/analysis/sparsity.ts';
 import { gaussian, seededRandom } from '../helpers/randomModel.ts';
@@ -74,5 +74,48 @@ describe('official coding rate (DESIGN.md §2)', () => {
 describe('sparsity', () => {
   it('counts exact zeros over every entry', () => {
     expect(sparsity(Float32Array.from([0, 1, 0, -2, 0, 0.5]))).toEqual({ zeroFraction: 0.5, l0Fraction: 0.5, l1: 3.5 });
+  });
+});
+
+describe('paper coding rates in closed form (DESIGN.md §2)', () => {
+  /** Z = s·Q with orthonormal columns: ZᵀZ = s²·I, so R(Z) = d/2·log(1 + d·s²/(N·ε²)). */
+  function orthogonalColumns(rows: number, cols: number, s: number, seed: number): Float64Array {
+    const q = Float64Array.from(randomMatrix(rows, cols, seed));
+    for (let c = 0; c < cols; c++) {
+      for (let p = 0; p < c; p++) {
+        let dot = 0;
+        for (let r = 0; r < rows; r++) dot += q[r * cols + c] * q[r * cols + p];
+        for (let r = 0; r < rows; r++) q[r * cols + c] -= dot * q[r * cols + p];
+      }
+      let norm = 0;
+      for (let r = 0; r < rows; r++) norm += q[r * cols + c] ** 2;
+      for (let r = 0; r < rows; r++) q[r * cols + c] /= Math.sqrt(norm);
+    }
+    return q.map((v) => v * s);
+  }
+
+  it.each([
+    [30, 6, 0.7, 0.05],
+    [197, 48, 1.3, 0.01],
+  ])('R(Z) for N=%i, d=%i orthogonal columns of norm %f, ε²=%f', (tokens, dim, s, eps2) => {
+    const z = orthogonalColumns(tokens, dim, s, tokens + dim);
+    const expected = (dim / 2) * Math.log(1 + (dim * s * s) / (tokens * eps2));
+    expect(Math.abs(codingRate(z, tokens, dim, eps2) - expected) / expected).toBeLessThan(1e-12);
+  });
+
+  it('R^c with U selecting coordinate blocks is the sum of the blocks’ rates, and ΔR = R − R^c', () => {
+    // U = I_d split into heads of dh rows: head k projects onto coordinates [k·dh, (k+1)·dh).
+    const tokens = 40;
+    const heads = 3;
+    const dh = 4;
+    const dim = heads * dh;
+    const z = orthogonalColumns(tokens, dim, 0.9, 11);
+    const identity = Float64Array.from({ length: dim * dim }, (_, i) => (i % (dim + 1) === 0 ? 1 : 0));
+    const perHead = (dh / 2) * Math.log(1 + (dh * 0.81) / (tokens * 0.02));
+    expect(paperCodingRate(z, tokens, dim, identity, heads, dh, 0.02)).toBeCloseTo(heads * perHead, 10);
+    const { rate, compressedRate, reduction } = rateReduction(z, tokens, dim, identity, heads, dh, 0.02);
+    expect(rate).toBeCloseTo((dim / 2) * Math.log(1 + (dim * 0.81) / (tokens * 0.02)), 10);
+    expect(compressedRate).toBeCloseTo(heads * perHead, 10);
+    expect(reduction).toBe(rate - compressedRate);
   });
 });

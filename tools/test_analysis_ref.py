@@ -1,0 +1,111 @@
+"""unittest for tools/analysis_ref.py: the references by a second route, and the committed fixtures.
+
+    /usr/bin/python3 -m unittest tools/test_analysis_ref.py -v
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import sys
+import unittest
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import analysis_ref as ref  # noqa: E402
+
+
+class RateReferences(unittest.TestCase):
+    def setUp(self):
+        self.rng = np.random.RandomState(3)
+
+    def test_official_rate_on_the_dh_side(self):
+        n, heads, dh = 23, 3, 8
+        w = self.rng.standard_normal([n, heads * dh])
+        expected = 0.0
+        for k in range(heads):
+            x = w[:, k * dh:(k + 1) * dh]
+            x = x / np.linalg.norm(x, axis=1, keepdims=True)
+            expected += 0.5 * np.linalg.slogdet(np.eye(dh) + dh / (n * 0.01) * x.T @ x)[1]
+        self.assertAlmostEqual(ref.official_rate(w, heads, dh), expected, places=9)
+
+    def test_full_rate_closed_form_for_orthogonal_columns(self):
+        # Z with orthogonal columns of norm s: ZᵀZ = s²I, so R = d/2·log(1 + d·s²/(N ε²)).
+        n, d, s, eps2 = 30, 6, 0.7, 0.05
+        q, _ = np.linalg.qr(self.rng.standard_normal([n, d]))
+        self.assertAlmostEqual(ref.full_rate(s * q, eps2), d / 2 * math.log(1 + d * s * s / (n * eps2)), places=10)
+
+    def test_paper_rate_with_identity_u_is_full_rate(self):
+        z = self.rng.standard_normal([12, 5])
+        self.assertAlmostEqual(ref.paper_rate(z, np.eye(5), 1, 5, 0.3), ref.full_rate(z, 0.3), places=10)
+
+
+class MaskReferences(unittest.TestCase):
+    def test_mass_mask_is_the_smallest_set_holding_tau(self):
+        rng = np.random.RandomState(5)
+        for trial in range(30):
+            values = np.exp(rng.standard_normal(rng.randint(1, 9)))
+            tau = rng.uniform(0.05, 0.95)
+            mask = ref.mass_mask(values, tau)
+            best = None
+            for size in range(1, values.size + 1):
+                for subset in itertools.combinations(range(values.size), size):
+                    if values[list(subset)].sum() >= tau * values.sum():
+                        best = size
+                        break
+                if best:
+                    break
+            self.assertEqual(int(mask.sum()), best, (trial, values, tau))
+            self.assertGreaterEqual(values[mask == 1].sum(), tau * values.sum())
+
+    def test_top_mask_count_rounds_half_up(self):
+        for n, fraction, count in ((10, 0.25, 3), (10, 0.6, 6), (196, 0.6, 118), (5, 0.1, 1), (4, 0.0, 0)):
+            self.assertEqual(int(ref.top_mask(np.arange(n, dtype=float), fraction).sum()), count)
+
+    def test_nearest_up_is_the_patch_of_each_pixel(self):
+        mask = np.array([1, 0, 0, 1], dtype=np.uint8)
+        np.testing.assert_array_equal(ref.nearest_up(mask, (2, 2), (4, 4)), np.kron(mask.reshape(2, 2), np.ones((2, 2))))
+
+    def test_iou(self):
+        self.assertEqual(ref.iou(np.array([1, 1, 0, 0]), np.array([0, 1, 1, 0])), 1 / 3)
+        self.assertEqual(ref.iou(np.zeros(3), np.zeros(3)), 1.0)
+
+
+class ImageReferences(unittest.TestCase):
+    def test_bilinear_by_hand(self):
+        # 2×2 → 4×4, align_corners=False: output pixel 1 samples source 0.25 between cells 0 and 1.
+        out = ref.bilinear(np.array([[0.0, 1.0], [2.0, 3.0]]), (4, 4))
+        self.assertAlmostEqual(out[0, 0], 0.0)
+        self.assertAlmostEqual(out[0, 1], 0.25)
+        self.assertAlmostEqual(out[1, 1], 0.25 * 2 + 0.25)
+        self.assertAlmostEqual(out[3, 3], 3.0)
+
+    def test_pca_scores_match_the_svd(self):
+        rng = np.random.RandomState(9)
+        w = rng.standard_normal([17, 6]) * np.array([5, 3, 2, 1, 0.5, 0.2])
+        p = ref.pca_image(w, 0.5, True)
+        xc = w[1:] - w[1:].mean(axis=0)
+        u, s, _ = np.linalg.svd(xc, full_matrices=False)
+        for j in range(3):
+            expected = u[:, j] * s[j]
+            expected *= np.sign(expected[np.argmax(np.abs(expected))])
+            np.testing.assert_allclose(p["scores"][j], expected, atol=1e-10)
+            self.assertAlmostEqual(p["variances"][j], s[j] ** 2 / 15, places=10)
+
+    def test_histogram_accounts_for_every_entry(self):
+        values = np.array([0, 0, -1, 1e-4, 0.5, 2, 3, 100], dtype=np.float64)
+        h = ref.log_histogram(values, 4, (1e-3, 10))
+        self.assertEqual((h["zeros"], h["negatives"], h["below"], h["above"]), (2, 1, 1, 1))
+        self.assertEqual(int(h["counts"].sum()), 3)
+        self.assertEqual(h["counts"].tolist(), [0, 0, 1, 2])  # edges 1e-3, 1e-2, 1e-1, 1, 10
+
+
+class CommittedFixtures(unittest.TestCase):
+    def test_fixtures_are_a_fresh_generation(self):
+        self.assertEqual(ref.check(ref.DEFAULT_OUT, ref.DEFAULT_SEED), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
