@@ -5,19 +5,21 @@ import { requestNodeGpu, type NodeGpu } from '../engine/node/nodeGpu.ts';
 import { analyseImage } from './analyse.ts';
 import { CliError, UsageError } from './errors.ts';
 import { loadImageFile, type LoadedImage } from './images.ts';
-import { loadModelFile } from './loadModel.ts';
+import { isPthPath, loadModelFile, loadPthModelFile } from './loadModel.ts';
 import { describeModel, formatImageReport, JsonReportWriter } from './report.ts';
 import { parseStatsCommandLine, runStats, STATS_USAGE } from './stats.ts';
 
-export const USAGE = `Usage: crate-explorer run MODEL IMAGE... [--json OUT.json] [--capture all]
+export const USAGE = `Usage: crate-explorer run MODEL IMAGE... [--json OUT.json] [--capture all] [--heads N]
 
 Runs a CRATE model with the WebGPU engine (Dawn; the SwiftShader software
 driver when there is no GPU driver) and prints, for each image, the top-5
 classes and, for each layer, the official coding rate R^c of the MSSA input
 and the fraction of exact zeros in the ISTA output Z^{l+1}.
 
-  MODEL            a .safetensors model in the project format
-                   (ONNX and .pth checkpoints are not supported yet)
+  MODEL            a .safetensors model in the project format, or a PyTorch
+                   checkpoint (.pth, .pt, .pth.tar: official CRATE state dict;
+                   read without Python, config inferred from the weights)
+                   (ONNX models are not supported yet)
   IMAGE            a PNG or JPEG image (resized and normalised as the model's
                    config says), or a float32 .npy array of shape (C, H, W),
                    used as the model input as it is
@@ -25,6 +27,9 @@ and the fraction of exact zeros in the ISTA output Z^{l+1}.
                    class token's attention rows to OUT.json
   --capture all    with --json: also write every layer's Z, W, A, Z^{l+1/2}
                    and Z^{l+1} (row-major, shapes given in the file)
+  --heads N        with a .pth MODEL: the number of attention heads (not
+                   stored in the weights; default: the official value for
+                   the width, e.g. 6 for d = 384)
   -h, --help       show this help
 
 Exit status: 0 on success, 1 on an error (unreadable or invalid file, no GPU
@@ -46,6 +51,7 @@ interface RunArgs {
   images: string[];
   json?: string;
   captureAll: boolean;
+  heads?: number;
 }
 
 type Parsed = { help: true } | ({ help: false } & RunArgs);
@@ -60,6 +66,7 @@ export function parseCommandLine(argv: readonly string[]): Parsed {
       options: {
         json: { type: 'string' },
         capture: { type: 'string' },
+        heads: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -81,12 +88,21 @@ export function parseCommandLine(argv: readonly string[]): Parsed {
   const captureAll = values.capture === 'all';
   if (captureAll && values.json === undefined) throw new UsageError('--capture all only adds to the JSON output; give --json OUT.json too');
   if (values.json === '') throw new UsageError('--json needs a file name');
-  return { help: false, model, images, json: values.json, captureAll };
+  return { help: false, model, images, json: values.json, captureAll, heads: parseHeads(values.heads, model) };
+}
+
+function parseHeads(value: string | undefined, model: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[1-9]\d{0,3}$/.test(value)) throw new UsageError(`--heads takes a positive integer, got ${JSON.stringify(value)}`);
+  if (!isPthPath(model)) throw new UsageError('--heads only applies to a .pth checkpoint (other model files carry their config)');
+  return Number(value);
 }
 
 async function run(args: RunArgs, io: CliIo): Promise<void> {
   // Every file is read and checked before the (slow) GPU start.
-  const model = loadModelFile(args.model);
+  const model = isPthPath(args.model)
+    ? await loadPthModelFile(args.model, { heads: args.heads, onNote: (line) => io.stderr(`note: ${line}\n`) })
+    : loadModelFile(args.model);
   const images: LoadedImage[] = args.images.map((path) => loadImageFile(path, model));
   const json = args.json === undefined ? undefined : new JsonReportWriter(args.json, model);
   let gpu: NodeGpu | undefined;

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { modelFromSafetensors, type CrateModel } from '../engine/model.ts';
+import { modelFromPth } from '../engine/pth/index.ts';
 import { CliError, readInput } from './errors.ts';
 
 type Loader = (bytes: Uint8Array) => CrateModel;
@@ -32,6 +33,31 @@ export function loadModelFile(path: string, read: (path: string) => Uint8Array =
   const bytes = readInput(path, 'model file', read);
   try {
     return loader(bytes);
+  } catch (error) {
+    throw new CliError(`${path}: not a valid CRATE model: ${(error as Error).message}`);
+  }
+}
+
+/** PyTorch `torch.save` checkpoints, by name: .pth, .pt, .pth.tar. */
+export function isPthPath(path: string): boolean {
+  return /\.(pth|pt|pth\.tar)$/i.test(path);
+}
+
+/**
+ * Reads a PyTorch checkpoint without Python (nothing in it is executed): the
+ * config is inferred from the state dict, heads proposed unless given; what
+ * was assumed goes to `onNote`, one line each.
+ */
+export async function loadPthModelFile(
+  path: string,
+  options: { heads?: number; onNote?: (line: string) => void } = {},
+  read: (path: string) => Uint8Array = readFileSync,
+): Promise<CrateModel> {
+  const bytes = readInput(path, 'model file', read);
+  try {
+    const loaded = await modelFromPth(bytes, { heads: options.heads });
+    for (const note of loaded.notes) options.onNote?.(note);
+    return loaded.model;
   } catch (error) {
     throw new CliError(`${path}: not a valid CRATE model: ${(error as Error).message}`);
   }
