@@ -3,6 +3,7 @@
 .pth loader's tests (src/engine/pth/, test/unit/pth*.test.ts).
 
     /usr/bin/python3 tools/make_checkpoints.py                       # rewrite fixtures/checkpoints/
+    /usr/bin/python3 tools/make_checkpoints.py --check               # exit 1 if fixtures/checkpoints/ differs
     /usr/bin/python3 tools/make_checkpoints.py --out DIR --size crate-t   # one big file + golden, for tests
 
 Committed set (fixtures/checkpoints/, size "tiny": 32x32 RGB, patch 8, d 32,
@@ -166,8 +167,8 @@ def zip64_archive(src: str, dst: str) -> None:
 def archive_with_pickle(dst: str, pkl: bytes, prefix: str = "archive") -> None:
     """A torch.save-shaped zip (data.pkl, version) around a hand-written pickle."""
     with zipfile.ZipFile(dst, "w", compression=zipfile.ZIP_STORED) as z:
-        z.writestr(f"{prefix}/data.pkl", pkl)
-        z.writestr(f"{prefix}/version", b"3\n")
+        for name, data in ((f"{prefix}/data.pkl", pkl), (f"{prefix}/version", b"3\n")):
+            z.writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0)), data)
 
 
 class Evil:
@@ -285,9 +286,22 @@ def main() -> None:
     parser.add_argument("--size", choices=sorted(SIZES), help="write one <size>.pth (+ golden) instead of the fixture set")
     parser.add_argument("--dtype", choices=("f32", "f16", "bf16"), default="f32")
     parser.add_argument("--no-golden", action="store_true")
+    parser.add_argument("--check", action="store_true", help="regenerate into a temp dir and compare with --out byte for byte")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    if args.size:
+    if args.check:
+        import filecmp
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            write_fixtures(tmp)
+            fresh, committed = sorted(os.listdir(tmp)), sorted(f for f in os.listdir(args.out) if f != "README.md")
+            bad = sorted(set(fresh) ^ set(committed)) + [f for f in fresh if f in committed and not filecmp.cmp(
+                os.path.join(tmp, f), os.path.join(args.out, f), shallow=False)]
+        if bad:
+            print("fixtures/checkpoints differs from a fresh run:", ", ".join(bad))
+            sys.exit(1)
+        print(f"{args.out}: {len(fresh)} files identical to a fresh run")
+    elif args.size:
         write_sized(args.out, args.size, args.dtype, not args.no_golden)
     else:
         write_fixtures(args.out)

@@ -40,7 +40,6 @@ export class PyGlobal {
 }
 
 export type PyKey = string | number | bigint | boolean | null | object;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type PyValue = null | boolean | number | bigint | string | Uint8Array | PyValue[] | PyTuple | PyDict | PySet | PyGlobal | object;
 
 export interface UnpickleHooks {
