@@ -1,85 +1,42 @@
 /**
  * Turns the selection into results: manifest → model file → sample image →
- * engine → analysis → store. The only module that calls the engine; the
+ * engine → analysis → store. The only module that calls the engines; the
  * views only read what it puts in the store (DESIGN.md §3).
  */
-import { modelFromSafetensors, type CrateModel } from '../engine/model.ts';
-import type { RgbaImage } from '../engine/preprocess.ts';
-import { analyseImage } from './analyse.ts';
+import { imageToTensor, type RgbaImage } from '../engine/preprocess.ts';
+import { ENGINE_LABELS, maxRelativeDeviation, type EngineKind, type ModelRunner } from '../engine/runner.ts';
 import { probeAdapter } from './adapter.ts';
+import { analyseOutputs } from './analyse.ts';
+import { createRunner, planEngines } from './engines.ts';
+import { fetchBytes, LoadError, type ByteProgress } from './fetchBytes.ts';
 import { parseManifest, type Manifest, type ManifestModel } from './manifest.ts';
+import { parseModelFile, type LoadedModel } from './modelFile.ts';
+import { atlasCell, decodePng, maskCell, type DecodedAtlas } from './sampleSet.ts';
 import { useApp, type AppState, type ModelSummary, type RunResult } from './store.ts';
-import { quote } from './urlState.ts';
+import { isModelUrl, quote } from './urlState.ts';
 
 const MODELS_URL = `${import.meta.env.BASE_URL}models/`;
 
-export class LoadError extends Error {
-  override name = 'LoadError';
+type Store = typeof useApp;
+
+/** Where a model comes from: a manifest entry, or a URL from a shared link. */
+interface ModelSource {
+  key: string;
+  name: string;
+  url: string;
+  expectedBytes?: number;
+  /** The manifest entry whose samples are shown (for a hosted model: the first with the same channel count). */
+  samplesFrom?: ManifestModel;
 }
 
-/** Fetches a file, reporting the downloaded fraction where the server sends a length. */
-async function fetchBytes(url: string, onProgress: (fraction: number | undefined) => void): Promise<Uint8Array> {
-  let response: Response;
-  try {
-    response = await fetch(url);
-  } catch (error) {
-    throw new LoadError(`could not fetch ${url}: ${(error as Error).message}`);
-  }
-  if (!response.ok) throw new LoadError(`could not fetch ${url}: HTTP ${response.status} ${response.statusText}`.trim());
-  // A dev server answers a missing file with its index page; say so instead of failing to parse HTML.
-  if ((response.headers.get('content-type') ?? '').includes('text/html')) {
-    throw new LoadError(`${url} is missing (the server sent an HTML page instead)`);
-  }
-  const total = Number(response.headers.get('content-length')) || 0;
-  if (!response.body || !total) {
-    onProgress(undefined);
-    return new Uint8Array(await response.arrayBuffer());
-  }
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let received = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    received += value.byteLength;
-    onProgress(Math.min(received / total, 1));
-  }
-  const bytes = new Uint8Array(received);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
-}
-
-/** Decodes an image file to RGBA exactly as stored: no colour conversion, no premultiplication. */
-async function decodeImage(bytes: Uint8Array, url: string): Promise<RgbaImage> {
-  let bitmap: ImageBitmap;
-  try {
-    bitmap = await createImageBitmap(new Blob([bytes as BlobPart]), {
-      colorSpaceConversion: 'none',
-      premultiplyAlpha: 'none',
-    });
-  } catch (error) {
-    throw new LoadError(`could not decode the image ${url}: ${(error as Error).message}`);
-  }
-  const canvas = document.createElement('canvas');
-  canvas.width = bitmap.width;
-  canvas.height = bitmap.height;
-  const context = canvas.getContext('2d', { willReadFrequently: true });
-  if (!context) throw new LoadError('this browser gave no 2D canvas to decode images with');
-  context.drawImage(bitmap, 0, 0);
-  bitmap.close();
-  const { width, height, data } = context.getImageData(0, 0, canvas.width, canvas.height);
-  return { width, height, data };
-}
-
-function summarise(id: string, model: CrateModel): ModelSummary {
-  const { config, shape } = model;
+function summarise(source: ModelSource, loaded: LoadedModel): ModelSummary {
+  const { config, shape } = loaded.model;
   return {
-    id,
+    id: source.key,
+    name: source.name,
+    bytes: loaded.bytes,
+    card: loaded.card,
+    labels: config.labels,
     imageSize: [shape.imageHeight, shape.imageWidth],
     patchSize: config.patch_size,
     channels: config.channels,
@@ -92,91 +49,209 @@ function summarise(id: string, model: CrateModel): ModelSummary {
   };
 }
 
-const nextFrame = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(0)} KB`;
+  return `${(bytes / 1024 ** 2).toFixed(1)} MB`;
+}
 
-type Store = typeof useApp;
+const nextFrame = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 /** Starts everything; returns a function that stops listening to the store. */
 export function startPipeline(store: Store = useApp): () => void {
-  const models = new Map<string, Promise<CrateModel>>();
+  const models = new Map<string, Promise<LoadedModel>>();
+  const atlases = new Map<string, Promise<DecodedAtlas>>();
+  /** Runners for the model in use only: switching models disposes the old model's GPU buffers and sessions. */
+  let runners: { key: string; byKind: Map<EngineKind, Promise<ModelRunner>> } = { key: '', byKind: new Map() };
   let generation = 0;
+  /** The last model that loaded; a model that fails to load falls back to it. */
+  let lastGoodModel: string | undefined;
 
-  void probeAdapter().then((adapter) => store.setState({ adapter }));
+  const adapterReady = probeAdapter().then((adapter) => {
+    store.setState({ adapter });
+    return adapter;
+  });
 
-  const loadModel = (entry: ManifestModel, onProgress: (fraction: number | undefined) => void) => {
-    let promise = models.get(entry.id);
+  const loadModel = (source: ModelSource, onProgress: (p: ByteProgress) => void) => {
+    let promise = models.get(source.key);
     if (!promise) {
-      promise = fetchBytes(MODELS_URL + entry.file, onProgress).then((bytes) => {
+      promise = fetchBytes(source.url, { cache: true, expectedBytes: source.expectedBytes, onProgress }).then((bytes) => {
         try {
-          return modelFromSafetensors(bytes);
+          return parseModelFile(source.url, bytes);
         } catch (error) {
-          throw new LoadError(`${entry.file} is not a usable CRATE model: ${(error as Error).message}`);
+          throw new LoadError(`${source.name} is not a usable CRATE model: ${(error as Error).message}`);
         }
       });
-      promise.catch(() => models.delete(entry.id));
-      models.set(entry.id, promise);
+      promise.catch(() => models.delete(source.key));
+      models.set(source.key, promise);
     }
     return promise;
   };
 
-  /** Makes the selection point at things that exist, with a notice for each correction. */
-  const reconcile = (manifest: Manifest, s: AppState): boolean => {
+  const loadAtlas = (file: string, set: NonNullable<ManifestModel['samples']>) => {
+    let promise = atlases.get(file);
+    if (!promise) {
+      promise = fetchBytes(MODELS_URL + file, { cache: true }).then(async (bytes) => ({ set, pixels: await decodePng(bytes, file) }));
+      promise.catch(() => atlases.delete(file));
+      atlases.set(file, promise);
+    }
+    return promise;
+  };
+
+  const runnerFor = (key: string, kind: EngineKind, loaded: LoadedModel): Promise<ModelRunner> => {
+    if (runners.key !== key) {
+      const old = runners.byKind;
+      runners = { key, byKind: new Map() };
+      for (const runner of old.values()) void runner.then((r) => r.dispose()).catch(() => {});
+    }
+    let runner = runners.byKind.get(kind);
+    if (!runner) {
+      runner = createRunner(kind, loaded, (message) => store.getState().notify([message]));
+      runner.catch(() => runners.byKind.delete(kind));
+      runners.byKind.set(kind, runner);
+    }
+    return runner;
+  };
+
+  /** The model the selection names, or a notice and a correction. */
+  const resolveSource = (manifest: Manifest, s: AppState): ModelSource | undefined => {
+    if (isModelUrl(s.model)) {
+      const samplesFrom = manifest.models.find((m) => m.samples) ?? manifest.models[0];
+      return { key: s.model, name: s.model, url: s.model, samplesFrom };
+    }
     const entry = manifest.models.find((m) => m.id === s.model);
     if (!entry) {
-      const fallback = manifest.models[0];
-      s.notify([`there is no model ${quote(s.model)}; showing ${quote(fallback.id)}`]);
-      store.setState({ model: fallback.id, sample: 0, layer: 0 });
-      return false;
+      const fallback = lastGoodModel ?? manifest.defaultModel;
+      s.notify([`there is no model ${quote(s.model)}; showing ${quote(fallback)}`]);
+      store.setState({ model: fallback, sample: 0 });
+      return undefined;
     }
-    if (s.sample >= entry.samples.length) {
-      s.notify([`model ${quote(entry.id)} has ${entry.samples.length} samples, so sample ${s.sample} does not exist; showing sample 0`]);
-      store.setState({ sample: 0 });
-      return false;
+    return { key: entry.id, name: entry.name, url: MODELS_URL + entry.file, expectedBytes: entry.bytes, samplesFrom: entry };
+  };
+
+  const sampleOf = async (source: ModelSource, index: number): Promise<{ image: RgbaImage; label?: number; mask?: Uint8Array } | 'out-of-range'> => {
+    const set = source.samplesFrom?.samples;
+    if (!set || set.count === 0) throw new LoadError(`model ${quote(source.name)} has no sample images`);
+    if (index >= set.count) return 'out-of-range';
+    const atlas = await loadAtlas(set.atlas, set);
+    const mask = set.masks ? maskCell(await loadAtlas(set.masks, set), index) : undefined;
+    return { image: atlasCell(atlas, index), label: set.labels[index], mask };
+  };
+
+  const compareEngines = async (mine: number, result: RunResult, loaded: LoadedModel, reference: EngineKind | undefined, input: Float32Array) => {
+    if (!reference) {
+      store.setState({ agreement: { status: 'error', message: 'no second engine can run this model, so there is nothing to compare with' } });
+      return;
     }
-    return true;
+    store.setState({ agreement: { status: 'loading', message: `Checking against ${ENGINE_LABELS[reference]}…` } });
+    try {
+      const runner = await runnerFor(result.modelId, reference, loaded);
+      const start = performance.now();
+      const other = await runner.run(input);
+      const referenceMillis = performance.now() - start;
+      if (mine !== generation) return;
+      const deviation = maxRelativeDeviation(result.outputs, other);
+      store.setState({ agreement: { status: 'ready', value: { engine: result.engine, reference, ...deviation, referenceMillis } } });
+    } catch (error) {
+      if (mine !== generation) return;
+      store.setState({ agreement: { status: 'error', message: `${ENGINE_LABELS[reference]} failed: ${(error as Error).message}` } });
+    }
   };
 
   const run = async (manifest: Manifest) => {
     const s = store.getState();
-    if (!reconcile(manifest, s)) return; // the correction triggers another run
-    const entry = manifest.models.find((m) => m.id === s.model)!;
+    const source = resolveSource(manifest, s);
+    if (!source) return; // the correction triggers another run
     const sampleIndex = s.sample;
     const current = store.getState().run;
-    if (current.status === 'ready' && current.value.modelId === entry.id && current.value.sampleIndex === sampleIndex) return;
+    const choice = s.engine;
     const mine = ++generation;
     const stale = () => mine !== generation;
-    const progress = (message: string, fraction?: number) => {
-      if (!stale()) store.setState({ run: { status: 'loading', message, fraction } });
+    const progress = (message: string, extra: { fraction?: number; bytes?: { received: number; total?: number } } = {}) => {
+      if (!stale()) store.setState({ run: { status: 'loading', message, ...extra } });
     };
+    if (!(current.status === 'ready' && current.value.modelId === source.key)) {
+      progress(`Downloading ${source.name}…`, { fraction: 0 });
+    }
+    let loaded: LoadedModel;
     try {
-      progress(`Downloading ${entry.file}…`, 0);
-      const model = await loadModel(entry, (f) => progress(`Downloading ${entry.file}…`, f));
+      loaded = await loadModel(source, ({ received, total, fromCache }) =>
+        progress(fromCache ? `Loading ${source.name} from the browser cache…` : `Downloading ${source.name}…`, {
+          fraction: total ? Math.min(received / total, 1) : undefined,
+          bytes: { received, total },
+        }),
+      );
+    } catch (error) {
       if (stale()) return;
-      const sample = entry.samples[sampleIndex];
-      progress(`Decoding sample ${quote(sample.label)}…`);
-      const url = MODELS_URL + sample.file;
-      const image = await decodeImage(await fetchBytes(url, () => {}), url);
+      const message = error instanceof Error ? error.message : String(error);
+      if (lastGoodModel && lastGoodModel !== source.key) {
+        // Keep the current view: report the problem and go back to the model that works.
+        store.getState().notify([`${message}; keeping ${quote(lastGoodModel)}`]);
+        store.setState({ model: lastGoodModel });
+        return;
+      }
+      store.setState({ run: { status: 'error', message } });
+      return;
+    }
+    if (stale()) return;
+    lastGoodModel = source.key;
+    try {
+      progress('Decoding the sample image…');
+      const sample = await sampleOf(source, sampleIndex);
       if (stale()) return;
-      progress(`Running ${model.config.depth} layers on the CPU reference engine…`);
+      if (sample === 'out-of-range') {
+        store.getState().notify([`model ${quote(source.name)} has ${source.samplesFrom?.samples?.count ?? 0} samples, so sample ${sampleIndex} does not exist; showing sample 0`]);
+        store.setState({ sample: 0 });
+        return;
+      }
+      const adapter = await adapterReady;
+      const plan = planEngines(choice, adapter, loaded);
+      progress(`Running ${loaded.model.config.depth} layers on ${ENGINE_LABELS[plan.primary]}…`);
       await nextFrame();
+      const input = imageToTensor(sample.image, loaded.model.config);
+      let engine = plan.primary;
+      let reason = plan.reason;
+      let reference = plan.reference;
+      let outputs;
       const start = performance.now();
-      const { top, layers } = analyseImage(model, image);
-      const millis = performance.now() - start;
+      try {
+        outputs = await (await runnerFor(source.key, engine, loaded)).run(input);
+      } catch (error) {
+        // An engine that fails (lost device, out of memory) must not blank the view: fall back and say so.
+        const fallback: EngineKind = loaded.onnx && engine !== 'ort-wasm' ? 'ort-wasm' : 'cpu';
+        if (engine === fallback) throw error;
+        store.getState().notify([`${ENGINE_LABELS[engine]} failed (${(error as Error).message}); running ${ENGINE_LABELS[fallback]} instead`]);
+        reason = `${ENGINE_LABELS[engine]} failed, so ${ENGINE_LABELS[fallback]} runs the model`;
+        reference = engine === 'wgsl' ? 'cpu' : undefined;
+        engine = fallback;
+        outputs = await (await runnerFor(source.key, engine, loaded)).run(input);
+      }
+      const forwardMillis = performance.now() - start;
       if (stale()) return;
+      const analysisStart = performance.now();
+      const { top, layers } = analyseOutputs(loaded.model, outputs);
+      const analysisMillis = performance.now() - analysisStart;
       const result: RunResult = {
-        modelId: entry.id,
+        modelId: source.key,
         sampleIndex,
-        model: summarise(entry.id, model),
+        model: summarise(source, loaded),
+        image: sample.image,
+        label: sample.label,
+        mask: sample.mask,
         top,
         layers,
-        millis,
-        engine: 'CPU reference',
+        outputs,
+        forwardMillis,
+        analysisMillis,
+        engine,
+        engineReason: reason,
       };
       const { layer } = store.getState();
-      if (layer >= model.config.depth) {
-        store.getState().notify([`model ${quote(entry.id)} has ${model.config.depth} layers, so layer ${layer} does not exist; showing layer 0`]);
+      if (layer >= loaded.model.config.depth) {
+        store.getState().notify([`model ${quote(source.name)} has ${loaded.model.config.depth} layers, so layer ${layer} does not exist; showing layer 0`]);
       }
-      store.setState({ run: { status: 'ready', value: result }, layer: layer >= model.config.depth ? 0 : layer });
+      store.setState({ run: { status: 'ready', value: result }, layer: layer >= loaded.model.config.depth ? 0 : layer });
+      void compareEngines(mine, result, loaded, reference, input);
     } catch (error) {
       if (stale()) return;
       const message = error instanceof Error ? error.message : String(error);
@@ -187,7 +262,7 @@ export function startPipeline(store: Store = useApp): () => void {
   const loadManifest = async () => {
     store.setState({ manifest: { status: 'loading', message: 'Loading the list of models…' } });
     try {
-      const bytes = await fetchBytes(`${MODELS_URL}manifest.json`, () => {});
+      const bytes = await fetchBytes(`${MODELS_URL}manifest.json`);
       let json: unknown;
       try {
         json = JSON.parse(new TextDecoder().decode(bytes));
@@ -205,7 +280,7 @@ export function startPipeline(store: Store = useApp): () => void {
 
   const unsubscribe = store.subscribe((s, previous) => {
     if (s.manifest.status !== 'ready') return;
-    if (s.model !== previous.model || s.sample !== previous.sample) void run(s.manifest.value);
+    if (s.model !== previous.model || s.sample !== previous.sample || s.engine !== previous.engine) void run(s.manifest.value);
   });
   void loadManifest();
   return unsubscribe;

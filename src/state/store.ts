@@ -1,17 +1,19 @@
-import type { ClassScore } from '../analysis/classes.ts';
 /**
  * The one zustand store: the view state (what is selected, which also lives
  * in the URL) plus what the pipeline has loaded and measured for it. Views
  * read it and call its actions; they never call the engine.
  */
 import { create } from 'zustand';
+import type { ClassScore } from '../analysis/classes.ts';
+import type { RgbaImage } from '../engine/preprocess.ts';
+import type { EngineKind, ForwardOutputs } from '../engine/runner.ts';
 import type { AdapterStatus } from './adapter.ts';
 import type { Manifest } from './manifest.ts';
 import { defaultUrlState, parseUrlState, sameUrlState, serialiseUrlState, type UrlState } from './urlState.ts';
 
 export type Loadable<T> =
   | { status: 'idle' }
-  | { status: 'loading'; message: string; /** 0..1 where known. */ fraction?: number }
+  | { status: 'loading'; message: string; /** 0..1 where known. */ fraction?: number; /** Bytes downloaded so far and in all, for downloads. */ bytes?: { received: number; total?: number } }
   | { status: 'ready'; value: T }
   | { status: 'error'; message: string };
 
@@ -25,6 +27,12 @@ export interface LayerStats {
 
 export interface ModelSummary {
   id: string;
+  name: string;
+  /** Size of the model file, bytes. */
+  bytes: number;
+  /** The model card's summary (ONNX metadata_props.model_card), untrusted text. */
+  card?: Record<string, unknown>;
+  labels: string[];
   imageSize: [number, number];
   patchSize: number;
   channels: number;
@@ -40,12 +48,33 @@ export interface RunResult {
   modelId: string;
   sampleIndex: number;
   model: ModelSummary;
+  /** The input as shown (the sample's pixels), for overlays. */
+  image: RgbaImage;
+  /** Ground-truth class index of the sample, where known. */
+  label?: number;
+  /** Ground-truth object mask [H·W] of the sample (scene models), 0/1. */
+  mask?: Uint8Array;
   /** Top five classes by probability, best first. */
   top: ClassScore[];
   layers: LayerStats[];
-  /** Wall time of the forward pass plus the measurements, ms. */
-  millis: number;
-  engine: string;
+  /** Every layer's tensors, kept so that switching layer or head needs no new forward pass. */
+  outputs: ForwardOutputs;
+  /** Wall time of the forward pass (with every layer read back), ms. */
+  forwardMillis: number;
+  /** Wall time of the measurements on top, ms. */
+  analysisMillis: number;
+  engine: EngineKind;
+  /** Why this engine ran (auto choice, the user's choice, or a fallback). */
+  engineReason: string;
+}
+
+/** How far the main engine is from an independent one on the current image (max |Δ| / max |value|). */
+export interface Agreement {
+  engine: EngineKind;
+  reference: EngineKind;
+  logits: number;
+  layers: number;
+  referenceMillis: number;
 }
 
 export interface AppState extends UrlState {
@@ -54,6 +83,7 @@ export interface AppState extends UrlState {
   adapter: AdapterStatus;
   manifest: Loadable<Manifest>;
   run: Loadable<RunResult>;
+  agreement: Loadable<Agreement>;
   /** Changes the selection; a new model or sample resets what depends on it. */
   select(patch: Partial<UrlState>): void;
   notify(lines: string[]): void;
@@ -69,13 +99,14 @@ export const useApp = create<AppState>()((set) => ({
   adapter: { status: 'probing' },
   manifest: { status: 'idle' },
   run: { status: 'idle' },
+  agreement: { status: 'idle' },
   select: (patch) => set(patch),
   notify: (lines) => set((s) => ({ notices: [...s.notices, ...lines].slice(-MAX_NOTICES) })),
   dismissNotices: () => set({ notices: [] }),
 }));
 
 export function viewState(s: UrlState): UrlState {
-  return { model: s.model, sample: s.sample, layer: s.layer };
+  return { model: s.model, sample: s.sample, layer: s.layer, engine: s.engine };
 }
 
 /**

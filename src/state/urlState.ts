@@ -12,18 +12,27 @@
 
 /** The view state a link carries. */
 export interface UrlState {
-  /** Manifest id of the model. */
+  /** Manifest id of the model, or the http(s) URL of a hosted ONNX model. */
   model: string;
   /** Index of the sample image in the model's manifest entry. */
   sample: number;
   /** Selected layer ℓ, 0-based. */
   layer: number;
+  /** Engine the user chose; 'auto' lets the app pick the fastest for the adapter. */
+  engine: EngineChoice;
 }
+
+export const ENGINE_CHOICES = ['auto', 'wgsl', 'ort-webgpu', 'ort-wasm', 'cpu'] as const;
+export type EngineChoice = (typeof ENGINE_CHOICES)[number];
 
 export interface UrlProp<K extends keyof UrlState> {
   name: K;
-  type: 'id' | 'int';
+  type: 'id' | 'int' | 'enum' | 'model';
   default: UrlState[K];
+  /** Longest raw value looked at (MAX_VALUE_LENGTH unless set). */
+  maxLength?: number;
+  /** Left out of links while at its default, so a link records only what the user chose. */
+  omitDefault?: boolean;
   /** Text → value, or undefined when the text is not of this type. */
   parse(raw: string): UrlState[K] | undefined;
   serialise(value: UrlState[K]): string;
@@ -36,22 +45,44 @@ type AnyUrlProp = { [K in keyof UrlState]: UrlProp<K> }[keyof UrlState];
 /** Longest value, in characters, that is even looked at. */
 export const MAX_VALUE_LENGTH = 128;
 /** Longest query string that is parsed at all. */
-export const MAX_SEARCH_LENGTH = 2048;
+export const MAX_SEARCH_LENGTH = 4096;
 /** At most this many notices about unknown parameters, then one summary. */
 const MAX_UNKNOWN_NOTICES = 3;
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** A hosted model: http(s) only (never javascript:, data: or blob:), printable ASCII, no quotes or spaces. */
+const MODEL_URL_PATTERN = /^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?(\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?(\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$/;
+export const MAX_MODEL_URL_LENGTH = 512;
+
+export function isModelUrl(value: string): boolean {
+  return value.length <= MAX_MODEL_URL_LENGTH && MODEL_URL_PATTERN.test(value);
+}
 const INT_PATTERN = /^(0|[1-9][0-9]{0,8})$/;
 
-function idProp<K extends 'model'>(name: K, fallback: string): UrlProp<K> {
+/** A manifest id, or the URL of a hosted ONNX model (`?model=<url>` in shared links). */
+function modelProp<K extends 'model'>(name: K, fallback: string): UrlProp<K> {
+  const ok = (value: string) => ID_PATTERN.test(value) || isModelUrl(value);
   return {
     name,
-    type: 'id',
+    type: 'model',
     default: fallback,
-    parse: (raw) => (ID_PATTERN.test(raw) ? raw : undefined),
+    maxLength: MAX_MODEL_URL_LENGTH,
+    parse: (raw) => (ok(raw) ? raw : undefined),
     serialise: (value) => value,
     validate: (value) =>
-      ID_PATTERN.test(value) ? null : 'must be 1–64 letters, digits, ".", "_" or "-", starting with a letter or digit',
+      ok(value) ? null : 'must be a model id (letters, digits, ".", "_", "-") or an http(s) URL of an .onnx file',
+  };
+}
+
+function enumProp<K extends 'engine'>(name: K, values: readonly UrlState[K][], fallback: UrlState[K]): UrlProp<K> {
+  return {
+    name,
+    type: 'enum',
+    default: fallback,
+    omitDefault: true,
+    parse: (raw) => values.find((v) => v === raw),
+    serialise: (value) => value,
+    validate: (value) => (values.includes(value) ? null : `must be one of ${values.join(', ')}`),
   };
 }
 
@@ -69,9 +100,10 @@ function intProp<K extends 'sample' | 'layer'>(name: K, fallback: number, min: n
 
 /** THE list. Order is the order of parameters in a serialised link. */
 export const URL_PROPS: readonly AnyUrlProp[] = [
-  idProp('model', 'demo-grey17'),
+  modelProp('model', 'digits'),
   intProp('sample', 0, 0, 9999),
   intProp('layer', 0, 0, 1023),
+  enumProp('engine', ENGINE_CHOICES, 'auto'),
 ];
 
 export function defaultUrlState(): UrlState {
@@ -107,13 +139,14 @@ function readProp<K extends keyof UrlState>(
   const fallback = `using the default ${quote(prop.serialise(prop.default))}`;
   if (values.length > 1) notices.push(`"${prop.name}" appears ${values.length} times in the link; the first is used`);
   const raw = values[0];
-  if (raw.length > MAX_VALUE_LENGTH) {
-    notices.push(`"${prop.name}" is ${raw.length} characters long (at most ${MAX_VALUE_LENGTH}); ${fallback}`);
+  const maxLength = prop.maxLength ?? MAX_VALUE_LENGTH;
+  if (raw.length > maxLength) {
+    notices.push(`"${prop.name}" is ${raw.length} characters long (at most ${maxLength}); ${fallback}`);
     return;
   }
   const value = prop.parse(raw);
   if (value === undefined) {
-    const kind = prop.type === 'int' ? 'a whole number' : 'a valid id';
+    const kind = { int: 'a whole number', id: 'a valid id', enum: 'a known choice', model: 'a model id or an http(s) model URL' }[prop.type];
     notices.push(`"${prop.name}" = ${quote(raw)} is not ${kind}; ${fallback}`);
     return;
   }
@@ -163,6 +196,7 @@ function writeProp<K extends keyof UrlState>(prop: UrlProp<K>, state: UrlState, 
   const value = state[prop.name];
   const problem = prop.validate(value);
   if (problem !== null) throw new RangeError(`URL state "${prop.name}" = ${quote(String(value))} ${problem}`);
+  if (prop.omitDefault && value === prop.default) return;
   params.set(prop.name, prop.serialise(value));
 }
 

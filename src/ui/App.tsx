@@ -1,5 +1,5 @@
 import { useApp } from '../state/store.ts';
-import { AdapterStatus } from './AdapterStatus.tsx';
+import { EnginePanel } from './EnginePanel.tsx';
 import { InputPanel } from './InputPanel.tsx';
 import { LayerPanel } from './LayerPanel.tsx';
 import { Notices } from './Notices.tsx';
@@ -16,7 +16,6 @@ export function App() {
           <h1>CRATE Explorer</h1>
           <p className="tagline">What each layer of a white-box transformer does: compress (MSSA), then sparsify (ISTA).</p>
         </div>
-        <AdapterStatus />
       </header>
       <Notices />
       <main className="grid">
@@ -27,6 +26,9 @@ export function App() {
         </Panel>
         <Panel title="Prediction (top 5)" className="predict" testId="panel-prediction">
           <LoadableView state={run}>{(result) => <Prediction result={result} />}</LoadableView>
+        </Panel>
+        <Panel title="Engine" className="engine" testId="panel-engine">
+          <LoadableView state={run}>{(result) => <EnginePanel result={result} />}</LoadableView>
         </Panel>
         <Panel title="Layers" className="layers" testId="panel-layers">
           <LoadableView state={run}>{(result) => <LayerPanel result={result} />}</LoadableView>

@@ -1,4 +1,5 @@
 import type { ReactNode } from 'react';
+import { formatBytes } from '../state/pipeline.ts';
 import type { Loadable } from '../state/store.ts';
 
 /** Shows a loadable's progress or error, or its content when ready: never a blank panel. */
@@ -10,7 +11,13 @@ export function LoadableView<T>({ state, children, idle = 'Waiting…' }: { stat
       return (
         <div className="loading" role="status" aria-live="polite">
           <p>{state.message}</p>
-          <progress max={1} value={state.fraction} aria-label={state.message} />
+          <progress max={1} value={state.fraction} aria-label={state.message} data-testid="progress" />
+          {state.bytes && (
+            <p className="muted small" data-testid="progress-bytes">
+              {formatBytes(state.bytes.received)}
+              {state.bytes.total ? ` of ${formatBytes(state.bytes.total)}` : ''}
+            </p>
+          )}
         </div>
       );
     case 'error':

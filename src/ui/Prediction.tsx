@@ -1,3 +1,4 @@
+import { ENGINE_LABELS } from '../engine/runner.ts';
 import type { RunResult } from '../state/store.ts';
 import { formatPercent } from './format.ts';
 
@@ -17,7 +18,8 @@ export function Prediction({ result }: { result: RunResult }) {
         ))}
       </ol>
       <p className="muted small">
-        {result.engine} engine · {result.model.depth} layers · {result.millis.toFixed(1)} ms
+        {ENGINE_LABELS[result.engine]} · {result.model.depth} layers · {result.forwardMillis.toFixed(1)} ms
+        {result.label !== undefined && ` · true label: ${result.model.labels[result.label] ?? result.label}`}
       </p>
     </div>
   );

@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  ENGINE_CHOICES,
+  MAX_MODEL_URL_LENGTH,
   MAX_SEARCH_LENGTH,
   MAX_VALUE_LENGTH,
   URL_PROPS,
@@ -24,7 +26,7 @@ describe('the URL property list', () => {
   });
 
   it('serialises every property, in list order, with a leading "?"', () => {
-    expect(serialiseUrlState(DEFAULTS)).toBe('?model=demo-grey17&sample=0&layer=0');
+    expect(serialiseUrlState(DEFAULTS)).toBe('?model=digits&sample=0&layer=0');
   });
 });
 
@@ -36,7 +38,7 @@ describe('parseUrlState', () => {
   });
 
   it('reads good values with or without the leading "?"', () => {
-    const want: UrlState = { model: 'crate-t.in1k', sample: 12, layer: 11 };
+    const want: UrlState = { model: 'crate-t.in1k', sample: 12, layer: 11, engine: 'auto' };
     expect(parseUrlState('?model=crate-t.in1k&sample=12&layer=11')).toEqual({ state: want, notices: [] });
     expect(parseUrlState('layer=11&model=crate-t.in1k&sample=12')).toEqual({ state: want, notices: [] });
   });
@@ -63,7 +65,7 @@ describe('parseUrlState', () => {
   });
 
   it('rejects model ids that are not ids', () => {
-    for (const raw of ['', '../secret', 'a/b', 'https://evil.example/x', '<script>', '.hidden', 'x'.repeat(65), 'mödel', 'a b']) {
+    for (const raw of ['', '../secret', 'a/b', 'ftp://evil.example/x', '<script>', '.hidden', 'x'.repeat(65), 'mödel', 'a b']) {
       const { state, notices } = parseUrlState(`?model=${encodeURIComponent(raw)}`);
       expect(state.model, raw).toBe(DEFAULTS.model);
       expect(notices, raw).toHaveLength(1);
@@ -95,9 +97,11 @@ describe('parseUrlState', () => {
 
   it('refuses over-long values and queries without reading them', () => {
     const long = 'a'.repeat(MAX_VALUE_LENGTH + 1);
-    const value = parseUrlState(`?model=${long}`);
+    const value = parseUrlState(`?layer=${long}`);
     expect(value.state).toEqual(DEFAULTS);
     expect(value.notices[0]).toContain(`${MAX_VALUE_LENGTH + 1} characters long`);
+    const longUrl = `https://a.example/${'m'.repeat(MAX_MODEL_URL_LENGTH)}`;
+    expect(parseUrlState(`?model=${longUrl}`).notices[0]).toContain(`${longUrl.length} characters long`);
 
     const huge = `?layer=3&pad=${'x'.repeat(MAX_SEARCH_LENGTH)}`;
     const query = parseUrlState(huge);
@@ -135,6 +139,7 @@ describe('round trip', () => {
     model: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/),
     sample: fc.integer({ min: 0, max: 9999 }),
     layer: fc.integer({ min: 0, max: 1023 }),
+    engine: fc.constantFrom(...ENGINE_CHOICES),
   });
 
   it('parse(serialise(s)) gives s back, with no notices', () => {
@@ -167,5 +172,30 @@ describe('quote', () => {
     expect(quote('abc')).toBe('"abc"');
     expect(quote('x'.repeat(50))).toBe(`"${'x'.repeat(40)}…"`);
     expect(quote('a\nb')).toBe('"a\uFFFDb"');
+  });
+});
+
+describe('engine and hosted-model properties', () => {
+  it('leaves the engine out of links until the user chooses one', () => {
+    const base = parseUrlState('').state;
+    expect(serialiseUrlState(base)).not.toContain('engine');
+    expect(serialiseUrlState({ ...base, engine: 'ort-wasm' })).toContain('engine=ort-wasm');
+    expect(parseUrlState('?engine=ort-wasm').state.engine).toBe('ort-wasm');
+  });
+
+  it('refuses unknown engines with a notice', () => {
+    const { state, notices } = parseUrlState('?engine=tpu');
+    expect(state.engine).toBe('auto');
+    expect(notices[0]).toContain('"engine"');
+  });
+
+  it('accepts http(s) model URLs and refuses other schemes and injections', () => {
+    const url = 'https://models.example.org/crate/digits.onnx?v=2';
+    expect(parseUrlState(`?model=${encodeURIComponent(url)}`)).toEqual({ state: { ...parseUrlState('').state, model: url }, notices: [] });
+    for (const bad of ['javascript:alert(1)', 'data:text/html,<script>', 'https://a.example/"><script>alert(1)</script>', 'file:///etc/passwd', `https://x.example/${'a'.repeat(600)}`]) {
+      const { state, notices } = parseUrlState(`?model=${encodeURIComponent(bad)}`);
+      expect(state.model, bad).toBe('digits');
+      expect(notices, bad).toHaveLength(1);
+    }
   });
 });

@@ -1,0 +1,138 @@
+/**
+ * Which engine runs the model, and the runners themselves. The app picks the
+ * fastest engine for the adapter it finds unless the user chose one (the
+ * `engine` link property), and always runs a second, independent engine on
+ * the same image so the deviation between ours and onnxruntime-web is shown.
+ */
+import { createCpuRunner } from '../engine/cpu/cpuRunner.ts';
+import { requestBrowserDevice } from '../engine/gpu/browserDevice.ts';
+import { CrateGpuEngine, checkSupported } from '../engine/gpu/engine.ts';
+import { createGpuRunner } from '../engine/gpu/gpuRunner.ts';
+import { createOrtRunner, type OrtModule } from '../engine/ort/ortRunner.ts';
+import { ENGINE_LABELS, type EngineKind, type ModelRunner } from '../engine/runner.ts';
+import type { AdapterStatus } from './adapter.ts';
+import type { LoadedModel } from './modelFile.ts';
+import type { EngineChoice } from './urlState.ts';
+import ortGlueUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.mjs?url';
+import ortWasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
+
+export interface EnginePlan {
+  primary: EngineKind;
+  /** Why this engine, in one sentence for the engine panel. */
+  reason: string;
+  /** The engine the primary is compared with, or undefined when there is none to compare with. */
+  reference?: EngineKind;
+}
+
+/**
+ * Forward FLOPs above which a software adapter (SwiftShader) loses to ORT's
+ * WASM EP. Measured by `npm run bench`: on SwiftShader our matmuls reach about
+ * 2 GFLOP/s (BENCHMARKS.md), while ORT WASM runs CRATE-T (≈ 2.5 GFLOP) in about
+ * 150 ms (DESIGN.md §4); below this size the dispatch count dominates either way.
+ */
+export const SOFTWARE_ADAPTER_FLOP_LIMIT = 200e6;
+
+export function forwardFlops(model: LoadedModel['model']): number {
+  const { dim: d, depth, heads, dim_head: dh } = model.config;
+  const { tokens: n, patchDim } = model.shape;
+  const inner = heads * dh;
+  const perLayer = 2 * n * d * inner * 2 + 2 * 2 * n * n * inner + 2 * 2 * n * d * d;
+  return depth * perLayer + 2 * (n - 1) * patchDim * d;
+}
+
+function isSoftware(adapter: AdapterStatus): boolean {
+  return adapter.status === 'ready' && (adapter.fallback || /swiftshader|llvmpipe|lavapipe|software/i.test(`${adapter.name} ${adapter.architecture}`));
+}
+
+function wgslProblem(loaded: LoadedModel): string | undefined {
+  try {
+    checkSupported(loaded.model);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+/** Decides the engines for a model on this adapter; pure, so it is unit-tested. */
+export function planEngines(choice: EngineChoice, adapter: AdapterStatus, loaded: LoadedModel): EnginePlan {
+  const hasGpu = adapter.status === 'ready';
+  const hasOnnx = loaded.onnx !== undefined;
+  const wgslBlocked = !hasGpu ? `WebGPU is unavailable (${adapter.status === 'unavailable' ? adapter.reason : 'still probing'})` : wgslProblem(loaded);
+  const ours: EngineKind = wgslBlocked ? 'cpu' : 'wgsl';
+  const referenceFor = (primary: EngineKind): EngineKind | undefined => {
+    if (primary === 'wgsl' || primary === 'cpu') return hasOnnx ? 'ort-wasm' : primary === 'wgsl' ? 'cpu' : undefined;
+    return ours;
+  };
+  if (choice !== 'auto') {
+    const problem =
+      choice === 'wgsl' ? wgslBlocked : choice.startsWith('ort-') && !hasOnnx ? 'onnxruntime-web needs an ONNX model' : choice === 'ort-webgpu' && !hasGpu ? 'WebGPU is unavailable' : undefined;
+    if (!problem) return { primary: choice, reason: `you chose ${ENGINE_LABELS[choice]}`, reference: referenceFor(choice) };
+    const fallback = planEngines('auto', adapter, loaded);
+    return { ...fallback, reason: `you chose ${ENGINE_LABELS[choice]}, but ${problem}; ${fallback.reason}` };
+  }
+  if (wgslBlocked) {
+    if (hasOnnx) return { primary: 'ort-wasm', reason: `${wgslBlocked}, so onnxruntime-web's WASM engine runs the model`, reference: referenceFor('ort-wasm') };
+    return { primary: 'cpu', reason: `${wgslBlocked}, and this model has no ONNX graph, so the CPU reference runs it` };
+  }
+  const flops = forwardFlops(loaded.model);
+  if (isSoftware(adapter) && hasOnnx && flops > SOFTWARE_ADAPTER_FLOP_LIMIT) {
+    return {
+      primary: 'ort-wasm',
+      reason: `the adapter is a software renderer and this model needs ${(flops / 1e9).toFixed(2)} GFLOP per image, above the ${SOFTWARE_ADAPTER_FLOP_LIMIT / 1e6} MFLOP at which onnxruntime-web's WASM engine is faster (npm run bench)`,
+      reference: 'wgsl',
+    };
+  }
+  return {
+    primary: 'wgsl',
+    reason: isSoftware(adapter)
+      ? `the adapter is a software renderer, but this model is small (${(flops / 1e6).toFixed(0)} MFLOP per image), so our WGSL kernels are fast enough`
+      : 'a WebGPU adapter is available, and our WGSL kernels are the fastest engine on a GPU (npm run bench)',
+    reference: referenceFor('wgsl'),
+  };
+}
+
+let ortModule: Promise<OrtModule> | undefined;
+/** onnxruntime-web is loaded only when first needed; its native WebGPU build also has the WASM EP. */
+function loadOrt(): Promise<OrtModule> {
+  ortModule ??= import('onnxruntime-web/webgpu').then((ort) => {
+    const module = ort as unknown as OrtModule;
+    // ORT's worker threads import the script that holds its Emscripten glue. Bundled, that is
+    // a chunk sharing the bundler's runtime with the app's entry chunk, so every worker would
+    // start the whole app (and die on `document`). Pointing ORT at the standalone glue file,
+    // emitted unbundled by `?url`, keeps the workers to ORT alone.
+    module.env.wasm.wasmPaths = { mjs: new URL(ortGlueUrl, location.href), wasm: new URL(ortWasmUrl, location.href) };
+    // Threads need SharedArrayBuffer, which only a cross-origin isolated page has (vite.config.ts sets COOP/COEP).
+    module.env.wasm.numThreads = globalThis.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+    return module;
+  });
+  return ortModule;
+}
+
+let device: Promise<GPUDevice> | undefined;
+function browserDevice(): Promise<GPUDevice> {
+  device ??= requestBrowserDevice();
+  device.catch(() => (device = undefined));
+  return device;
+}
+
+/** Creates the runner for one engine; the caller owns it and disposes it. */
+export async function createRunner(kind: EngineKind, loaded: LoadedModel, onDeviceLost?: (message: string) => void): Promise<ModelRunner> {
+  switch (kind) {
+    case 'cpu':
+      return createCpuRunner(loaded.model);
+    case 'wgsl': {
+      const engine = CrateGpuEngine.create(await browserDevice(), loaded.model, {
+        recreateDevice: () => {
+          device = undefined;
+          return browserDevice();
+        },
+        onDeviceLost: (info) => onDeviceLost?.(`the GPU device was lost (${info.reason}: ${info.message}); it is recreated on the next run`),
+      });
+      return createGpuRunner(engine);
+    }
+    case 'ort-webgpu':
+    case 'ort-wasm':
+      if (!loaded.onnx) throw new Error('onnxruntime-web needs an ONNX model');
+      return createOrtRunner(await loadOrt(), loaded.onnx, loaded.model.config, kind === 'ort-webgpu' ? 'webgpu' : 'wasm');
+  }
+}
