@@ -77,7 +77,7 @@ test('loads the default model and shows top-5 and both charts with the right num
   await expect(page.getByTestId('adapter-status')).toHaveText(/^WebGPU: \S/);
   await expect(page.getByTestId('model-description')).toContainText('Digits');
   await expect(page.getByTestId('engine-used')).toHaveAttribute('data-engine', 'wgsl');
-  await expect(page).toHaveURL(/\?model=digits&sample=0&layer=0$/);
+  await expect(page).toHaveURL(/\?model=digits&sample=0&layer=0&/);
 
   const want = expected(0);
 
@@ -130,7 +130,7 @@ test('clicking a layer point selects that layer in both charts, the table and th
     expect((await chartPoints(page, chart)).filter((p) => p.selected).map((p) => p.layer)).toEqual([last]);
   }
   await expect(page.getByTestId('layer-table').locator('tbody tr.selected')).toHaveAttribute('data-layer', String(last));
-  await expect(page).toHaveURL(new RegExp(`layer=${last}$`));
+  await expect(page).toHaveURL(new RegExp(`layer=${last}&`));
   await page.screenshot({ path: `${ARTIFACTS}/app-layer-${last}.png`, fullPage: true });
 
   // The other chart selects too.
@@ -165,7 +165,7 @@ test('a garbled link falls back to defaults and says why', async ({ page }) => {
   await expect(notices).toContainText('there is no model "no-such-model"');
   // Shown as text, never as markup.
   expect(await page.locator('img[src="x"]').count()).toBe(0);
-  await expect(page).toHaveURL(/\?model=digits&sample=0&layer=2$/);
+  await expect(page).toHaveURL(/\?model=digits&sample=0&layer=2&/);
   await page.screenshot({ path: `${ARTIFACTS}/app-notices.png`, fullPage: true });
 });
 

@@ -9,7 +9,7 @@ import type { RgbaImage } from '../engine/preprocess.ts';
 import type { EngineKind, ForwardOutputs } from '../engine/runner.ts';
 import type { AdapterStatus } from './adapter.ts';
 import type { Manifest } from './manifest.ts';
-import { defaultUrlState, parseUrlState, sameUrlState, serialiseUrlState, type UrlState } from './urlState.ts';
+import { URL_PROPS, defaultUrlState, parseUrlState, sameUrlState, serialiseUrlState, type UrlState } from './urlState.ts';
 
 export type Loadable<T> =
   | { status: 'idle' }
@@ -105,8 +105,11 @@ export const useApp = create<AppState>()((set) => ({
   dismissNotices: () => set({ notices: [] }),
 }));
 
+/** The URL part of the state: exactly the properties of URL_PROPS. */
 export function viewState(s: UrlState): UrlState {
-  return { model: s.model, sample: s.sample, layer: s.layer, engine: s.engine };
+  const out: Partial<Record<keyof UrlState, unknown>> = {};
+  for (const prop of URL_PROPS) out[prop.name] = s[prop.name];
+  return out as UrlState;
 }
 
 /**

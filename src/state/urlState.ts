@@ -18,16 +18,47 @@ export interface UrlState {
   sample: number;
   /** Selected layer ℓ, 0-based. */
   layer: number;
+  /** Where the image comes from: a shipped sample, or a local upload/drawing (which a link cannot carry). */
+  source: ImageSource;
+  /** Attention head shown large: 'mean' (over heads) or a head index. */
+  head: HeadChoice;
+  /** Query token whose attention row is shown: 0 is the class token, 1.. are patches in row-major order. */
+  query: number;
+  /** Detail view in focus. */
+  view: DetailView;
+  /** Segmentation method: the paper's top-P% or DINO's attention mass τ (DESIGN.md §2). */
+  seg: SegmentationMethod;
+  /** P of the top-P% method, a fraction in (0, 1]. */
+  p: number;
+  /** τ of the mass method, a fraction in (0, 1]. */
+  tau: number;
+  /** Coding-rate variant plotted beside the official one (DESIGN.md §2). */
+  rate: RateVariant;
+  /** Show mean ± std over the model's sample set instead of one image. */
+  dataset: boolean;
+  /** Show the teaching explanations (KaTeX) beside each view. */
+  teach: boolean;
   /** Engine the user chose; 'auto' lets the app pick the fastest for the adapter. */
   engine: EngineChoice;
 }
 
 export const ENGINE_CHOICES = ['auto', 'wgsl', 'ort-webgpu', 'ort-wasm', 'cpu'] as const;
 export type EngineChoice = (typeof ENGINE_CHOICES)[number];
+export const IMAGE_SOURCES = ['sample', 'upload', 'drawing'] as const;
+export type ImageSource = (typeof IMAGE_SOURCES)[number];
+export const DETAIL_VIEWS = ['attention', 'segmentation', 'histogram', 'pca'] as const;
+export type DetailView = (typeof DETAIL_VIEWS)[number];
+export const SEGMENTATION_METHODS = ['top', 'mass'] as const;
+export type SegmentationMethod = (typeof SEGMENTATION_METHODS)[number];
+export const RATE_VARIANTS = ['official', 'paper'] as const;
+export type RateVariant = (typeof RATE_VARIANTS)[number];
+export type HeadChoice = 'mean' | number;
+/** Most heads any model may have (CRATE-L has 16); a larger index in a link is refused. */
+export const MAX_HEADS = 64;
 
 export interface UrlProp<K extends keyof UrlState> {
   name: K;
-  type: 'id' | 'int' | 'enum' | 'model';
+  type: 'id' | 'int' | 'enum' | 'model' | 'fraction' | 'bool' | 'head';
   default: UrlState[K];
   /** Longest raw value looked at (MAX_VALUE_LENGTH unless set). */
   maxLength?: number;
@@ -74,19 +105,24 @@ function modelProp<K extends 'model'>(name: K, fallback: string): UrlProp<K> {
   };
 }
 
-function enumProp<K extends 'engine'>(name: K, values: readonly UrlState[K][], fallback: UrlState[K]): UrlProp<K> {
+function enumProp<K extends 'engine' | 'source' | 'view' | 'seg' | 'rate'>(
+  name: K,
+  values: readonly UrlState[K][],
+  fallback: UrlState[K],
+  omitDefault = false,
+): UrlProp<K> {
   return {
     name,
     type: 'enum',
     default: fallback,
-    omitDefault: true,
+    omitDefault,
     parse: (raw) => values.find((v) => v === raw),
     serialise: (value) => value,
     validate: (value) => (values.includes(value) ? null : `must be one of ${values.join(', ')}`),
   };
 }
 
-function intProp<K extends 'sample' | 'layer'>(name: K, fallback: number, min: number, max: number): UrlProp<K> {
+function intProp<K extends 'sample' | 'layer' | 'query'>(name: K, fallback: number, min: number, max: number): UrlProp<K> {
   return {
     name,
     type: 'int',
@@ -98,12 +134,60 @@ function intProp<K extends 'sample' | 'layer'>(name: K, fallback: number, min: n
   };
 }
 
+const FRACTION_PATTERN = /^(0(\.[0-9]{1,4})?|1(\.0{1,4})?)$/;
+
+/** A fraction in (0, 1], written with at most 4 decimals so links stay short and exact. */
+function fractionProp<K extends 'p' | 'tau'>(name: K, fallback: number): UrlProp<K> {
+  return {
+    name,
+    type: 'fraction',
+    default: fallback,
+    parse: (raw) => (FRACTION_PATTERN.test(raw) ? Number(raw) : undefined),
+    serialise: (value) => String(Math.round(value * 1e4) / 1e4),
+    validate: (value) => (Number.isFinite(value) && value > 0 && value <= 1 ? null : 'must be a fraction above 0 and at most 1'),
+  };
+}
+
+function boolProp<K extends 'dataset' | 'teach'>(name: K, fallback: boolean): UrlProp<K> {
+  return {
+    name,
+    type: 'bool',
+    default: fallback,
+    parse: (raw) => (raw === '1' ? true : raw === '0' ? false : undefined),
+    serialise: (value) => (value ? '1' : '0'),
+    validate: (value) => (typeof value === 'boolean' ? null : 'must be 0 or 1'),
+  };
+}
+
+function headProp<K extends 'head'>(name: K): UrlProp<K> {
+  const ok = (value: HeadChoice) => value === 'mean' || (Number.isSafeInteger(value) && value >= 0 && value < MAX_HEADS);
+  return {
+    name,
+    type: 'head',
+    default: 'mean',
+    parse: (raw) => (raw === 'mean' ? 'mean' : INT_PATTERN.test(raw) ? Number(raw) : undefined),
+    serialise: (value) => String(value),
+    validate: (value) => (ok(value) ? null : `must be "mean" or a head index from 0 to ${MAX_HEADS - 1}`),
+  };
+}
+
 /** THE list. Order is the order of parameters in a serialised link. */
 export const URL_PROPS: readonly AnyUrlProp[] = [
   modelProp('model', 'digits'),
   intProp('sample', 0, 0, 9999),
   intProp('layer', 0, 0, 1023),
-  enumProp('engine', ENGINE_CHOICES, 'auto'),
+  enumProp('source', IMAGE_SOURCES, 'sample'),
+  headProp('head'),
+  intProp('query', 0, 0, 65535),
+  enumProp('view', DETAIL_VIEWS, 'attention'),
+  enumProp('seg', SEGMENTATION_METHODS, 'top'),
+  fractionProp('p', 0.6),
+  fractionProp('tau', 0.6),
+  enumProp('rate', RATE_VARIANTS, 'official'),
+  boolProp('dataset', false),
+  boolProp('teach', true),
+  // Recorded only when the user chose an engine (issue 7): a link must not force the sender's engine.
+  enumProp('engine', ENGINE_CHOICES, 'auto', true),
 ];
 
 export function defaultUrlState(): UrlState {
@@ -146,7 +230,15 @@ function readProp<K extends keyof UrlState>(
   }
   const value = prop.parse(raw);
   if (value === undefined) {
-    const kind = { int: 'a whole number', id: 'a valid id', enum: 'a known choice', model: 'a model id or an http(s) model URL' }[prop.type];
+    const kind = {
+      int: 'a whole number',
+      id: 'a valid id',
+      enum: 'a known choice',
+      model: 'a model id or an http(s) model URL',
+      fraction: 'a fraction such as 0.6',
+      bool: '0 or 1',
+      head: '"mean" or a head index',
+    }[prop.type];
     notices.push(`"${prop.name}" = ${quote(raw)} is not ${kind}; ${fallback}`);
     return;
   }

@@ -1,7 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  DETAIL_VIEWS,
   ENGINE_CHOICES,
+  IMAGE_SOURCES,
+  MAX_HEADS,
+  RATE_VARIANTS,
+  SEGMENTATION_METHODS,
   MAX_MODEL_URL_LENGTH,
   MAX_SEARCH_LENGTH,
   MAX_VALUE_LENGTH,
@@ -26,7 +31,9 @@ describe('the URL property list', () => {
   });
 
   it('serialises every property, in list order, with a leading "?"', () => {
-    expect(serialiseUrlState(DEFAULTS)).toBe('?model=digits&sample=0&layer=0');
+    expect(serialiseUrlState(DEFAULTS)).toBe(
+      '?model=digits&sample=0&layer=0&source=sample&head=mean&query=0&view=attention&seg=top&p=0.6&tau=0.6&rate=official&dataset=0&teach=1',
+    );
   });
 });
 
@@ -38,7 +45,7 @@ describe('parseUrlState', () => {
   });
 
   it('reads good values with or without the leading "?"', () => {
-    const want: UrlState = { model: 'crate-t.in1k', sample: 12, layer: 11, engine: 'auto' };
+    const want: UrlState = { ...DEFAULTS, model: 'crate-t.in1k', sample: 12, layer: 11 };
     expect(parseUrlState('?model=crate-t.in1k&sample=12&layer=11')).toEqual({ state: want, notices: [] });
     expect(parseUrlState('layer=11&model=crate-t.in1k&sample=12')).toEqual({ state: want, notices: [] });
   });
@@ -140,6 +147,16 @@ describe('round trip', () => {
     sample: fc.integer({ min: 0, max: 9999 }),
     layer: fc.integer({ min: 0, max: 1023 }),
     engine: fc.constantFrom(...ENGINE_CHOICES),
+    source: fc.constantFrom(...IMAGE_SOURCES),
+    head: fc.oneof(fc.constant<'mean'>('mean'), fc.integer({ min: 0, max: MAX_HEADS - 1 })),
+    query: fc.integer({ min: 0, max: 65535 }),
+    view: fc.constantFrom(...DETAIL_VIEWS),
+    seg: fc.constantFrom(...SEGMENTATION_METHODS),
+    p: fc.integer({ min: 1, max: 10000 }).map((n) => n / 10000),
+    tau: fc.integer({ min: 1, max: 10000 }).map((n) => n / 10000),
+    rate: fc.constantFrom(...RATE_VARIANTS),
+    dataset: fc.boolean(),
+    teach: fc.boolean(),
   });
 
   it('parse(serialise(s)) gives s back, with no notices', () => {
@@ -196,6 +213,19 @@ describe('engine and hosted-model properties', () => {
       const { state, notices } = parseUrlState(`?model=${encodeURIComponent(bad)}`);
       expect(state.model, bad).toBe('digits');
       expect(notices, bad).toHaveLength(1);
+    }
+  });
+});
+
+describe('view properties', () => {
+  it('reads heads, fractions and switches, and refuses garbage in each with a notice', () => {
+    const { state, notices } = parseUrlState('?head=3&p=0.25&tau=1&dataset=1&teach=0&view=pca&seg=mass&query=17');
+    expect(notices).toEqual([]);
+    expect(state).toMatchObject({ head: 3, p: 0.25, tau: 1, dataset: true, teach: false, view: 'pca', seg: 'mass', query: 17 });
+    for (const bad of ['head=-1', 'head=64', 'head=avg', 'p=0', 'p=1.5', 'p=.5', 'p=NaN', 'tau=0.12345', 'dataset=yes', 'teach=true', 'view=<b>', 'seg=otsu', 'query=70000']) {
+      const parsed = parseUrlState(`?${bad}`);
+      expect(parsed.notices, bad).toHaveLength(1);
+      expect(parsed.state, bad).toEqual(DEFAULTS);
     }
   });
 });
