@@ -1,3 +1,5 @@
+import type { GpuProfile } from './gpu/profiler.ts';
+
 /**
  * One interface over the three ways the app can run a model: our WGSL engine,
  * onnxruntime-web (WebGPU or WASM execution provider), and the CPU reference.
@@ -20,6 +22,8 @@ export interface ForwardOutputs {
   logits: Float32Array;
   /** Empty when the run was asked for logits only. */
   layers: LayerOutputs[];
+  /** GPU time per dispatch (timestamp queries), when asked for and the engine has it (ours only). */
+  profile?: GpuProfile;
 }
 
 export type EngineKind = 'wgsl' | 'ort-webgpu' | 'ort-wasm' | 'cpu';
@@ -34,7 +38,7 @@ export const ENGINE_LABELS: Record<EngineKind, string> = {
 export interface ModelRunner {
   readonly kind: EngineKind;
   /** `image` is the normalised [C, H, W] tensor (preprocess.ts); `layers: false` skips every per-layer output. */
-  run(image: Float32Array, options?: { layers?: boolean }): Promise<ForwardOutputs>;
+  run(image: Float32Array, options?: { layers?: boolean; profile?: boolean }): Promise<ForwardOutputs>;
   /** Frees GPU buffers or the ORT session; the runner is unusable afterwards. */
   dispose(): Promise<void>;
 }

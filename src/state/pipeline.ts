@@ -215,7 +215,8 @@ export function startPipeline(store: Store = useApp): () => void {
       let outputs;
       const start = performance.now();
       try {
-        outputs = await (await runnerFor(source.key, engine, loaded)).run(input);
+        // Timestamp queries cost a compute pass per dispatch; the engine panel shows what they measure.
+        outputs = await (await runnerFor(source.key, engine, loaded)).run(input, { profile: engine === 'wgsl' });
       } catch (error) {
         // An engine that fails (lost device, out of memory) must not blank the view: fall back and say so.
         const fallback: EngineKind = loaded.onnx && engine !== 'ort-wasm' ? 'ort-wasm' : 'cpu';

@@ -68,6 +68,28 @@ export interface RunResult {
   engineReason: string;
 }
 
+export interface MeanStd {
+  mean: number;
+  std: number;
+}
+
+/** Dataset mode: per-layer mean ± std over the model's sample set (DESIGN.md §2, last item). */
+export interface DatasetStats {
+  modelId: string;
+  /** Images the figures average over. */
+  count: number;
+  layers: {
+    layer: number;
+    codingRate: MeanStd;
+    paperRate: MeanStd;
+    sparsity: MeanStd;
+    /** Best-head IoU with the ground-truth masks (scene models), for the current segmentation settings. */
+    iou?: MeanStd;
+  }[];
+  /** Accuracy over the set (predicted class = label). */
+  accuracy?: number;
+}
+
 /** How far the main engine is from an independent one on the current image (max |Δ| / max |value|). */
 export interface Agreement {
   engine: EngineKind;
@@ -84,6 +106,8 @@ export interface AppState extends UrlState {
   manifest: Loadable<Manifest>;
   run: Loadable<RunResult>;
   agreement: Loadable<Agreement>;
+  /** Filled while `dataset` mode is on. */
+  datasetStats: Loadable<DatasetStats>;
   /** Changes the selection; a new model or sample resets what depends on it. */
   select(patch: Partial<UrlState>): void;
   notify(lines: string[]): void;
@@ -100,6 +124,7 @@ export const useApp = create<AppState>()((set) => ({
   manifest: { status: 'idle' },
   run: { status: 'idle' },
   agreement: { status: 'idle' },
+  datasetStats: { status: 'idle' },
   select: (patch) => set(patch),
   notify: (lines) => set((s) => ({ notices: [...s.notices, ...lines].slice(-MAX_NOTICES) })),
   dismissNotices: () => set({ notices: [] }),

@@ -11,8 +11,8 @@ export function createGpuRunner(engine: CrateGpuEngine): ModelRunner {
     kind: 'wgsl',
     async run(image, options = {}): Promise<ForwardOutputs> {
       const wantLayers = options.layers !== false;
-      const result = await engine.run(image, wantLayers ? CAPTURE_VIEWS : CAPTURE_NOTHING);
-      if (!wantLayers) return { logits: result.logits, layers: [] };
+      const result = await engine.run(image, wantLayers ? CAPTURE_VIEWS : CAPTURE_NOTHING, { profile: options.profile });
+      if (!wantLayers) return { logits: result.logits, layers: [], profile: result.profile };
       const layers = await Promise.all(
         Array.from({ length: engine.model.config.depth }, async (_, l): Promise<LayerOutputs> => {
           const [w, attention, zHalf, zNext] = await Promise.all(
@@ -21,7 +21,7 @@ export function createGpuRunner(engine: CrateGpuEngine): ModelRunner {
           return { w, attention, zHalf, zNext };
         }),
       );
-      return { logits: result.logits, layers };
+      return { logits: result.logits, layers, profile: result.profile };
     },
     async dispose() {
       engine.destroy();
