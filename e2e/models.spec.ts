@@ -1,0 +1,79 @@
+import { expect, test } from '@playwright/test';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { shippedManifest } from '../test/helpers/shippedModels.ts';
+
+/** Issue 4's loading experience: the picker, byte progress, the Cache API, and hosted models from links. */
+const ARTIFACTS = 'e2e/artifacts';
+mkdirSync(ARTIFACTS, { recursive: true });
+const manifest = shippedManifest();
+const digits = manifest.models.find((m) => m.id === 'digits')!;
+const digitsBytes = readFileSync(`public/models/${digits.file}`);
+
+async function waitForResults(page: import('@playwright/test').Page) {
+  await expect(page.getByTestId('top5').locator('li')).toHaveCount(5);
+}
+
+test('the picker lists every shipped model with its size and held-out accuracy', async ({ page }) => {
+  await page.goto('/');
+  await waitForResults(page);
+  const options = await page.getByTestId('model-select').locator('option').allTextContents();
+  expect(options).toHaveLength(manifest.models.length);
+  manifest.models.forEach((m, i) => {
+    expect(options[i]).toContain(m.name);
+    expect(options[i]).toMatch(/\d+(\.\d)? (KB|MB)/);
+    expect(options[i]).toContain(`${(100 * m.accuracy!).toFixed(1)}% held-out`);
+  });
+});
+
+test('a download shows its progress in bytes', async ({ page }) => {
+  let release: () => void = () => {};
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  await page.route(`**/models/${digits.file}`, async (route) => {
+    await gate;
+    await route.fulfill({ body: digitsBytes, headers: { 'content-type': 'application/octet-stream', 'content-length': String(digitsBytes.length) } });
+  });
+  await page.goto('/');
+  await expect(page.getByTestId('panel-prediction').getByRole('status')).toContainText('Downloading');
+  release();
+  await expect(page.getByTestId('progress-bytes').first()).toContainText(/ of \d+ KB/);
+  await waitForResults(page);
+});
+
+test('a second visit loads the model from the Cache API, without the network', async ({ page }) => {
+  await page.goto('/');
+  await waitForResults(page);
+  const cached = await page.evaluate(async (file) => {
+    const cache = await caches.open('crate-explorer-models-v1');
+    return (await cache.keys()).some((r) => r.url.endsWith(file));
+  }, digits.file);
+  expect(cached).toBe(true);
+  let modelRequests = 0;
+  await page.route(`**/models/${digits.file}`, (route) => {
+    modelRequests++;
+    return route.abort('internetdisconnected');
+  });
+  await page.reload();
+  await waitForResults(page);
+  expect(modelRequests).toBe(0);
+});
+
+test('?model=<url> loads a hosted ONNX model, and a non-model URL is refused with a notice', async ({ page }) => {
+  const hosted = 'https://models.example.org/crate/digits.onnx';
+  await page.route('https://models.example.org/**', (route) =>
+    route.fulfill({
+      body: route.request().url() === hosted ? digitsBytes : '<html>not a model</html>',
+      headers: { 'content-type': route.request().url() === hosted ? 'application/octet-stream' : 'text/plain', 'access-control-allow-origin': '*' },
+    }),
+  );
+  await page.goto(`/?model=${encodeURIComponent(hosted)}`);
+  await waitForResults(page);
+  await expect(page.getByTestId('model-description')).toContainText('models.example.org');
+  await page.screenshot({ path: `${ARTIFACTS}/app-hosted-model.png`, fullPage: true });
+
+  // A URL that is not a model, and a host that cannot be reached: each names the problem.
+  await page.goto(`/?model=${encodeURIComponent('https://models.example.org/readme.txt')}`);
+  await expect(page.getByTestId('panel-prediction').getByRole('alert')).toContainText('is not a usable CRATE model');
+  await page.route('https://unreachable.example.net/**', (route) => route.abort('namenotresolved'));
+  await page.goto(`/?model=${encodeURIComponent('https://unreachable.example.net/m.onnx')}`);
+  await expect(page.getByTestId('panel-prediction').getByRole('alert')).toContainText('could not fetch https://unreachable.example.net/m.onnx');
+});
