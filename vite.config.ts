@@ -17,11 +17,13 @@ export default defineConfig({
   server: { host: 'localhost', port: 5173, headers: isolation },
   preview: { host: '127.0.0.1', port: 4173, strictPort: true, headers: isolation },
   build: {
-    // Two pages: the app, and the engine test harness that e2e/engine.spec.ts drives (window.crateHarness).
+    // Three pages: the app, the engine test harness that e2e/engine.spec.ts drives
+    // (window.crateHarness), and the benchmark page bench/run.ts drives (window.crateBench).
     rolldownOptions: {
       input: {
         main: resolve(import.meta.dirname, 'index.html'),
         harness: resolve(import.meta.dirname, 'harness.html'),
+        bench: resolve(import.meta.dirname, 'bench.html'),
       },
     },
   },

@@ -1,0 +1,275 @@
+/**
+ * `npm run bench`: our WGSL engine against onnxruntime-web, side by side in
+ * one headless Chromium page (bench.html), on the production build served by
+ * `vite preview` with COOP/COEP, with the e2e tests' flags.
+ *
+ * Models: the shipped ones, plus CRATE-T and CRATE-B shapes at 224/16 with
+ * random weights, generated here by tools/bench_models.py into a temp folder.
+ * Engines: ours, ORT native WebGPU, ORT JSEP WebGPU, ORT WASM (threaded when
+ * isolated), interleaved A B A B so drift on a shared machine hits all alike.
+ * Measures, after one warm-up run each: forward latency to logits (read back),
+ * latency with every layer's tensors read back, our analysis on top, time from
+ * page load to the first full render of the default model, GPU memory held.
+ * At least 20 timed runs, or as many as fit in RUN_BUDGET_S per engine and
+ * model and measure, never fewer than 3. ORT's GPU EPs skip the captured
+ * measure when one forward takes longer than SLOW_FORWARD_MS (SwiftShader):
+ * the bench must finish in 15 minutes, and the table says so where skipped.
+ *
+ * Output: bench/results/<date>-<adapter>.json, a Markdown table on stdout, and
+ * the same table in BENCHMARKS.md (one section per adapter class).
+ *
+ *   npm run bench [-- --no-build] [-- --models digits,crate-t] [-- --budget 60]
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, type Page } from '@playwright/test';
+import { CHROMIUM_ARGS } from '../playwright.config.ts';
+import type { BenchEngine, BenchMode } from '../src/bench/benchPage.ts';
+import { shippedManifest } from '../test/helpers/shippedModels.ts';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const PORT = 4174;
+const BASE = `http://127.0.0.1:${PORT}`;
+const ENGINES: BenchEngine[] = ['wgsl', 'ort-webgpu', 'ort-jsep', 'ort-wasm'];
+const ENGINE_NAMES: Record<BenchEngine, string> = {
+  wgsl: 'ours (WGSL)',
+  'ort-webgpu': 'ORT WebGPU',
+  'ort-jsep': 'ORT JSEP',
+  'ort-wasm': 'ORT WASM',
+};
+const MIN_RUNS = 3;
+const MAX_RUNS = 20;
+const SLOW_FORWARD_MS = 5000;
+const PAGE_LOADS = 5;
+
+function argValue(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+const BUDGET_MS = 1000 * Number(argValue('--budget') ?? 60);
+const ONLY = argValue('--models')?.split(',');
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+function p90(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(0.9 * s.length) - 1)];
+}
+
+function step(message: string) {
+  console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
+}
+
+async function startPreview(): Promise<ChildProcess> {
+  const server = spawn(join(ROOT, 'node_modules/.bin/vite'), ['preview', '--host', '127.0.0.1', '--port', String(PORT), '--strictPort'], {
+    cwd: ROOT,
+    stdio: 'ignore',
+    detached: true,
+  });
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`${BASE}/bench.html`)).ok) return server;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`vite preview did not answer on ${BASE}`);
+}
+
+interface Series {
+  runs: number[];
+  skipped?: string;
+}
+interface ModelResult {
+  name: string;
+  tokens: number;
+  dim: number;
+  depth: number;
+  heads: number;
+  bytes: number;
+  forward: Partial<Record<BenchEngine, Series>>;
+  captured: Partial<Record<BenchEngine, Series>>;
+  analysisMs: number[];
+  gpuBytes: number;
+  errors: Partial<Record<BenchEngine, string>>;
+}
+
+/** Times every engine on one model and measure, interleaved, within the budget. */
+async function measure(page: Page, model: string, mode: BenchMode, engines: BenchEngine[], result: ModelResult) {
+  const series = mode === 'forward' ? result.forward : result.captured;
+  const active: BenchEngine[] = [];
+  for (const engine of engines) {
+    if (result.errors[engine]) continue;
+    if (mode === 'captured' && engine.startsWith('ort-') && engine !== 'ort-wasm') {
+      const forward = result.forward[engine]?.runs ?? [];
+      if (forward.length && median(forward) > SLOW_FORWARD_MS) {
+        series[engine] = { runs: [], skipped: `skipped: one forward takes ${(median(forward) / 1000).toFixed(1)} s here` };
+        continue;
+      }
+    }
+    try {
+      step(`${model}: warm-up ${ENGINE_NAMES[engine]} (${mode})`);
+      await page.evaluate(([m, e, mo]) => window.crateBench.time(m, e as BenchEngine, mo as BenchMode), [model, engine, mode] as const);
+      series[engine] = { runs: [] };
+      active.push(engine);
+    } catch (error) {
+      result.errors[engine] = (error as Error).message.split('\n')[0].slice(0, 200);
+      step(`${model}: ${ENGINE_NAMES[engine]} failed: ${result.errors[engine]}`);
+    }
+  }
+  const spent = new Map<BenchEngine, number>(active.map((e) => [e, 0]));
+  const wants = (e: BenchEngine) => {
+    const n = series[e]!.runs.length;
+    return n < MIN_RUNS || (n < MAX_RUNS && spent.get(e)! < BUDGET_MS);
+  };
+  while (active.some(wants)) {
+    for (const engine of active.filter(wants)) {
+      const ms = await page.evaluate(([m, e, mo]) => window.crateBench.time(m, e as BenchEngine, mo as BenchMode), [model, engine, mode] as const);
+      series[engine]!.runs.push(ms);
+      spent.set(engine, spent.get(engine)! + ms);
+    }
+  }
+  step(`${model} ${mode}: ${active.map((e) => `${ENGINE_NAMES[e]} ${median(series[e]!.runs).toFixed(1)} ms (${series[e]!.runs.length})`).join(', ')}`);
+}
+
+/** Page load to the first full render of the default model (top-5 and layer table), fresh context each time. */
+async function firstRender(browser: import('@playwright/test').Browser): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < PAGE_LOADS; i++) {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${BASE}/`);
+    await page.getByTestId('layer-table').waitFor({ timeout: 120_000 });
+    await page.getByTestId('top5').locator('li').nth(4).waitFor({ timeout: 120_000 });
+    times.push(await page.evaluate(() => performance.now()));
+    await context.close();
+  }
+  return times;
+}
+
+function cell(series: Series | undefined, ours: Series | undefined): string {
+  if (!series) return '—';
+  if (series.skipped) return series.skipped;
+  const med = median(series.runs);
+  const base = `${med.toFixed(1)} / ${p90(series.runs).toFixed(1)} ms`;
+  if (!ours || ours.runs.length === 0 || series === ours) return base;
+  return `${base} (ours ÷ this = ${(median(ours.runs) / med).toFixed(2)})`;
+}
+
+function table(results: ModelResult[], meta: { adapter: string; browser: string; date: string; firstRenderMs: number[]; threads: number }): string {
+  const lines = [
+    `Adapter: **${meta.adapter}** · ${meta.browser} · ORT WASM threads: ${meta.threads} · ${meta.date}`,
+    '',
+    'Median / p90 of the timed runs; the ratio is ours ÷ theirs (below 1: ours is faster).',
+    '',
+    '| model | measure | ours (WGSL) | ORT WebGPU | ORT JSEP | ORT WASM |',
+    '|---|---|---|---|---|---|',
+  ];
+  for (const r of results) {
+    const shape = `${r.name} (N = ${r.tokens}, d = ${r.dim}, ${r.depth} layers)`;
+    for (const mode of ['forward', 'captured'] as const) {
+      const s = mode === 'forward' ? r.forward : r.captured;
+      const label = mode === 'forward' ? 'forward, logits read back' : 'every layer read back';
+      lines.push(`| ${shape} | ${label} | ${ENGINES.map((e) => (r.errors[e] ? `failed: ${r.errors[e]}` : cell(s[e], s.wgsl))).join(' | ')} |`);
+    }
+    const captured = r.captured.wgsl?.runs ?? [];
+    const forward = r.forward.wgsl?.runs ?? [];
+    const analysis = median(r.analysisMs);
+    const workload = captured.length && forward.length ? (median(captured) + analysis) / median(forward) : NaN;
+    lines.push(
+      `| ${shape} | our analysis on top; GPU memory | ${analysis.toFixed(1)} ms; explorer workload ÷ plain forward = ${workload.toFixed(2)}; ${(r.gpuBytes / 2 ** 20).toFixed(1)} MiB held | | | |`,
+    );
+  }
+  lines.push('', `Page load to first full render of the default model: median ${median(meta.firstRenderMs).toFixed(0)} ms, p90 ${p90(meta.firstRenderMs).toFixed(0)} ms (${meta.firstRenderMs.length} fresh loads).`);
+  return lines.join('\n');
+}
+
+function updateBenchmarksMd(section: string, heading: string) {
+  const path = join(ROOT, 'BENCHMARKS.md');
+  const intro =
+    '# Benchmarks\n\nWritten by `npm run bench` (bench/run.ts); one section per adapter class, the latest run of each. ' +
+    'Software adapters (SwiftShader) say little about GPUs; see the notes under each table.\n';
+  let text = existsSync(path) ? readFileSync(path, 'utf8') : intro;
+  const start = text.indexOf(`\n## ${heading}\n`);
+  const block = `\n## ${heading}\n\n<!-- generated: bench/run.ts -->\n${section}\n<!-- end generated -->\n`;
+  if (start < 0) text = `${text.trimEnd()}\n${block}`;
+  else {
+    const endMarker = text.indexOf('<!-- end generated -->', start);
+    text = text.slice(0, start) + block.trimEnd() + text.slice(endMarker + '<!-- end generated -->'.length);
+  }
+  writeFileSync(path, text.endsWith('\n') ? text : `${text}\n`);
+}
+
+async function main() {
+  const started = performance.now();
+  if (!process.argv.includes('--no-build')) {
+    step('vite build');
+    const build = spawnSync(join(ROOT, 'node_modules/.bin/vite'), ['build'], { cwd: ROOT, stdio: 'inherit' });
+    if (build.status !== 0) throw new Error('vite build failed');
+  }
+  const tmp = mkdtempSync(join(tmpdir(), 'crate-bench-'));
+  const shipped = shippedManifest().models.map((m) => ({ name: m.id, url: `/models/${m.file}` }));
+  const random = ['crate-t', 'crate-b'].map((name) => ({ name, url: `/bench-models/${name}.onnx` }));
+  const models = [...shipped, ...random].filter((m) => !ONLY || ONLY.includes(m.name));
+  const randomWanted = random.filter((m) => models.includes(m)).map((m) => m.name);
+  if (randomWanted.length) {
+    step(`writing random ${randomWanted.join(', ')} (tools/bench_models.py)`);
+    const gen = spawnSync('/usr/bin/python3', [join(ROOT, 'tools/bench_models.py'), tmp, ...randomWanted.flatMap((n) => ['--only', n])], { stdio: 'inherit' });
+    if (gen.status !== 0) throw new Error('tools/bench_models.py failed (needs Debian python3-torch and python3-onnx)');
+  }
+  const server = await startPreview();
+  const browser = await chromium.launch({ executablePath: process.env.CRATE_CHROMIUM || process.env.CHROME_PATH || '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  try {
+    const page = await browser.newPage();
+    await page.route('**/bench-models/*.onnx', (route) => {
+      const file = join(tmp, new URL(route.request().url()).pathname.split('/').pop()!);
+      return route.fulfill({ body: readFileSync(file), headers: { 'content-type': 'application/octet-stream' } });
+    });
+    page.on('pageerror', (e) => step(`page error: ${e.message}`));
+    await page.goto(`${BASE}/bench.html`);
+    await page.locator('#bench-status[data-state="ready"]').waitFor();
+    const adapter = await page.evaluate(() => window.crateBench.adapter());
+    const browserVersion = `Chromium ${browser.version()}`;
+    step(`adapter: ${adapter.name}${adapter.fallback ? ' (fallback)' : ''}; ${browserVersion}; isolated: ${adapter.crossOriginIsolated}`);
+
+    const results: ModelResult[] = [];
+    for (const m of models) {
+      const info = await page.evaluate(([name, url]) => window.crateBench.load(name, url), [m.name, m.url] as const);
+      const result: ModelResult = { name: m.name, ...info, forward: {}, captured: {}, analysisMs: [], gpuBytes: 0, errors: {} };
+      await measure(page, m.name, 'forward', ENGINES, result);
+      await measure(page, m.name, 'captured', ENGINES, result);
+      for (let i = 0; i < MIN_RUNS; i++) result.analysisMs.push(await page.evaluate((name) => window.crateBench.analysis(name), m.name));
+      result.gpuBytes = await page.evaluate((name) => window.crateBench.gpuBytes(name), m.name);
+      await page.evaluate((name) => window.crateBench.unload(name), m.name);
+      results.push(result);
+    }
+    step('page load to first render');
+    const firstRenderMs = await firstRender(browser);
+    const date = new Date().toISOString().slice(0, 10);
+    const meta = { adapter: adapter.name, browser: browserVersion, date, firstRenderMs, threads: adapter.threads };
+    const markdown = table(results, meta);
+    console.log(`\n${markdown}\n`);
+    const slug = adapter.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60) || 'adapter';
+    mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+    const out = join(ROOT, 'bench/results', `${date}-${slug}.json`);
+    writeFileSync(out, `${JSON.stringify({ ...meta, adapterInfo: adapter, results, totalSeconds: (performance.now() - started) / 1000 }, null, 1)}\n`);
+    updateBenchmarksMd(markdown, adapter.fallback || /swiftshader/i.test(adapter.name) ? 'Software adapter (SwiftShader)' : `GPU: ${adapter.name}`);
+    step(`wrote ${out} and BENCHMARKS.md in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  } finally {
+    await browser.close();
+    try {
+      process.kill(-server.pid!, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+await main();
