@@ -134,13 +134,19 @@ function ensureVulkanLoader() {
   if (!present) aptInstall(['libvulkan1'], 'the gpu tier needs the Vulkan loader');
 }
 
+/**
+ * The Python tier and the tests that shell out to Python need Debian's PyTorch
+ * with a threaded BLAS, onnx (the exporter checks its graphs), scikit-image and
+ * Pillow (the scene dataset and the sample atlases) and Fashion-MNIST (the
+ * shipped fashion model's held-out check).
+ */
 function ensurePythonDeps() {
-  const probe = () => spawnSync('/usr/bin/python3', ['-c', 'import torch, numpy'], { stdio: 'ignore' }).status === 0;
-  const blasOk = () => !isDebian || spawnSync('dpkg', ['-s', 'libopenblas0-pthread'], { stdio: 'ignore' }).status === 0;
+  const probe = () => spawnSync('/usr/bin/python3', ['-c', 'import torch, numpy, onnx, skimage, PIL'], { stdio: 'ignore' }).status === 0;
+  const installed = (pkg) => !isDebian || spawnSync('dpkg', ['-s', pkg], { stdio: 'ignore' }).status === 0;
   const missing = [];
-  if (!existsSync('/usr/bin/python3') || !probe()) missing.push('python3-torch', 'python3-numpy');
-  if (!blasOk()) missing.push('libopenblas0-pthread');
-  if (missing.length) aptInstall([...(missing.includes('python3-torch') ? ['python3'] : []), ...missing], 'Python tier needs PyTorch');
+  if (!existsSync('/usr/bin/python3') || !probe()) missing.push('python3', 'python3-torch', 'python3-numpy', 'python3-onnx', 'python3-skimage', 'python3-pil');
+  for (const pkg of ['libopenblas0-pthread', 'dataset-fashion-mnist']) if (!installed(pkg)) missing.push(pkg);
+  if (missing.length) aptInstall(missing, 'the Python tier needs PyTorch, onnx, scikit-image and Fashion-MNIST');
 }
 
 // ─── running a tier ──────────────────────────────────────────────────────────
