@@ -4,7 +4,7 @@
            10,000 28×28 grey images in [0, 1]); a fixed seeded split holds out 2,000.
 - fashion: Fashion-MNIST from Debian's `dataset-fashion-mnist` (idx, 60k train / official 10k test).
 - scenes:  48×48 RGB canvases: one MNIST digit pasted at a random scale and position, with a
-           colour roughly complementary to the background, on a tinted crop of scikit-image's grass, gravel or brick texture.
+           bright colour roughly complementary to the dimmed background, on a tinted crop of scikit-image's grass, gravel or brick texture.
            The label is the digit; the ground-truth mask is the digit's pixels. Training scenes
            use the digits split's training digits and are drawn fresh every epoch; held-out
            scenes use only held-out digits and are fixed by the seed.
@@ -113,10 +113,11 @@ class SceneMaker:
             patch = self.textures[tex[i], y0:y0 + c, x0:x0 + c][None, None]
             backgrounds.append(F.interpolate(patch, size=(s, s), mode="bilinear", align_corners=False)[0])
         background = torch.stack(backgrounds)                               # B 1 48 48
-        tint = 0.35 + 0.65 * torch.rand(count, 3, 1, 1, generator=g)
+        # Dimmed, tinted texture: clutter with edges everywhere, but darker than the object on average.
+        tint = 0.25 + 0.45 * torch.rand(count, 3, 1, 1, generator=g)
         background = background * tint
-        # Object: the 28 px digit scaled to 22..38 px at a random position fully on the canvas.
-        size = 22 + 16 * torch.rand(count, generator=g)
+        # Object: the 28 px digit scaled to 28..42 px at a random position fully on the canvas.
+        size = 28 + 14 * torch.rand(count, generator=g)
         scale = s / size                                                    # canvas units per digit unit
         max_shift = (s - size) / s                                          # in normalised coords
         tx = (2 * torch.rand(count, generator=g) - 1) * max_shift
@@ -128,8 +129,8 @@ class SceneMaker:
         theta[:, 1, 2] = -ty * scale
         grid = F.affine_grid(theta, [count, 1, s, s], align_corners=False)
         alpha = F.grid_sample(digit, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-        # Roughly complementary to the background tint so that the object stays visible.
-        colour = (1.15 - tint + 0.25 * torch.randn(count, 3, 1, 1, generator=g)).clamp(0.05, 1.0)
+        # Bright and roughly complementary to the background tint, so the object stands out.
+        colour = (1.3 - tint + 0.2 * torch.randn(count, 3, 1, 1, generator=g)).clamp(0.35, 1.0)
         images = (1 - alpha) * background + alpha * colour
         masks = alpha[:, 0] > 0.5
         return images.clamp(0, 1), self.labels[pick], masks

@@ -62,8 +62,8 @@ DESCRIPTIONS = {
     },
     "scenes": {
         "name": "Digit scenes (segmentation)",
-        "data": "48×48 RGB scenes drawn by tools/datasets.py: one MNIST digit scaled to 22–38 px, coloured "
-                "roughly complementary to the background, pasted at a random position on a tinted crop of "
+        "data": "48×48 RGB scenes drawn by tools/datasets.py: one MNIST digit scaled to 28–42 px, in a bright "
+                "colour roughly complementary to the dimmed background, pasted at a random position on a tinted crop of "
                 "scikit-image's grass, gravel or brick texture. Label: the digit. Training scenes are drawn "
                 "fresh every epoch from the 8,000 training digits; the 2,000 held-out scenes use only the "
                 "2,000 held-out digits (seed 1235). Ground-truth masks: the digit's pixels (alpha > 0.5).",
