@@ -1,0 +1,256 @@
+/**
+ * Dataset mode (DESIGN.md §2, last item) and the per-layer figures that need
+ * the model's U: every sample of a set through the current engine, measured
+ * per image, then mean ± std per layer and the accuracy over the set.
+ *
+ * The forward passes are the expensive part; what depends on the
+ * segmentation settings (seg, P, τ) is kept apart: each image keeps its class
+ * token's attention maps (only where a ground-truth mask exists, the only use
+ * of them), so new settings recompute the IoUs without a forward pass.
+ *
+ * No DOM, no GPU: the driver takes the forward pass as a function, so the unit
+ * tests run it with the CPU reference (test/unit/dataset.test.ts).
+ */
+import { attentionMaps, type GridSize } from '../analysis/attention.ts';
+import { officialCodingRate, paperCodingRate } from '../analysis/codingRate.ts';
+import { meanStd } from '../analysis/dataset.ts';
+import { bestHead, segmentHeads } from '../analysis/segmentation.ts';
+import { sparsity } from '../analysis/sparsity.ts';
+import type { CrateModel } from '../engine/model.ts';
+import { imageToTensor, type RgbaImage } from '../engine/preprocess.ts';
+import type { ForwardOutputs } from '../engine/runner.ts';
+import type { AdapterStatus } from './adapter.ts';
+import type { DatasetStats, MeanStd } from './store.ts';
+import type { SegmentationMethod } from './urlState.ts';
+
+/** The segmentation settings IoU depends on (the `seg`, `p`, `tau` link properties). */
+export interface SegmentationSettings {
+  seg: SegmentationMethod;
+  p: number;
+  tau: number;
+}
+
+export const segmentationKey = (s: SegmentationSettings) => `${s.seg}:${s.seg === 'top' ? s.p : s.tau}`;
+
+/** Most images dataset mode runs (the shipped sets hold 200). */
+export const DATASET_MAX_IMAGES = 200;
+/** On a software adapter (SwiftShader) every forward is slow: fewer images, and the UI says so. */
+export const DATASET_SOFTWARE_MAX_IMAGES = 100;
+
+/** Same test as engines.ts's planner (kept in step by hand: engines.ts does not export it). */
+export function isSoftwareAdapter(adapter: AdapterStatus): boolean {
+  return adapter.status === 'ready' && (adapter.fallback || /swiftshader|llvmpipe|lavapipe|software/i.test(`${adapter.name} ${adapter.architecture}`));
+}
+
+/** How many images to run, and the sentence that says why when fewer than the set holds. */
+export function datasetPlan(setCount: number, adapter: AdapterStatus): { count: number; note?: string } {
+  const software = isSoftwareAdapter(adapter);
+  const cap = software ? DATASET_SOFTWARE_MAX_IMAGES : DATASET_MAX_IMAGES;
+  const count = Math.min(setCount, cap);
+  if (count < setCount) {
+    return {
+      count,
+      note: software
+        ? `the first ${count} of ${setCount} images: the adapter is a software renderer (${adapter.status === 'ready' ? adapter.name : 'no GPU'}), so every forward pass is slow`
+        : `the first ${count} of ${setCount} images`,
+    };
+  }
+  return { count };
+}
+
+/** Cooperative yielding: long loops call `maybeYield()` and give the page a turn every `budgetMs`. */
+export class Yielder {
+  private start = performance.now();
+  longestMs = 0;
+  constructor(readonly budgetMs = 12) {}
+  async maybeYield(): Promise<void> {
+    const elapsed = performance.now() - this.start;
+    if (elapsed < this.budgetMs) return;
+    await this.yieldNow();
+  }
+  async yieldNow(): Promise<void> {
+    this.longestMs = Math.max(this.longestMs, performance.now() - this.start);
+    await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    this.start = performance.now();
+  }
+}
+
+/**
+ * The paper's R^c(Z^{ℓ+½}; U) for every layer (DESIGN.md §2, second item),
+ * one head at a time: head k's term only needs rows [k·dh, (k+1)·dh) of U, so
+ * the sum over heads equals paperCodingRate over all heads, and the page gets
+ * a turn between heads (a CRATE-B layer is ~150 ms of float64 matmul).
+ */
+export async function paperRates(model: CrateModel, outputs: ForwardOutputs, yielder = new Yielder()): Promise<number[]> {
+  const { tokens } = model.shape;
+  const { dim, heads, dim_head: dh } = model.config;
+  const rates: number[] = [];
+  for (let l = 0; l < outputs.layers.length; l++) {
+    const u = model.weights.layers[l].qkv;
+    let rate = 0;
+    for (let k = 0; k < heads; k++) {
+      rate += paperCodingRate(outputs.layers[l].zHalf, tokens, dim, u.subarray(k * dh * dim, (k + 1) * dh * dim), 1, dh);
+      await yielder.maybeYield();
+    }
+    rates.push(rate);
+  }
+  return rates;
+}
+
+/** The class token's attention map of every head, per layer, on the patch grid (float32 to halve what is kept). */
+export function classTokenMaps(model: CrateModel, outputs: ForwardOutputs): Float32Array[][] {
+  const { tokens, gridHeight, gridWidth } = model.shape;
+  return outputs.layers.map((layer) =>
+    attentionMaps(layer.attention, model.config.heads, tokens, { height: gridHeight, width: gridWidth }, 0).heads.map((m) => Float32Array.from(m)),
+  );
+}
+
+/** Best-head IoU with the ground truth for one layer's maps and the current settings (DESIGN.md §2, segmentation). */
+export function bestHeadIoU(maps: readonly ArrayLike<number>[], grid: GridSize, mask: ArrayLike<number>, image: GridSize, s: SegmentationSettings): number {
+  const segmentation = segmentHeads(maps, { kind: s.seg, fraction: s.seg === 'top' ? s.p : s.tau });
+  return bestHead(segmentation.heads, grid, mask, image).iou;
+}
+
+/** What one image contributes to the dataset view. */
+export interface ImageRecord {
+  label?: number;
+  /** argmax of the logits. */
+  predicted: number;
+  codingRate: number[];
+  paperRate: number[];
+  sparsity: number[];
+  /** [layer][head] class-token maps; kept only with a mask, for IoU under new settings. */
+  maps?: Float32Array[][];
+  mask?: Uint8Array;
+  imageSize?: GridSize;
+}
+
+export interface DatasetSample {
+  image: RgbaImage;
+  label?: number;
+  mask?: Uint8Array;
+}
+
+function argmax(values: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+  return best;
+}
+
+export async function measureImage(model: CrateModel, outputs: ForwardOutputs, sample: DatasetSample, yielder = new Yielder()): Promise<ImageRecord> {
+  const { tokens } = model.shape;
+  const { heads, dim_head: dh } = model.config;
+  const record: ImageRecord = {
+    label: sample.label,
+    predicted: argmax(outputs.logits),
+    codingRate: outputs.layers.map((l) => officialCodingRate(l.w, tokens, heads, dh)),
+    sparsity: outputs.layers.map((l) => sparsity(l.zNext).l0Fraction),
+    paperRate: await paperRates(model, outputs, yielder),
+  };
+  if (sample.mask) {
+    record.maps = classTokenMaps(model, outputs);
+    record.mask = sample.mask;
+    record.imageSize = { height: sample.image.height, width: sample.image.width };
+  }
+  return record;
+}
+
+/** IoU per image per layer for the settings; undefined unless every image has a mask. */
+export async function datasetIoUs(model: CrateModel, records: readonly ImageRecord[], s: SegmentationSettings, yielder = new Yielder(), cancelled = () => false): Promise<number[][] | undefined> {
+  if (records.length === 0 || records.some((r) => !r.maps || !r.mask || !r.imageSize)) return undefined;
+  const grid = { height: model.shape.gridHeight, width: model.shape.gridWidth };
+  const out: number[][] = [];
+  for (const r of records) {
+    out.push(r.maps!.map((maps) => bestHeadIoU(maps, grid, r.mask!, r.imageSize!, s)));
+    await yielder.maybeYield();
+    if (cancelled()) return undefined;
+  }
+  return out;
+}
+
+function column(records: readonly ImageRecord[], pick: (r: ImageRecord) => number[], layer: number): MeanStd {
+  const stats = meanStd(records.map((r) => [pick(r)[layer]]));
+  return { mean: stats.mean[0], std: stats.std[0] };
+}
+
+/** Per-layer mean ± std (population std, as analysis/dataset.ts) and the accuracy where the labels belong to the model. */
+export function summariseDataset(
+  modelId: string,
+  records: readonly ImageRecord[],
+  ious: number[][] | undefined,
+  options: { accuracy: boolean; note?: string },
+): DatasetStats {
+  if (records.length === 0) throw new RangeError('no images were measured');
+  const depth = records[0].codingRate.length;
+  const labelled = records.filter((r) => r.label !== undefined);
+  return {
+    modelId,
+    count: records.length,
+    layers: Array.from({ length: depth }, (_, layer) => {
+      const entry: DatasetStats['layers'][number] = {
+        layer,
+        codingRate: column(records, (r) => r.codingRate, layer),
+        paperRate: column(records, (r) => r.paperRate, layer),
+        sparsity: column(records, (r) => r.sparsity, layer),
+      };
+      if (ious) {
+        const stats = meanStd(ious.map((row) => [row[layer]]));
+        entry.iou = { mean: stats.mean[0], std: stats.std[0] };
+      }
+      return entry;
+    }),
+    accuracy: options.accuracy && labelled.length ? labelled.filter((r) => r.predicted === r.label).length / labelled.length : undefined,
+    note: options.note,
+  };
+}
+
+export interface DatasetRunOptions {
+  model: CrateModel;
+  count: number;
+  sample(index: number): Promise<DatasetSample>;
+  forward(input: Float32Array): Promise<ForwardOutputs>;
+  /** Called after each image with how many are done. */
+  onProgress?(done: number, total: number): void;
+  /** Checked between images: a new model, engine or switch stops the run. */
+  cancelled?(): boolean;
+  yielder?: Yielder;
+}
+
+/**
+ * Runs and measures `count` samples one after the other (one forward pass in
+ * flight, so the main view's runs interleave), yielding between images.
+ * Returns undefined when cancelled.
+ */
+export async function runDataset(options: DatasetRunOptions): Promise<ImageRecord[] | undefined> {
+  const { model, count } = options;
+  const cancelled = options.cancelled ?? (() => false);
+  const yielder = options.yielder ?? new Yielder();
+  const records: ImageRecord[] = [];
+  for (let i = 0; i < count; i++) {
+    if (cancelled()) return undefined;
+    const sample = await options.sample(i);
+    const outputs = await options.forward(imageToTensor(sample.image, model.config));
+    if (cancelled()) return undefined;
+    records.push(await measureImage(model, outputs, sample, yielder));
+    options.onProgress?.(i + 1, count);
+    await yielder.yieldNow(); // always: the page (and the main view's runs) get a turn between images
+  }
+  return records;
+}
+
+/** Per-layer figures of one image that need U or the ground truth: the paper rate, and the best-head IoU for the settings. */
+export async function imageExtras(
+  model: CrateModel,
+  outputs: ForwardOutputs,
+  truth: { mask: Uint8Array; image: GridSize } | undefined,
+  s: SegmentationSettings,
+  yielder = new Yielder(),
+): Promise<{ paperRate: number[]; iou?: number[] }> {
+  const paperRate = await paperRates(model, outputs, yielder);
+  return { paperRate, iou: truth ? imageIoUs(model, outputs, truth, s) : undefined };
+}
+
+export function imageIoUs(model: CrateModel, outputs: ForwardOutputs, truth: { mask: Uint8Array; image: GridSize }, s: SegmentationSettings): number[] {
+  const grid = { height: model.shape.gridHeight, width: model.shape.gridWidth };
+  return classTokenMaps(model, outputs).map((maps) => bestHeadIoU(maps, grid, truth.mask, truth.image, s));
+}

@@ -1,0 +1,178 @@
+import { describe, expect, it } from 'vitest';
+import { officialCodingRate, paperCodingRate } from '../../src/analysis/codingRate.ts';
+import { analyseLayer } from '../../src/analysis/layer.ts';
+import { sparsity } from '../../src/analysis/sparsity.ts';
+import { cpuForward } from '../../src/engine/cpu/reference.ts';
+import { imageToTensor, type RgbaImage } from '../../src/engine/preprocess.ts';
+import type { ForwardOutputs } from '../../src/engine/runner.ts';
+import type { AdapterStatus } from '../../src/state/adapter.ts';
+import {
+  DATASET_MAX_IMAGES,
+  DATASET_SOFTWARE_MAX_IMAGES,
+  datasetIoUs,
+  datasetPlan,
+  imageExtras,
+  runDataset,
+  summariseDataset,
+  type DatasetSample,
+} from '../../src/state/dataset.ts';
+import { randomModel, seededRandom } from '../helpers/randomModel.ts';
+
+const model = randomModel({ image_size: 16, patch_size: 4, channels: 3, dim: 16, depth: 3, heads: 2, dim_head: 8, num_classes: 4 }, 7);
+const { tokens } = model.shape;
+const grid = { height: model.shape.gridHeight, width: model.shape.gridWidth };
+
+function sample(i: number): DatasetSample {
+  const random = seededRandom(100 + i);
+  const data = new Uint8ClampedArray(16 * 16 * 4).map((_, j) => (j % 4 === 3 ? 255 : Math.floor(random() * 256)));
+  // A random blob as ground truth: a rectangle whose corner depends on the image.
+  const mask = new Uint8Array(16 * 16);
+  const x0 = Math.floor(random() * 8);
+  const y0 = Math.floor(random() * 8);
+  for (let y = y0; y < y0 + 7; y++) for (let x = x0; x < x0 + 6; x++) mask[y * 16 + x] = 1;
+  return { image: { width: 16, height: 16, data } as RgbaImage, label: i % 4, mask };
+}
+
+const forward = async (input: Float32Array): Promise<ForwardOutputs> => {
+  const trace = cpuForward(model, input);
+  return { logits: trace.logits, layers: trace.layers.map(({ w, attention, zHalf, zNext }) => ({ w, attention, zHalf, zNext })) };
+};
+
+const COUNT = 6;
+
+async function measured() {
+  const records = await runDataset({ model, count: COUNT, sample: async (i) => sample(i), forward });
+  if (!records) throw new Error('not cancelled, yet no records');
+  return records;
+}
+
+describe('runDataset and its records', () => {
+  it('measures every image as the analysis functions do, the paper rate head by head', async () => {
+    const records = await measured();
+    expect(records).toHaveLength(COUNT);
+    for (let i = 0; i < COUNT; i++) {
+      const trace = cpuForward(model, imageToTensor(sample(i).image, model.config));
+      const r = records[i];
+      for (let l = 0; l < model.config.depth; l++) {
+        const layer = trace.layers[l];
+        expect(r.codingRate[l]).toBeCloseTo(officialCodingRate(layer.w, tokens, 2, 8), 10);
+        expect(r.sparsity[l]).toBe(sparsity(layer.zNext).l0Fraction);
+        // All heads at once (paperCodingRate's own loop) against the per-head split the pipeline uses to yield.
+        const whole = paperCodingRate(layer.zHalf, tokens, 16, model.weights.layers[l].qkv, 2, 8);
+        expect(Math.abs(r.paperRate[l] - whole)).toBeLessThanOrEqual(1e-9 * Math.abs(whole));
+      }
+      expect(r.label).toBe(i % 4);
+      expect(r.maps).toHaveLength(model.config.depth);
+    }
+  });
+
+  it('mean ± std are the population statistics of the records, accuracy counts label = argmax', async () => {
+    const records = await measured();
+    const stats = summariseDataset('m', records, undefined, { accuracy: true });
+    expect(stats.count).toBe(COUNT);
+    for (let l = 0; l < model.config.depth; l++) {
+      const values = records.map((r) => r.codingRate[l]);
+      const mean = values.reduce((a, b) => a + b, 0) / COUNT;
+      const std = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / COUNT);
+      expect(stats.layers[l].codingRate.mean).toBeCloseTo(mean, 10);
+      expect(stats.layers[l].codingRate.std).toBeCloseTo(std, 10);
+      expect(stats.layers[l].codingRate.std).toBeGreaterThan(0); // different images really differ
+      expect(stats.layers[l].iou).toBeUndefined();
+    }
+    const right = records.filter((r) => r.predicted === r.label).length;
+    expect(stats.accuracy).toBe(right / COUNT);
+    expect(summariseDataset('m', records, undefined, { accuracy: false }).accuracy).toBeUndefined();
+  });
+
+  it('IoUs from the kept maps equal analyseLayer on fresh tensors, for each setting, with no forward pass', async () => {
+    const records = await measured();
+    let forwards = 0;
+    const settings = [
+      { seg: 'top', p: 0.6, tau: 0.6 },
+      { seg: 'mass', p: 0.6, tau: 0.3 },
+      { seg: 'top', p: 0.2, tau: 0.6 },
+    ] as const;
+    const results: number[][][] = [];
+    for (const s of settings) {
+      const ious = (await datasetIoUs(model, records, s))!;
+      results.push(ious);
+      for (let i = 0; i < COUNT; i++) {
+        const { image, mask } = sample(i);
+        forwards++;
+        const trace = cpuForward(model, imageToTensor(image, model.config));
+        for (let l = 0; l < model.config.depth; l++) {
+          const layer = trace.layers[l];
+          const figures = analyseLayer(
+            { ...layer, qkv: model.weights.layers[l].qkv },
+            { tokens, dim: 16, heads: 2, dimHead: 8, grid },
+            { topFraction: s.p, massFraction: s.tau, groundTruth: { mask: mask!, image: { height: 16, width: 16 } } },
+          );
+          const expected = s.seg === 'top' ? figures.iou!.top.iou : figures.iou!.mass.iou;
+          expect(ious[i][l]).toBeCloseTo(expected, 6);
+        }
+      }
+    }
+    expect(forwards).toBe(COUNT * settings.length); // only the check above ran forwards
+    expect(results[0]).not.toEqual(results[2]); // the settings matter, so a stale IoU would be caught
+    const stats = summariseDataset('m', records, results[1], { accuracy: true });
+    expect(stats.layers[0].iou!.mean).toBeCloseTo(results[1].reduce((a, row) => a + row[0], 0) / COUNT, 12);
+  });
+
+  it('no IoU when an image has no mask', async () => {
+    const records = await runDataset({ model, count: 2, sample: async (i) => ({ ...sample(i), mask: undefined }), forward });
+    expect(records![0].maps).toBeUndefined();
+    expect(await datasetIoUs(model, records!, { seg: 'top', p: 0.6, tau: 0.6 })).toBeUndefined();
+  });
+
+  it('stops when cancelled, and gives the event loop a turn between images', async () => {
+    let forwards = 0;
+    let stop = false;
+    let timerRan = -1;
+    setTimeout(() => (timerRan = forwards), 0);
+    const progress: number[] = [];
+    const result = await runDataset({
+      model,
+      count: COUNT,
+      sample: async (i) => sample(i),
+      forward: async (input) => {
+        forwards++;
+        return forward(input);
+      },
+      onProgress: (done) => {
+        progress.push(done);
+        if (done === 2) stop = true;
+      },
+      cancelled: () => stop,
+    });
+    expect(result).toBeUndefined();
+    expect(forwards).toBe(2);
+    expect(progress).toEqual([1, 2]);
+    // A timer queued before the run fired after the first image, not after the whole set.
+    expect(timerRan).toBe(1);
+  });
+
+  it('imageExtras gives the paper rate of every layer and IoUs only with a mask', async () => {
+    const { image, mask } = sample(0);
+    const outputs = await forward(imageToTensor(image, model.config));
+    const without = await imageExtras(model, outputs, undefined, { seg: 'top', p: 0.6, tau: 0.6 });
+    expect(without.iou).toBeUndefined();
+    expect(without.paperRate).toHaveLength(model.config.depth);
+    const withMask = await imageExtras(model, outputs, { mask: mask!, image: { height: 16, width: 16 } }, { seg: 'top', p: 0.6, tau: 0.6 });
+    expect(withMask.iou).toHaveLength(model.config.depth);
+    for (const v of withMask.iou!) expect(v).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe('datasetPlan', () => {
+  const software: AdapterStatus = { status: 'ready', name: 'SwiftShader Device (Subzero)', vendor: 'google', architecture: 'swiftshader', fallback: false, features: [] };
+  const hardware: AdapterStatus = { status: 'ready', name: 'NVIDIA H100', vendor: 'nvidia', architecture: 'hopper', fallback: false, features: [] };
+  it('caps at 100 on a software adapter and says so, 200 elsewhere', () => {
+    const soft = datasetPlan(200, software);
+    expect(soft.count).toBe(DATASET_SOFTWARE_MAX_IMAGES);
+    expect(soft.note).toMatch(/100 of 200.*software renderer/);
+    expect(datasetPlan(200, hardware)).toEqual({ count: 200 });
+    expect(datasetPlan(1000, hardware).count).toBe(DATASET_MAX_IMAGES);
+    expect(datasetPlan(40, software)).toEqual({ count: 40 });
+    expect(datasetPlan(200, { ...hardware, fallback: true }).count).toBe(100);
+  });
+});
