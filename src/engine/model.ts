@@ -85,10 +85,18 @@ export function officialTensorShapes(config: CrateConfig): [string, number[]][] 
   return list;
 }
 
+/** Index of the first NaN or ±Infinity, or -1. (x − x is 0 for finite x and NaN otherwise.) */
+function firstNonFinite(data: Float32Array): number {
+  for (let i = 0; i < data.length; i++) if (data[i] - data[i] !== 0) return i;
+  return -1;
+}
+
 /**
  * Builds a model from tensors named as in the official state dict. Every
  * tensor is checked by name and shape; the error names the first that is
- * missing or mismatched. Extra tensors are ignored.
+ * missing or mismatched, or that holds a NaN or an infinity (a corrupt or
+ * diverged checkpoint would otherwise run and show NaN everywhere). Extra
+ * tensors are ignored.
  */
 export function modelFromTensors(config: CrateConfig, tensors: ReadonlyMap<string, Tensor>): CrateModel {
   const byName = new Map<string, Float32Array>();
@@ -97,6 +105,10 @@ export function modelFromTensors(config: CrateConfig, tensors: ReadonlyMap<strin
     if (!t) throw new ModelError(`missing tensor "${name}" (expected shape [${shape}])`);
     if (t.shape.length !== shape.length || t.shape.some((n, i) => n !== shape[i])) {
       throw new ModelError(`tensor "${name}" has shape [${t.shape}], expected [${shape}]`);
+    }
+    const bad = firstNonFinite(t.data);
+    if (bad >= 0) {
+      throw new ModelError(`tensor "${name}" holds ${t.data[bad]} at element ${bad}; a model with NaN or infinite weights cannot run`);
     }
     byName.set(name, t.data);
   }

@@ -133,11 +133,13 @@ function decodeTensor(t: RawTensor): Tensor | undefined {
   const count = sizeOf(t.dims);
   if (count > MAX_ELEMENTS) throw new OnnxError(`initializer "${t.name}": ${count} elements is over the ${MAX_ELEMENTS} limit`);
   if (t.external) throw new OnnxError(`initializer "${t.name}" is stored in an external file; ship one self-contained .onnx file`);
-  const data = new Float32Array(count);
+  // The element count is checked against the data actually present before anything is allocated for
+  // it: a forged dim must not cost a gigabyte of zeros on the way to its refusal.
   if (t.raw) {
     if (t.raw.byteLength !== count * bytesPerElement) {
       throw new OnnxError(`initializer "${t.name}": ${t.raw.byteLength} raw bytes, but [${t.dims}] needs ${count * bytesPerElement}`);
     }
+    const data = new Float32Array(count);
     const view = new DataView(t.raw.buffer, t.raw.byteOffset, t.raw.byteLength);
     for (let i = 0; i < count; i++) {
       if (t.dataType === FLOAT) data[i] = view.getFloat32(4 * i, true);
@@ -145,13 +147,12 @@ function decodeTensor(t: RawTensor): Tensor | undefined {
       else if (t.dataType === FLOAT16) data[i] = halfToFloat(view.getUint16(2 * i, true));
       else data[i] = bfloatToFloat(view.getUint16(2 * i, true));
     }
-  } else {
-    // float16/bfloat16 without raw_data live in int32_data, which no exporter we know writes for weights.
-    if (t.dataType !== FLOAT && t.dataType !== DOUBLE) throw new OnnxError(`initializer "${t.name}": 16-bit data without raw_data is not supported`);
-    if (t.floats.length !== count) throw new OnnxError(`initializer "${t.name}": ${t.floats.length} values, but [${t.dims}] needs ${count}`);
-    data.set(t.floats);
+    return { shape: t.dims, data };
   }
-  return { shape: t.dims, data };
+  // float16/bfloat16 without raw_data live in int32_data, which no exporter we know writes for weights.
+  if (t.dataType !== FLOAT && t.dataType !== DOUBLE) throw new OnnxError(`initializer "${t.name}": 16-bit data without raw_data is not supported`);
+  if (t.floats.length !== count) throw new OnnxError(`initializer "${t.name}": ${t.floats.length} values, but [${t.dims}] needs ${count}`);
+  return { shape: t.dims, data: Float32Array.from(t.floats) };
 }
 
 function readGraph(reader: Reader, end: number, out: OnnxFile): void {

@@ -68,12 +68,19 @@ function isContiguous(shape: readonly number[], stride: readonly number[]): bool
 export async function decodeTensor(ref: TensorRef, storageBytes: Uint8Array, slicer: Slicer, onElements?: (n: number) => void): Promise<Float32Array> {
   const size = DTYPE_BYTES[ref.dtype];
   const numel = ref.numel;
-  const out = new Float32Array(numel);
-  if (numel === 0) return out;
+  if (numel === 0) return new Float32Array(0);
   const available = Math.floor(storageBytes.byteLength / size);
   let last = ref.offset;
   for (let i = 0; i < ref.shape.length; i++) last += (ref.shape[i] - 1) * ref.stride[i];
   if (last >= available) throw new PthError(`tensor reaches element ${last} of storage "${ref.storage.key}", which holds ${available}`);
+  // A view with more elements than its storage repeats them (a stride of 0, or overlapping strides):
+  // torch.expand does that, no weight does, and decoding one would turn a few bytes into gigabytes.
+  if (numel > available) {
+    throw new PthError(
+      `a tensor of size [${ref.shape}] with stride [${ref.stride}] has ${numel} elements but storage "${ref.storage.key}" holds only ${available}: a broadcast (stride 0) or overlapping view is not a weight`,
+    );
+  }
+  const out = new Float32Array(numel);
 
   if (isContiguous(ref.shape, ref.stride)) {
     for (let at = 0; at < numel; at += CHUNK_ELEMENTS) {

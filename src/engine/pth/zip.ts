@@ -27,6 +27,8 @@ const SIG_LOCATOR64 = 0x07064b50;
 /** One entry may not unpack to more than this (no typed array can hold more anyway). */
 const MAX_ENTRY_BYTES = 2 ** 31;
 const MAX_ENTRIES = 1_000_000;
+/** Deflate cannot expand data by more than 1032:1 (RFC 1951's longest match per shortest code); a header claiming more is forged. */
+const MAX_DEFLATE_RATIO = 1032;
 /** Work between two time checks while hashing or copying. */
 const CHUNK = 1 << 18;
 
@@ -123,6 +125,9 @@ export function readZipDirectory(bytes: Uint8Array): Map<string, ZipEntry> {
     if (method !== 0 && method !== 8) throw new PthError(`zip: entry "${name}" uses compression method ${method} (only stored and deflate are read)`);
     if (method === 0 && compressedSize !== size) throw new PthError(`zip: stored entry "${name}" has sizes ${compressedSize} and ${size}`);
     if (size > MAX_ENTRY_BYTES) throw new PthError(`zip: entry "${name}" is ${size} bytes, over the ${MAX_ENTRY_BYTES}-byte limit`);
+    if (method === 8 && size > compressedSize * MAX_DEFLATE_RATIO + 64) {
+      throw new PthError(`zip: deflated entry "${name}" claims ${size} bytes from ${compressedSize} compressed bytes, more than deflate can produce`);
+    }
     if (localOffset + 30 > bytes.byteLength || view.getUint32(localOffset, true) !== SIG_LOCAL) {
       throw new PthError(`zip: entry "${name}" has no local header at offset ${localOffset}`);
     }
@@ -139,7 +144,9 @@ export function readZipDirectory(bytes: Uint8Array): Map<string, ZipEntry> {
 
 async function inflate(data: Uint8Array, entry: ZipEntry, slicer: Slicer): Promise<Uint8Array> {
   if (typeof DecompressionStream === 'undefined') throw new PthError(`zip: entry "${entry.name}" is deflated and this platform has no DecompressionStream`);
-  const out = new Uint8Array(entry.size);
+  // The declared size is a claim: the buffer grows with the data actually inflated (doubling,
+  // never past the claim), so a forged size costs nothing before it is caught.
+  let out = new Uint8Array(Math.min(entry.size, Math.max(1 << 16, 4 * data.byteLength)));
   let filled = 0;
   try {
     const stream = new Blob([data as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('deflate-raw'));
@@ -147,9 +154,14 @@ async function inflate(data: Uint8Array, entry: ZipEntry, slicer: Slicer): Promi
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      if (filled + value.byteLength > out.byteLength) {
+      if (filled + value.byteLength > entry.size) {
         await reader.cancel();
         throw new PthError(`zip: entry "${entry.name}" inflates to more than its declared ${entry.size} bytes`);
+      }
+      if (filled + value.byteLength > out.byteLength) {
+        const grown = new Uint8Array(Math.min(entry.size, Math.max(2 * out.byteLength, filled + value.byteLength)));
+        grown.set(out.subarray(0, filled));
+        out = grown;
       }
       out.set(value, filled);
       filled += value.byteLength;
@@ -160,7 +172,7 @@ async function inflate(data: Uint8Array, entry: ZipEntry, slicer: Slicer): Promi
     throw new PthError(`zip: entry "${entry.name}" is not valid deflate data`);
   }
   if (filled !== entry.size) throw new PthError(`zip: entry "${entry.name}" inflates to ${filled} bytes, not its declared ${entry.size}`);
-  return out;
+  return out.byteLength === filled ? out : out.subarray(0, filled);
 }
 
 /**
