@@ -1,32 +1,51 @@
 /**
- * Turns the selection into results: manifest → model file → sample image →
- * engine → analysis → store. The only module that calls the engines; the
- * views only read what it puts in the store (DESIGN.md §3).
+ * Turns the selection into results: manifest → model file → image (a shipped
+ * sample, or the user's upload or drawing) → engine → analysis → store. The
+ * only module that calls the engines; the views only read what it puts in the
+ * store, and leave requests there (a model file to open), DESIGN.md §3.
+ *
+ * Waits: every slow step sets a loading state with a message (and a fraction
+ * where known), but only once it has lasted LOADING_DELAY_MS, so switching
+ * between samples of a small model never flashes a progress bar.
  */
+import type { GridSize } from '../analysis/attention.ts';
 import { imageToTensor, type RgbaImage } from '../engine/preprocess.ts';
-import { ENGINE_LABELS, maxRelativeDeviation, type EngineKind, type ModelRunner } from '../engine/runner.ts';
+import { ENGINE_LABELS, maxRelativeDeviation, type EngineKind, type ForwardOutputs, type ModelRunner } from '../engine/runner.ts';
 import { probeAdapter } from './adapter.ts';
 import { analyseOutputs } from './analyse.ts';
-import { createRunner, planEngines } from './engines.ts';
+import { datasetIoUs, datasetPlan, imageExtras, imageIoUs, runDataset, segmentationKey, summariseDataset, Yielder, type ImageRecord, type SegmentationSettings } from './dataset.ts';
+import { createRunner, forwardFlops, planEngines } from './engines.ts';
 import { fetchBytes, LoadError, type ByteProgress } from './fetchBytes.ts';
 import { parseManifest, type Manifest, type ManifestModel } from './manifest.ts';
-import { parseModelFile, type LoadedModel } from './modelFile.ts';
+import { headChoices, LOCAL_MODEL_ID, openModelBytes, type LoadedModel, type OpenedModel } from './modelFile.ts';
 import { atlasCell, decodePng, maskCell, type DecodedAtlas } from './sampleSet.ts';
-import { useApp, type AppState, type ModelSummary, type RunResult } from './store.ts';
-import { isModelUrl, quote } from './urlState.ts';
+import { useApp, type AppState, type Loadable, type LocalModelInfo, type ModelFileRequest, type ModelSummary, type RunResult } from './store.ts';
+import { isModelUrl, quote, type ImageSource } from './urlState.ts';
 
 const MODELS_URL = `${import.meta.env.BASE_URL}models/`;
 
+/** A wait shorter than this shows no progress indicator at all (issue 6: no flashing for fast steps). */
+export const LOADING_DELAY_MS = 300;
+
+/**
+ * Above this many FLOPs per forward pass the CPU reference is not run as the
+ * second engine: it is synchronous TypeScript (≈ 1 GFLOP/s), and a CRATE-B
+ * forward would freeze the page for many seconds.
+ */
+export const CPU_REFERENCE_FLOP_LIMIT = 2e9;
+
 type Store = typeof useApp;
 
-/** Where a model comes from: a manifest entry, or a URL from a shared link. */
+/** Where a model comes from: a manifest entry, a URL from a shared link, or a local file. */
 interface ModelSource {
   key: string;
   name: string;
   url: string;
   expectedBytes?: number;
-  /** The manifest entry whose samples are shown (for a hosted model: the first with the same channel count). */
+  /** The manifest entry whose samples are shown (for other models: the closest in channels and size). */
   samplesFrom?: ManifestModel;
+  /** True when the samples' labels are this model's own (a manifest model): only then is accuracy meaningful. */
+  ownSamples: boolean;
 }
 
 function summarise(source: ModelSource, loaded: LoadedModel): ModelSummary {
@@ -57,6 +76,81 @@ export function formatBytes(bytes: number): string {
 
 const nextFrame = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
+/** The shipped sample set closest to a model that has none of its own: same channels and size, then same channels, then any. */
+export function samplesFor(manifest: Manifest, model: LoadedModel['model'] | undefined): ManifestModel | undefined {
+  const withSamples = manifest.models.filter((m) => m.samples && m.samples.count > 0);
+  if (!model) return withSamples[0] ?? manifest.models[0];
+  const { channels } = model.config;
+  const { imageHeight, imageWidth } = model.shape;
+  return (
+    withSamples.find((m) => m.samples!.channels === channels && m.samples!.width === imageWidth && m.samples!.height === imageHeight) ??
+    withSamples.find((m) => m.samples!.channels === channels) ??
+    withSamples[0] ??
+    manifest.models[0]
+  );
+}
+
+type LoadingState = Extract<Loadable<unknown>, { status: 'loading' }>;
+
+/**
+ * A loading indicator that appears only after LOADING_DELAY_MS: `update`
+ * records the latest message (shown at once when the indicator is already
+ * up), `done` cancels it. `apply` is skipped once the work is stale.
+ */
+function deferredLoading(apply: (state: LoadingState) => void, stale: () => boolean) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let shown = false;
+  let pending: LoadingState | undefined;
+  return {
+    update(state: Omit<LoadingState, 'status'>) {
+      if (stale()) return;
+      pending = { status: 'loading', ...state };
+      if (shown) {
+        apply(pending);
+        return;
+      }
+      timer ??= setTimeout(() => {
+        timer = undefined;
+        if (!stale() && pending) {
+          shown = true;
+          apply(pending);
+        }
+      }, LOADING_DELAY_MS);
+    },
+    done() {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      pending = undefined;
+    },
+  };
+}
+
+/** Reads a local file with byte progress (a 90 MB checkpoint takes a moment even from disk). */
+async function readBlob(file: Blob, onProgress: (received: number, total: number) => void): Promise<Uint8Array> {
+  const total = file.size;
+  if (!file.stream) return new Uint8Array(await file.arrayBuffer());
+  const out = new Uint8Array(total);
+  const reader = file.stream().getReader();
+  let received = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (received + value.byteLength > total) throw new LoadError('the file grew while it was read');
+    out.set(value, received);
+    received += value.byteLength;
+    onProgress(received, total);
+  }
+  return received === total ? out : out.subarray(0, received);
+}
+
+/** The state of the model in use, kept for dataset mode and the segmentation settings. */
+interface Current {
+  source: ModelSource;
+  loaded: LoadedModel;
+  engine: EngineKind;
+  result: RunResult;
+}
+
 /** Starts everything; returns a function that stops listening to the store. */
 export function startPipeline(store: Store = useApp): () => void {
   const models = new Map<string, Promise<LoadedModel>>();
@@ -66,6 +160,10 @@ export function startPipeline(store: Store = useApp): () => void {
   let generation = 0;
   /** The last model that loaded; a model that fails to load falls back to it. */
   let lastGoodModel: string | undefined;
+  /** The model opened from a file (one at a time; a new file replaces it). */
+  let local: { key: string; name: string; loaded: OpenedModel; request: ModelFileRequest; info: LocalModelInfo } | undefined;
+  let localCount = 0;
+  let current: Current | undefined;
 
   const adapterReady = probeAdapter().then((adapter) => {
     store.setState({ adapter });
@@ -75,9 +173,9 @@ export function startPipeline(store: Store = useApp): () => void {
   const loadModel = (source: ModelSource, onProgress: (p: ByteProgress) => void) => {
     let promise = models.get(source.key);
     if (!promise) {
-      promise = fetchBytes(source.url, { cache: true, expectedBytes: source.expectedBytes, onProgress }).then((bytes) => {
+      promise = fetchBytes(source.url, { cache: true, expectedBytes: source.expectedBytes, onProgress }).then(async (bytes) => {
         try {
-          return parseModelFile(source.url, bytes);
+          return await openModelBytes(source.url, bytes);
         } catch (error) {
           throw new LoadError(`${source.name} is not a usable CRATE model: ${(error as Error).message}`);
         }
@@ -115,9 +213,17 @@ export function startPipeline(store: Store = useApp): () => void {
 
   /** The model the selection names, or a notice and a correction. */
   const resolveSource = (manifest: Manifest, s: AppState): ModelSource | undefined => {
+    if (s.model === LOCAL_MODEL_ID) {
+      if (!local) {
+        const fallback = lastGoodModel ?? manifest.defaultModel;
+        s.notify([`the model was a file local to the sender's browser, so a link cannot carry it; showing ${quote(fallback)}`]);
+        store.setState({ model: fallback });
+        return undefined;
+      }
+      return { key: local.key, name: local.name, url: '', samplesFrom: samplesFor(manifest, local.loaded.model), ownSamples: false };
+    }
     if (isModelUrl(s.model)) {
-      const samplesFrom = manifest.models.find((m) => m.samples) ?? manifest.models[0];
-      return { key: s.model, name: s.model, url: s.model, samplesFrom };
+      return { key: s.model, name: s.model, url: s.model, samplesFrom: samplesFor(manifest, undefined), ownSamples: false };
     }
     const entry = manifest.models.find((m) => m.id === s.model);
     if (!entry) {
@@ -126,7 +232,7 @@ export function startPipeline(store: Store = useApp): () => void {
       store.setState({ model: fallback, sample: 0 });
       return undefined;
     }
-    return { key: entry.id, name: entry.name, url: MODELS_URL + entry.file, expectedBytes: entry.bytes, samplesFrom: entry };
+    return { key: entry.id, name: entry.name, url: MODELS_URL + entry.file, expectedBytes: entry.bytes, samplesFrom: entry, ownSamples: true };
   };
 
   const sampleOf = async (source: ModelSource, index: number): Promise<{ image: RgbaImage; label?: number; mask?: Uint8Array } | 'out-of-range'> => {
@@ -135,12 +241,22 @@ export function startPipeline(store: Store = useApp): () => void {
     if (index >= set.count) return 'out-of-range';
     const atlas = await loadAtlas(set.atlas, set);
     const mask = set.masks ? maskCell(await loadAtlas(set.masks, set), index) : undefined;
-    return { image: atlasCell(atlas, index), label: set.labels[index], mask };
+    return { image: atlasCell(atlas, index), label: source.ownSamples ? set.labels[index] : undefined, mask };
   };
 
   const compareEngines = async (mine: number, result: RunResult, loaded: LoadedModel, reference: EngineKind | undefined, input: Float32Array) => {
     if (!reference) {
       store.setState({ agreement: { status: 'error', message: 'no second engine can run this model, so there is nothing to compare with' } });
+      return;
+    }
+    const flops = forwardFlops(loaded.model);
+    if (reference === 'cpu' && flops > CPU_REFERENCE_FLOP_LIMIT) {
+      store.setState({
+        agreement: {
+          status: 'error',
+          message: `not compared: the only second engine for this model is the CPU reference, which would freeze the page for a ${(flops / 1e9).toFixed(1)} GFLOP forward pass`,
+        },
+      });
       return;
     }
     store.setState({ agreement: { status: 'loading', message: `Checking against ${ENGINE_LABELS[reference]}…` } });
@@ -158,106 +274,291 @@ export function startPipeline(store: Store = useApp): () => void {
     }
   };
 
+  const segmentationOf = (s: AppState): SegmentationSettings => ({ seg: s.seg, p: s.p, tau: s.tau });
+
   const run = async (manifest: Manifest) => {
     const s = store.getState();
+    // A link cannot carry an upload or a drawing: fall back to the sample the link names.
+    if (s.source !== 'sample' && s.localImage?.source !== s.source) {
+      s.notify([`the image was local to the sender's browser; showing sample ${s.sample} instead`]);
+      store.setState({ source: 'sample' });
+      return; // the correction triggers another run
+    }
     const source = resolveSource(manifest, s);
     if (!source) return; // the correction triggers another run
     const sampleIndex = s.sample;
-    const current = store.getState().run;
+    const imageSource: ImageSource = s.source;
+    const localImage = s.localImage;
     const choice = s.engine;
     const mine = ++generation;
     const stale = () => mine !== generation;
-    const progress = (message: string, extra: { fraction?: number; bytes?: { received: number; total?: number } } = {}) => {
-      if (!stale()) store.setState({ run: { status: 'loading', message, ...extra } });
-    };
-    if (!(current.status === 'ready' && current.value.modelId === source.key)) {
-      progress(`Downloading ${source.name}…`, { fraction: 0 });
-    }
-    let loaded: LoadedModel;
+    const loading = deferredLoading((state) => store.setState({ run: state }), stale);
+    const progress = (message: string, extra: { fraction?: number; bytes?: { received: number; total?: number } } = {}) => loading.update({ message, ...extra });
     try {
-      loaded = await loadModel(source, ({ received, total, fromCache }) =>
-        progress(fromCache ? `Loading ${source.name} from the browser cache…` : `Downloading ${source.name}…`, {
-          fraction: total ? Math.min(received / total, 1) : undefined,
-          bytes: { received, total },
-        }),
-      );
-    } catch (error) {
-      if (stale()) return;
-      const message = error instanceof Error ? error.message : String(error);
-      if (lastGoodModel && lastGoodModel !== source.key) {
-        // Keep the current view: report the problem and go back to the model that works.
-        store.getState().notify([`${message}; keeping ${quote(lastGoodModel)}`]);
-        store.setState({ model: lastGoodModel });
+      await runNow();
+    } finally {
+      loading.done();
+    }
+
+    async function runNow() {
+      progress(`Downloading ${source!.name}…`, { fraction: 0 });
+      let loaded: LoadedModel;
+      try {
+        loaded = await loadModel(source!, ({ received, total, fromCache }) =>
+          progress(fromCache ? `Loading ${source!.name} from the browser cache…` : `Downloading ${source!.name}…`, {
+            fraction: total ? Math.min(received / total, 1) : undefined,
+            bytes: { received, total },
+          }),
+        );
+      } catch (error) {
+        if (stale()) return;
+        const message = error instanceof Error ? error.message : String(error);
+        if (lastGoodModel && lastGoodModel !== source!.key) {
+          // Keep the current view: report the problem and go back to the model that works.
+          store.getState().notify([`${message}; keeping ${quote(lastGoodModel)}`]);
+          store.setState({ model: lastGoodModel });
+          return;
+        }
+        store.setState({ run: { status: 'error', message } });
         return;
       }
-      store.setState({ run: { status: 'error', message } });
+      if (stale()) return;
+      if (!source!.ownSamples) source!.samplesFrom = samplesFor(manifest, loaded.model);
+      // A local model is not a link target: falling back to it would put "local-file" in a link.
+      if (source!.key !== local?.key) lastGoodModel = source!.key;
+      try {
+        let image: RgbaImage;
+        let label: number | undefined;
+        let mask: Uint8Array | undefined;
+        if (imageSource === 'sample') {
+          progress('Decoding the sample image…');
+          const sample = await sampleOf(source!, sampleIndex);
+          if (stale()) return;
+          if (sample === 'out-of-range') {
+            store.getState().notify([`model ${quote(source!.name)} has ${source!.samplesFrom?.samples?.count ?? 0} samples, so sample ${sampleIndex} does not exist; showing sample 0`]);
+            store.setState({ sample: 0 });
+            return;
+          }
+          ({ image, label, mask } = sample);
+        } else {
+          image = localImage!.image;
+        }
+        const adapter = await adapterReady;
+        const plan = planEngines(choice, adapter, loaded);
+        progress(`Running ${loaded.model.config.depth} layers on ${ENGINE_LABELS[plan.primary]}…`);
+        await nextFrame();
+        const input = imageToTensor(image, loaded.model.config);
+        let engine = plan.primary;
+        let reason = plan.reason;
+        let reference = plan.reference;
+        let outputs: ForwardOutputs;
+        const start = performance.now();
+        try {
+          // Timestamp queries cost a compute pass per dispatch; the engine panel shows what they measure.
+          outputs = await (await runnerFor(source!.key, engine, loaded)).run(input, { profile: engine === 'wgsl' });
+        } catch (error) {
+          if (stale()) return;
+          // An engine that fails (lost device, out of memory) must not blank the view: fall back and say so.
+          const fallback: EngineKind = loaded.onnx && engine !== 'ort-wasm' ? 'ort-wasm' : 'cpu';
+          if (engine === fallback) throw error;
+          store.getState().notify([`${ENGINE_LABELS[engine]} failed (${(error as Error).message}); running ${ENGINE_LABELS[fallback]} instead`]);
+          reason = `${ENGINE_LABELS[engine]} failed, so ${ENGINE_LABELS[fallback]} runs the model`;
+          reference = engine === 'wgsl' ? 'cpu' : undefined;
+          engine = fallback;
+          outputs = await (await runnerFor(source!.key, engine, loaded)).run(input);
+        }
+        const forwardMillis = performance.now() - start;
+        if (stale()) return;
+        progress('Measuring every layer…');
+        const analysisStart = performance.now();
+        const { top, layers } = analyseOutputs(loaded.model, outputs);
+        const truth = mask ? { mask, image: { height: image.height, width: image.width } } : undefined;
+        const extras = await imageExtras(loaded.model, outputs, truth, segmentationOf(store.getState()));
+        if (stale()) return;
+        const analysisMillis = performance.now() - analysisStart;
+        const result: RunResult = {
+          modelId: source!.key,
+          sampleIndex,
+          model: summarise(source!, loaded),
+          image,
+          label,
+          mask,
+          top,
+          layers: layers.map((l, i) => ({ ...l, paperRate: extras.paperRate[i], iou: extras.iou?.[i] })),
+          outputs,
+          forwardMillis,
+          analysisMillis,
+          engine,
+          engineReason: reason,
+          source: imageSource,
+          inputName: imageSource === 'sample' ? undefined : localImage?.name,
+          samplesFrom: source!.samplesFrom?.id,
+        };
+        const { layer } = store.getState();
+        if (layer >= loaded.model.config.depth) {
+          store.getState().notify([`model ${quote(source!.name)} has ${loaded.model.config.depth} layers, so layer ${layer} does not exist; showing layer 0`]);
+        }
+        current = { source: source!, loaded, engine, result };
+        const patch: Partial<AppState> = { run: { status: 'ready', value: result }, layer: layer >= loaded.model.config.depth ? 0 : layer };
+        if (local && source!.key === local.key && local.info.firstResultMillis === undefined) {
+          local.info = { ...local.info, firstResultMillis: performance.now() - local.request.startedAt };
+          patch.localModel = local.info;
+        }
+        store.setState(patch);
+        void compareEngines(mine, result, loaded, reference, input);
+      } catch (error) {
+        if (stale()) return;
+        const message = error instanceof Error ? error.message : String(error);
+        store.setState({ run: { status: 'error', message } });
+      }
+    }
+  };
+
+  // ─── Model files (issue 8) ────────────────────────────────────────────────
+
+  let fileGeneration = 0;
+  const openFile = async (request: ModelFileRequest) => {
+    const mine = ++fileGeneration;
+    const stale = () => mine !== fileGeneration;
+    const label = request.name.split(/[\\/]/).pop()!.slice(0, 80) || 'the file';
+    const loading = deferredLoading((state) => store.setState({ modelFile: state }), stale);
+    try {
+      loading.update({ message: `Reading ${label}…`, fraction: 0, bytes: { received: 0, total: request.file.size } });
+      const readStart = performance.now();
+      const bytes = await readBlob(request.file, (received, total) =>
+        loading.update({ message: `Reading ${label}…`, fraction: total ? received / total : undefined, bytes: { received, total } }),
+      );
+      const readMillis = performance.now() - readStart;
+      if (stale()) return;
+      const parseStart = performance.now();
+      loading.update({ message: `Parsing ${label}…`, fraction: 0 });
+      const opened = await openModelBytes(label, bytes, {
+        heads: request.heads,
+        onProgress: (done, total) => loading.update({ message: `Parsing ${label}…`, fraction: total ? done / total : undefined, bytes: { received: done, total } }),
+      });
+      const parseMillis = performance.now() - parseStart;
+      if (stale()) return;
+      const key = `${LOCAL_MODEL_ID}#${++localCount}`;
+      models.set(key, Promise.resolve(opened));
+      if (local) models.delete(local.key); // one local model at a time: its weights can be hundreds of MB
+      const info: LocalModelInfo = {
+        key,
+        name: label,
+        bytes: bytes.byteLength,
+        format: opened.format,
+        configFrom: opened.configFrom,
+        notes: opened.notes,
+        heads: opened.model.config.heads,
+        headChoices: headChoices(opened.model),
+        innerDim: opened.model.shape.innerDim,
+        readMillis,
+        parseMillis,
+      };
+      local = { key, name: label, loaded: opened, request, info };
+      loading.done();
+      // model → LOCAL_MODEL_ID (or a new key behind it) triggers the run through the subscription.
+      store.setState({ modelFile: { status: 'ready', value: info }, localModel: info, model: LOCAL_MODEL_ID });
+    } catch (error) {
+      if (stale()) return;
+      loading.done();
+      const message = error instanceof Error ? error.message : String(error);
+      const keeping = store.getState().run.status === 'ready' ? `; keeping ${quote(store.getState().model === LOCAL_MODEL_ID ? (local?.name ?? '') : store.getState().model)}` : '';
+      // One line, and the current model and view stay as they are.
+      store.getState().notify([`${message}${keeping}`]);
+      store.setState({ modelFile: { status: 'error', message } });
+    }
+  };
+
+  // ─── Dataset mode (issue 6) ───────────────────────────────────────────────
+
+  let datasetGeneration = 0;
+  /** The measured images of the last finished run, by model and engine, so toggling back is instant and new settings need no forward pass. */
+  let datasetCache: { key: string; records: ImageRecord[]; accuracy: boolean; note?: string; segKey?: string } | undefined;
+  let datasetRunningKey: string | undefined;
+  const datasetKeyOf = (c: Current) => `${c.result.modelId}|${c.engine}|${c.source.samplesFrom?.id ?? ''}`;
+
+  const publishDataset = async (cache: NonNullable<typeof datasetCache>, c: Current, mine: number) => {
+    const settings = segmentationOf(store.getState());
+    const ious = await datasetIoUs(c.loaded.model, cache.records, settings, new Yielder(), () => mine !== datasetGeneration);
+    if (mine !== datasetGeneration) return;
+    cache.segKey = segmentationKey(settings);
+    store.setState({ datasetStats: { status: 'ready', value: summariseDataset(c.result.modelId, cache.records, ious, { accuracy: cache.accuracy, note: cache.note }) } });
+  };
+
+  const updateDataset = () => {
+    const s = store.getState();
+    if (!s.dataset) {
+      if (datasetRunningKey !== undefined || s.datasetStats.status !== 'idle') {
+        datasetGeneration++;
+        datasetRunningKey = undefined;
+        store.setState({ datasetStats: { status: 'idle' } });
+      }
       return;
     }
-    if (stale()) return;
-    lastGoodModel = source.key;
+    const c = current;
+    if (!c || s.run.status !== 'ready' || s.run.value !== c.result) return; // waits for the model's first result
+    const key = datasetKeyOf(c);
+    if (datasetRunningKey === key) return;
+    if (datasetCache?.key === key) {
+      const stats = s.datasetStats;
+      if (stats.status === 'ready' && stats.value.modelId === c.result.modelId && datasetCache.segKey === segmentationKey(segmentationOf(s))) return;
+      void publishDataset(datasetCache, c, ++datasetGeneration);
+      return;
+    }
+    void startDataset(c, key);
+  };
+
+  const startDataset = async (c: Current, key: string) => {
+    const mine = ++datasetGeneration;
+    datasetRunningKey = key;
+    const stale = () => mine !== datasetGeneration;
+    const loading = deferredLoading((state) => store.setState({ datasetStats: state }), stale);
     try {
-      progress('Decoding the sample image…');
-      const sample = await sampleOf(source, sampleIndex);
-      if (stale()) return;
-      if (sample === 'out-of-range') {
-        store.getState().notify([`model ${quote(source.name)} has ${source.samplesFrom?.samples?.count ?? 0} samples, so sample ${sampleIndex} does not exist; showing sample 0`]);
-        store.setState({ sample: 0 });
-        return;
-      }
+      const set = c.source.samplesFrom?.samples;
+      if (!set || set.count === 0) throw new LoadError(`model ${quote(c.source.name)} has no sample set to average over`);
       const adapter = await adapterReady;
-      const plan = planEngines(choice, adapter, loaded);
-      progress(`Running ${loaded.model.config.depth} layers on ${ENGINE_LABELS[plan.primary]}…`);
-      await nextFrame();
-      const input = imageToTensor(sample.image, loaded.model.config);
-      let engine = plan.primary;
-      let reason = plan.reason;
-      let reference = plan.reference;
-      let outputs;
-      const start = performance.now();
-      try {
-        // Timestamp queries cost a compute pass per dispatch; the engine panel shows what they measure.
-        outputs = await (await runnerFor(source.key, engine, loaded)).run(input, { profile: engine === 'wgsl' });
-      } catch (error) {
-        // An engine that fails (lost device, out of memory) must not blank the view: fall back and say so.
-        const fallback: EngineKind = loaded.onnx && engine !== 'ort-wasm' ? 'ort-wasm' : 'cpu';
-        if (engine === fallback) throw error;
-        store.getState().notify([`${ENGINE_LABELS[engine]} failed (${(error as Error).message}); running ${ENGINE_LABELS[fallback]} instead`]);
-        reason = `${ENGINE_LABELS[engine]} failed, so ${ENGINE_LABELS[fallback]} runs the model`;
-        reference = engine === 'wgsl' ? 'cpu' : undefined;
-        engine = fallback;
-        outputs = await (await runnerFor(source.key, engine, loaded)).run(input);
-      }
-      const forwardMillis = performance.now() - start;
-      if (stale()) return;
-      const analysisStart = performance.now();
-      const { top, layers } = analyseOutputs(loaded.model, outputs);
-      const analysisMillis = performance.now() - analysisStart;
-      const result: RunResult = {
-        modelId: source.key,
-        sampleIndex,
-        model: summarise(source, loaded),
-        image: sample.image,
-        label: sample.label,
-        mask: sample.mask,
-        top,
-        layers,
-        outputs,
-        forwardMillis,
-        analysisMillis,
-        engine,
-        engineReason: reason,
-      };
-      const { layer } = store.getState();
-      if (layer >= loaded.model.config.depth) {
-        store.getState().notify([`model ${quote(source.name)} has ${loaded.model.config.depth} layers, so layer ${layer} does not exist; showing layer 0`]);
-      }
-      store.setState({ run: { status: 'ready', value: result }, layer: layer >= loaded.model.config.depth ? 0 : layer });
-      void compareEngines(mine, result, loaded, reference, input);
+      const plan = datasetPlan(set.count, adapter);
+      const notes = [plan.note, c.source.ownSamples ? undefined : `the images are ${c.source.samplesFrom!.name}'s samples, whose labels are not this model's, so there is no accuracy`];
+      const note = notes.filter(Boolean).join('; ') || undefined;
+      loading.update({ message: `Dataset: running ${plan.count} images on ${ENGINE_LABELS[c.engine]}…`, fraction: 0 });
+      const runner = await runnerFor(c.result.modelId, c.engine, c.loaded);
+      const records = await runDataset({
+        model: c.loaded.model,
+        count: plan.count,
+        sample: async (i) => {
+          const sample = await sampleOf(c.source, i);
+          if (sample === 'out-of-range') throw new LoadError(`sample ${i} is missing from the set`);
+          return sample;
+        },
+        forward: (input) => runner.run(input),
+        onProgress: (done, total) => loading.update({ message: `Dataset: image ${done} of ${total} on ${ENGINE_LABELS[c.engine]}…`, fraction: done / total }),
+        cancelled: stale,
+      });
+      if (!records || stale()) return;
+      datasetCache = { key, records, accuracy: c.source.ownSamples, note };
+      loading.done();
+      await publishDataset(datasetCache, c, mine);
     } catch (error) {
       if (stale()) return;
-      const message = error instanceof Error ? error.message : String(error);
-      store.setState({ run: { status: 'error', message } });
+      store.setState({ datasetStats: { status: 'error', message: `Dataset mode failed: ${error instanceof Error ? error.message : String(error)}` } });
+    } finally {
+      loading.done();
+      if (datasetRunningKey === key && mine === datasetGeneration) datasetRunningKey = undefined;
     }
+  };
+
+  /** New seg/P/τ: the current image's IoUs (cheap: one image) and the dataset's, from kept maps. */
+  const updateSegmentation = () => {
+    const s = store.getState();
+    const c = current;
+    if (c && s.run.status === 'ready' && s.run.value === c.result && c.result.mask) {
+      const truth = { mask: c.result.mask, image: { height: c.result.image.height, width: c.result.image.width } as GridSize };
+      const ious = imageIoUs(c.loaded.model, c.result.outputs, truth, segmentationOf(s));
+      const result: RunResult = { ...c.result, layers: c.result.layers.map((l, i) => ({ ...l, iou: ious[i] })) };
+      current = { ...c, result };
+      store.setState({ run: { status: 'ready', value: result } });
+    }
+    updateDataset();
   };
 
   const loadManifest = async () => {
@@ -280,8 +581,18 @@ export function startPipeline(store: Store = useApp): () => void {
   };
 
   const unsubscribe = store.subscribe((s, previous) => {
+    if (s.modelFileRequest && s.modelFileRequest !== previous.modelFileRequest) void openFile(s.modelFileRequest);
     if (s.manifest.status !== 'ready') return;
-    if (s.model !== previous.model || s.sample !== previous.sample || s.engine !== previous.engine) void run(s.manifest.value);
+    const rerun =
+      s.model !== previous.model ||
+      s.sample !== previous.sample ||
+      s.engine !== previous.engine ||
+      s.source !== previous.source ||
+      (s.source !== 'sample' && s.localImage !== previous.localImage) ||
+      (s.model === LOCAL_MODEL_ID && s.localModel?.key !== previous.localModel?.key);
+    if (rerun) void run(s.manifest.value);
+    if (s.seg !== previous.seg || s.p !== previous.p || s.tau !== previous.tau) updateSegmentation();
+    else if (s.dataset !== previous.dataset || s.run !== previous.run) updateDataset();
   });
   void loadManifest();
   return unsubscribe;

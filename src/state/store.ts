@@ -9,7 +9,8 @@ import type { RgbaImage } from '../engine/preprocess.ts';
 import type { EngineKind, ForwardOutputs } from '../engine/runner.ts';
 import type { AdapterStatus } from './adapter.ts';
 import type { Manifest } from './manifest.ts';
-import { URL_PROPS, defaultUrlState, parseUrlState, sameUrlState, serialiseUrlState, type UrlState } from './urlState.ts';
+import type { ModelFormat } from './modelFile.ts';
+import { URL_PROPS, defaultUrlState, parseUrlState, sameUrlState, serialiseUrlState, type ImageSource, type UrlState } from './urlState.ts';
 
 export type Loadable<T> =
   | { status: 'idle' }
@@ -23,6 +24,10 @@ export interface LayerStats {
   codingRate: number;
   /** ‖Z^{ℓ+1}‖₀/(d·N) of the ISTA output. */
   sparsity: number;
+  /** Paper formula R^c(Z^{ℓ+½}; U) (DESIGN.md §2, second item), nats; the pipeline fills it (it needs U). */
+  paperRate?: number;
+  /** Best-head IoU with the sample's ground-truth mask for the current seg/p/tau (scene models only). */
+  iou?: number;
 }
 
 export interface ModelSummary {
@@ -66,6 +71,53 @@ export interface RunResult {
   engine: EngineKind;
   /** Why this engine ran (auto choice, the user's choice, or a fallback). */
   engineReason: string;
+  /** Where the image came from (a shipped sample unless set). */
+  source?: ImageSource;
+  /** The uploaded file's name, for an upload. */
+  inputName?: string;
+  /** Manifest id of the sample set the gallery shows for this model (its own, or the closest for a hosted or local model). */
+  samplesFrom?: string;
+}
+
+/** An image the user uploaded, dropped, pasted or drew: local to this browser, never in a link. */
+export interface LocalImage {
+  /** Cropped and resampled to the model's input size (imageInput.ts). */
+  image: RgbaImage;
+  source: Exclude<ImageSource, 'sample'>;
+  name: string;
+}
+
+/** A model opened from a local file (issue 8). */
+export interface LocalModelInfo {
+  /** The pipeline's key for it (RunResult.modelId); the `model` link property holds LOCAL_MODEL_ID. */
+  key: string;
+  name: string;
+  bytes: number;
+  format: ModelFormat;
+  /** 'inferred': the heads were proposed from the shapes and can be changed (headChoices). */
+  configFrom: 'file' | 'inferred';
+  notes: string[];
+  heads: number;
+  /** Head counts the MSSA width allows. */
+  headChoices: number[];
+  /** heads·dh, the rows of U. */
+  innerDim: number;
+  /** Reading the file, and parsing it, ms. */
+  readMillis: number;
+  parseMillis: number;
+  /** From the drop (or pick) to the first result on the page, ms; set once that result is shown. */
+  firstResultMillis?: number;
+}
+
+/** A model file to open, put here by the views and taken by the pipeline (views never parse models). */
+export interface ModelFileRequest {
+  file: Blob;
+  name: string;
+  /** Re-open with this many heads (the config form). */
+  heads?: number;
+  /** performance.now() of the drop or pick, for the time to the first result. */
+  startedAt: number;
+  seq: number;
 }
 
 export interface MeanStd {
@@ -78,6 +130,8 @@ export interface DatasetStats {
   modelId: string;
   /** Images the figures average over. */
   count: number;
+  /** Why fewer images than the set holds, or whose labels these are; shown beside the figures. */
+  note?: string;
   layers: {
     layer: number;
     codingRate: MeanStd;
@@ -108,8 +162,21 @@ export interface AppState extends UrlState {
   agreement: Loadable<Agreement>;
   /** Filled while `dataset` mode is on. */
   datasetStats: Loadable<DatasetStats>;
+  /** The uploaded or drawn image shown while `source` is 'upload' or 'drawing'. */
+  localImage?: LocalImage;
+  /** The model opened from a file, while `model` is LOCAL_MODEL_ID. */
+  localModel?: LocalModelInfo;
+  /** Opening a model file: reading and parsing progress, or why it failed. */
+  modelFile: Loadable<LocalModelInfo>;
+  modelFileRequest?: ModelFileRequest;
   /** Changes the selection; a new model or sample resets what depends on it. */
   select(patch: Partial<UrlState>): void;
+  /** Shows an uploaded or drawn image (source 'upload' or 'drawing'). */
+  useLocalImage(image: LocalImage): void;
+  /** Back to a shipped sample. */
+  useSample(index: number): void;
+  /** Asks the pipeline to open a model file (optionally with a head count). */
+  openModelFile(file: Blob, name: string, heads?: number): void;
   notify(lines: string[]): void;
   dismissNotices(): void;
 }
@@ -125,7 +192,12 @@ export const useApp = create<AppState>()((set) => ({
   run: { status: 'idle' },
   agreement: { status: 'idle' },
   datasetStats: { status: 'idle' },
+  modelFile: { status: 'idle' },
   select: (patch) => set(patch),
+  useLocalImage: (image) => set({ localImage: image, source: image.source }),
+  useSample: (index) => set({ sample: index, source: 'sample' }),
+  openModelFile: (file, name, heads) =>
+    set((s) => ({ modelFileRequest: { file, name, heads, startedAt: performance.now(), seq: (s.modelFileRequest?.seq ?? 0) + 1 } })),
   notify: (lines) => set((s) => ({ notices: [...s.notices, ...lines].slice(-MAX_NOTICES) })),
   dismissNotices: () => set({ notices: [] }),
 }));

@@ -1,7 +1,13 @@
+import { useEffect, useState } from 'react';
+import { formatRate } from './format.ts';
 import type { Manifest, ManifestModel } from '../state/manifest.ts';
-import { formatBytes } from '../state/pipeline.ts';
+import { hasModelExtension, LOCAL_MODEL_ID } from '../state/modelFile.ts';
+import { formatBytes, samplesFor } from '../state/pipeline.ts';
 import { useApp } from '../state/store.ts';
 import { isModelUrl } from '../state/urlState.ts';
+import { DrawDigit } from './DrawDigit.tsx';
+import { ImageDrop, type IncomingImage } from './ImageDrop.tsx';
+import { ModelDrop } from './ModelDrop.tsx';
 
 const MODELS_URL = `${import.meta.env.BASE_URL}models/`;
 const THUMB = 44;
@@ -11,20 +17,148 @@ function modelOption(m: ManifestModel): string {
   return [m.name, ...facts.filter(Boolean)].join(' · ');
 }
 
-/** Model picker (name, size, accuracy), its card link, and the held-out samples as a gallery. */
+const IMAGE_NAME = /\.(png|jpe?g|gif|webp|bmp|avif|svg)$/i;
+
+/**
+ * A file dropped anywhere on the page: a model file (by its name) goes to the
+ * pipeline, anything else is treated as an image. Without this, the browser
+ * would navigate away to the dropped file.
+ */
+function usePageDrop(onImage: (file: File) => void) {
+  const openModelFile = useApp((s) => s.openModelFile);
+  useEffect(() => {
+    const over = (e: DragEvent) => {
+      if (e.dataTransfer?.types.includes('Files')) e.preventDefault();
+    };
+    const drop = (e: DragEvent) => {
+      const file = e.dataTransfer?.files[0];
+      if (!file) return;
+      e.preventDefault();
+      if (hasModelExtension(file.name) || (!file.type.startsWith('image/') && !IMAGE_NAME.test(file.name))) openModelFile(file, file.name);
+      else onImage(file);
+    };
+    window.addEventListener('dragover', over);
+    window.addEventListener('drop', drop);
+    return () => {
+      window.removeEventListener('dragover', over);
+      window.removeEventListener('drop', drop);
+    };
+  }, [openModelFile, onImage]);
+}
+
+/** Dataset mode's switch and progress; the charts draw the mean ± std (LayerPanel). */
+function DatasetSwitch() {
+  const dataset = useApp((s) => s.dataset);
+  const stats = useApp((s) => s.datasetStats);
+  const select = useApp((s) => s.select);
+  const value = stats.status === 'ready' ? stats.value : undefined;
+  return (
+    <div>
+      <label className="switch small">
+        <input type="checkbox" checked={dataset} onChange={(e) => select({ dataset: e.target.checked })} data-testid="dataset-toggle" />
+        Dataset mode: mean ± std over the sample set
+      </label>
+      {dataset && (
+        <div data-testid="dataset-run" data-status={stats.status} data-count={value?.count} className="small" style={{ marginTop: '0.3rem' }}>
+          {stats.status === 'loading' && (
+            <div className="loading" role="status" aria-live="polite">
+              <p>{stats.message}</p>
+              <progress max={1} value={stats.fraction} aria-label={stats.message} data-testid="dataset-progress" />
+            </div>
+          )}
+          {stats.status === 'idle' && <p className="muted">Waiting for the current image's result…</p>}
+          {stats.status === 'error' && (
+            <p role="alert" style={{ color: 'var(--error-ink)' }}>
+              {stats.message}
+            </p>
+          )}
+          {value && (
+            <>
+              <p style={{ margin: 0 }}>
+                {value.count} images{value.accuracy !== undefined && <>, accuracy {(100 * value.accuracy).toFixed(1)}%</>}
+                {value.note && <span className="muted"> ({value.note})</span>}
+              </p>
+              <details>
+                <summary className="muted">Per layer, mean ± std</summary>
+                <table className="layer-table" data-testid="dataset-table" style={{ minWidth: 0 }}>
+                  <thead>
+                    <tr>
+                      <th>ℓ</th>
+                      <th>Rᶜ official</th>
+                      <th>Rᶜ paper</th>
+                      <th>sparsity</th>
+                      {value.layers[0]?.iou && <th>IoU</th>}
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {value.layers.map((l) => (
+                      <tr key={l.layer}>
+                        <th>{l.layer}</th>
+                        <td data-testid={`dataset-rate-${l.layer}`} data-mean={l.codingRate.mean} data-std={l.codingRate.std}>
+                          {formatRate(l.codingRate.mean)} ± {formatRate(l.codingRate.std)}
+                        </td>
+                        <td>
+                          {formatRate(l.paperRate.mean)} ± {formatRate(l.paperRate.std)}
+                        </td>
+                        <td data-testid={`dataset-sparsity-${l.layer}`} data-mean={l.sparsity.mean} data-std={l.sparsity.std}>
+                          {l.sparsity.mean.toFixed(3)} ± {l.sparsity.std.toFixed(3)}
+                        </td>
+                        {l.iou && (
+                          <td>
+                            {l.iou.mean.toFixed(3)} ± {l.iou.std.toFixed(3)}
+                          </td>
+                        )}
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </details>
+            </>
+          )}
+        </div>
+      )}
+    </div>
+  );
+}
+
+/**
+ * Model picker (name, size, accuracy) and bring-your-own-model, the
+ * held-out samples as a gallery, an uploaded/dropped/pasted image with its
+ * crop, a draw-a-digit pad for grey models, and the dataset switch.
+ */
 export function InputPanel({ manifest }: { manifest: Manifest }) {
   const modelId = useApp((s) => s.model);
   const sample = useApp((s) => s.sample);
+  const source = useApp((s) => s.source);
+  const run = useApp((s) => s.run);
+  const localModel = useApp((s) => s.localModel);
   const select = useApp((s) => s.select);
+  const useSample = useApp((s) => s.useSample);
+  const [incoming, setIncoming] = useState<IncomingImage | undefined>();
+  const [onImage] = useState(() => (file: File) => setIncoming((previous) => ({ file, name: file.name || 'dropped image', seq: (previous?.seq ?? 0) + 1 })));
+  usePageDrop(onImage);
+
   const hosted = isModelUrl(modelId);
-  const entry = manifest.models.find((m) => m.id === modelId) ?? (hosted ? manifest.models.find((m) => m.samples) : undefined) ?? manifest.models[0];
+  const isLocal = modelId === LOCAL_MODEL_ID;
+  const own = manifest.models.find((m) => m.id === modelId);
+  const result = run.status === 'ready' ? run.value : undefined;
+  // The gallery shows the set the pipeline runs: the model's own, or for a hosted or local model the closest shipped set.
+  const entry = own ?? manifest.models.find((m) => m.id === result?.samplesFrom) ?? samplesFor(manifest, undefined) ?? manifest.models[0];
   const set = entry.samples;
+  const summary = result && (own ? result.modelId === own.id : !hosted || result.modelId === modelId) ? result.model : undefined;
+  const size: [number, number] = summary ? summary.imageSize : set ? [set.height, set.width] : [28, 28];
+  const channels = summary?.channels ?? set?.channels ?? 3;
   return (
     <div className="input-panel">
       <label className="field">
         <span>Model</span>
-        <select value={hosted ? '' : entry.id} onChange={(e) => select({ model: e.target.value, sample: 0 })} data-testid="model-select">
+        <select
+          value={hosted ? '' : isLocal ? LOCAL_MODEL_ID : entry.id}
+          onChange={(e) => select({ model: e.target.value, sample: 0, source: e.target.value === modelId ? source : 'sample' })}
+          data-testid="model-select"
+        >
           {hosted && <option value="">Hosted model (from the link)</option>}
+          {localModel && <option value={LOCAL_MODEL_ID}>Your file: {localModel.name}</option>}
           {manifest.models.map((m) => (
             <option key={m.id} value={m.id}>
               {modelOption(m)}
@@ -33,14 +167,22 @@ export function InputPanel({ manifest }: { manifest: Manifest }) {
         </select>
       </label>
       <p className="description" data-testid="model-description">
-        {hosted ? `A model loaded from ${modelId}; the samples are ${entry.name}'s.` : entry.description}{' '}
-        {!hosted && entry.card && (
+        {hosted
+          ? `A model loaded from ${modelId}; the samples are ${entry.name}'s.`
+          : isLocal
+            ? `${localModel?.name ?? 'A local file'}, opened in this browser (a link cannot carry it); the samples are ${entry.name}'s.`
+            : entry.description}{' '}
+        {!hosted && !isLocal && entry.card && (
           <a href={MODELS_URL + entry.card} target="_blank" rel="noreferrer noopener">
             Model card
           </a>
         )}
       </p>
-      <h3>Held-out samples</h3>
+      <details className="small" style={{ marginTop: '0.5rem' }} open={isLocal || undefined}>
+        <summary>Bring your own model</summary>
+        <ModelDrop />
+      </details>
+      <h3>Held-out samples{source !== 'sample' ? ' (showing your image)' : ''}</h3>
       {!set || set.count === 0 ? (
         <p className="muted">This model has no sample images.</p>
       ) : (
@@ -50,15 +192,16 @@ export function InputPanel({ manifest }: { manifest: Manifest }) {
             const col = i % set.cols;
             const row = Math.floor(i / set.cols);
             const rows = Math.ceil(set.count / set.cols);
+            const selected = source === 'sample' && i === sample;
             return (
               <button
                 key={i}
                 type="button"
                 role="radio"
-                aria-checked={i === sample}
+                aria-checked={selected}
                 aria-label={`sample ${i}, label ${label}`}
-                className={i === sample ? 'sample selected' : 'sample'}
-                onClick={() => select({ sample: i })}
+                className={selected ? 'sample selected' : 'sample'}
+                onClick={() => useSample(i)}
                 data-testid={`sample-${i}`}
                 title={`sample ${i}`}
                 style={{
@@ -73,6 +216,16 @@ export function InputPanel({ manifest }: { manifest: Manifest }) {
           })}
         </div>
       )}
+      <h3>Your image</h3>
+      <ImageDrop size={size} channels={channels} incoming={incoming} />
+      {channels === 1 && (
+        <>
+          <h3>Draw a digit</h3>
+          <DrawDigit size={size} />
+        </>
+      )}
+      <h3>Dataset</h3>
+      <DatasetSwitch />
     </div>
   );
 }
