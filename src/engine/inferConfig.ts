@@ -48,9 +48,11 @@ export function proposeHeads(dim: number, innerDim: number, patchSize = 16): num
   if (official !== undefined) return official;
   let best = 1;
   let bestScore = Infinity;
+  // Only divisors are candidates; enumerating them up to √n keeps a forged width (a [2³¹−1, 0]
+  // tensor costs no bytes) from turning this into billions of iterations.
+  const candidates = divisors(innerDim);
   for (const preferMultipleOf4 of [true, false]) {
-    for (let heads = 1; heads <= innerDim; heads++) {
-      if (innerDim % heads) continue;
+    for (const heads of candidates) {
       const dh = innerDim / heads;
       if (preferMultipleOf4 && dh % 4) continue;
       const score = Math.abs(dh - 64) - (dh > 64 ? 0.5 : 0); // ties go to the larger head
@@ -62,6 +64,18 @@ export function proposeHeads(dim: number, innerDim: number, patchSize = 16): num
     if (bestScore < Infinity) break;
   }
   return best;
+}
+
+/** The divisors of n in increasing order, in O(√n). */
+function divisors(n: number): number[] {
+  const small: number[] = [];
+  const large: number[] = [];
+  for (let i = 1; i * i <= n; i++) {
+    if (n % i) continue;
+    small.push(i);
+    if (i * i !== n) large.push(n / i);
+  }
+  return [...small, ...large.reverse()];
 }
 
 /** Refuses the CRATE variants this engine does not run yet, recognised by their own keys. */
