@@ -2,6 +2,7 @@ import { ENGINE_LABELS } from '../engine/runner.ts';
 import { useApp, type RunResult } from '../state/store.ts';
 import { ENGINE_CHOICES, type EngineChoice } from '../state/urlState.ts';
 import { AdapterStatus } from './AdapterStatus.tsx';
+import { GpuProfileView } from './GpuProfile.tsx';
 
 const CHOICE_LABELS: Record<EngineChoice, string> = { auto: 'Automatic (fastest here)', ...ENGINE_LABELS };
 
@@ -47,6 +48,7 @@ export function EnginePanel({ result }: { result: RunResult }) {
         )}
       </p>
       <AdapterStatus />
+      <GpuProfileView result={result} />
     </div>
   );
 }

@@ -1,78 +1,133 @@
+import { useMemo } from 'react';
+import { iouChart, rateChart, segmentationFraction, sparsityChart } from '../state/derived.ts';
 import { useApp, type RunResult } from '../state/store.ts';
+import { RATE_VARIANTS, type RateVariant } from '../state/urlState.ts';
 import { formatFraction, formatRate } from './format.ts';
 import { LayerChart } from './LayerChart.tsx';
+import { Teaching } from './Teaching.tsx';
+import { DataExport } from './Toolbar.tsx';
 
-/** Coding rate and sparsity per layer; the selected layer is shared by both charts and the table. */
+const RATE_LABELS: Record<RateVariant, string> = { official: 'official (MSSA input)', paper: 'paper formula (Z^(ℓ+½))' };
+
+/**
+ * Layer overview (issue 6): coding rate, sparsity and segmentation IoU per
+ * layer (DESIGN.md §2); the selected layer is shared by every chart, the
+ * table and the detail panel. In dataset mode the charts add the mean ± std
+ * over the sample set.
+ */
 export function LayerPanel({ result }: { result: RunResult }) {
   const layer = useApp((s) => s.layer);
   const select = useApp((s) => s.select);
+  const rate = useApp((s) => s.rate);
+  const seg = useApp((s) => s.seg);
+  const p = useApp((s) => s.p);
+  const tau = useApp((s) => s.tau);
+  const dataset = useApp((s) => s.dataset);
+  const datasetStats = useApp((s) => s.datasetStats);
   const onSelect = (l: number) => select({ layer: l });
-  const rates = result.layers.map((l) => l.codingRate);
-  const sparsities = result.layers.map((l) => l.sparsity);
+  const stats = dataset && datasetStats.status === 'ready' ? datasetStats.value : undefined;
+  const fraction = segmentationFraction(seg, p, tau);
+  const rates = useMemo(() => rateChart(result, rate, stats), [result, rate, stats]);
+  const sparsities = useMemo(() => sparsityChart(result, stats), [result, stats]);
+  const ious = useMemo(() => iouChart(result, seg, fraction, stats), [result, seg, fraction, stats]);
   const current = result.layers[layer];
   const m = result.model;
+  const method = seg === 'top' ? `top ${Math.round(p * 100)}%` : `mass τ = ${tau}`;
   return (
-    <div className="layer-panel">
-      <p className="muted small">
-        {m.imageSize[0]}×{m.imageSize[1]}×{m.channels} input, patch {m.patchSize}, N = {m.tokens} tokens, d = {m.dim},{' '}
-        {m.heads} heads of {m.dimHead}. Click a point or a row to select a layer.
-      </p>
-      <div className="charts">
-        <LayerChart
-          title="Coding rate Rᶜ of the MSSA input (ε² = 0.01)"
-          testId="chart-coding-rate"
-          name="Rᶜ"
-          values={rates}
-          selected={layer}
-          yLabel="Rᶜ (nats)"
-          format={formatRate}
-          onSelect={onSelect}
-        />
-        <LayerChart
-          title="Sparsity of the ISTA output: ‖Zˡ⁺¹‖₀ / (d·N)"
-          testId="chart-sparsity"
-          name="‖Z‖₀/(dN)"
-          values={sparsities}
-          selected={layer}
-          yLabel="non-zero fraction"
-          yDomain={[0, 1]}
-          format={formatFraction}
-          onSelect={onSelect}
-        />
-      </div>
-      {current && (
-        <p className="layer-detail" data-testid="layer-detail" data-layer={layer}>
-          Layer {layer}: Rᶜ = {formatRate(current.codingRate)} nats, ‖Z‖₀/(d·N) = {formatFraction(current.sparsity)}
-        </p>
-      )}
-      <table className="layer-table" data-testid="layer-table">
-        <thead>
-          <tr>
-            <th scope="col">layer ℓ</th>
-            <th scope="col">Rᶜ (nats)</th>
-            <th scope="col">‖Zˡ⁺¹‖₀ / (d·N)</th>
-          </tr>
-        </thead>
-        <tbody>
-          {result.layers.map((l) => (
-            <tr
-              key={l.layer}
-              className={l.layer === layer ? 'selected' : undefined}
-              aria-selected={l.layer === layer}
-              onClick={() => onSelect(l.layer)}
-              data-layer={l.layer}
-            >
-              <th scope="row">{l.layer}</th>
-              <td data-testid={`rate-${l.layer}`} data-value={l.codingRate}>
-                {formatRate(l.codingRate)}
-              </td>
-              <td data-testid={`sparsity-${l.layer}`} data-value={l.sparsity}>
-                {formatFraction(l.sparsity)}
-              </td>
+    <div className="with-teaching overview">
+      <div className="layer-panel">
+        <div className="panel-toolbar">
+          <p className="muted small">
+            {m.imageSize[0]}×{m.imageSize[1]}×{m.channels} input, patch {m.patchSize}, N = {m.tokens} tokens, d = {m.dim}, {m.heads} heads of{' '}
+            {m.dimHead}. Click a point or a row to select a layer (or press ← →).
+          </p>
+          <fieldset className="segmented" aria-label="Coding-rate variant">
+            <legend className="sr-only">Coding-rate variant</legend>
+            {RATE_VARIANTS.map((v) => (
+              <label key={v} className={v === rate ? 'checked' : undefined}>
+                <input type="radio" name="rate" value={v} checked={v === rate} onChange={() => select({ rate: v })} data-testid={`rate-variant-${v}`} />
+                {RATE_LABELS[v]}
+              </label>
+            ))}
+          </fieldset>
+          <DataExport result={result} />
+        </div>
+        {dataset && (
+          <p className="muted small" data-testid="dataset-status" data-status={datasetStats.status}>
+            {datasetStats.status === 'ready'
+              ? `Dataset mode: dashed lines and bands are mean ± std over ${datasetStats.value.count} images${datasetStats.value.accuracy !== undefined ? ` (accuracy ${(100 * datasetStats.value.accuracy).toFixed(1)}%)` : ''}.`
+              : datasetStats.status === 'loading'
+                ? `Dataset mode: ${datasetStats.message}`
+                : datasetStats.status === 'error'
+                  ? `Dataset mode failed: ${datasetStats.message}`
+                  : 'Dataset mode: waiting for the statistics…'}
+          </p>
+        )}
+        <div className="charts">
+          <LayerChart
+            title={rate === 'official' ? 'Coding rate Rᶜ of the MSSA input (ε² = 0.01)' : 'Paper formula on Z^(ℓ+½) (ε² = 0.01)'}
+            testId="chart-coding-rate"
+            name={rates.series.find((s) => s.primary)?.name ?? 'Rᶜ'}
+            series={rates.series}
+            note={rates.note}
+            selected={layer}
+            yLabel="nats"
+            format={formatRate}
+            onSelect={onSelect}
+          />
+          <LayerChart
+            title="Sparsity of the ISTA output: ‖Zˡ⁺¹‖₀ / (d·N)"
+            testId="chart-sparsity"
+            name="‖Z‖₀/(dN)"
+            series={sparsities.series}
+            selected={layer}
+            yLabel="non-zero fraction"
+            yDomain={[0, 1]}
+            format={formatFraction}
+            onSelect={onSelect}
+          />
+          <LayerChart
+            title={`Segmentation IoU with the ground truth (${method})`}
+            testId="chart-iou"
+            name="IoU"
+            series={ious.series}
+            missing={ious.missing}
+            selected={layer}
+            yLabel="IoU"
+            yDomain={[0, 1]}
+            format={formatFraction}
+            onSelect={onSelect}
+          />
+        </div>
+        {current && (
+          <p className="layer-detail" data-testid="layer-detail" data-layer={layer}>
+            Layer {layer}: Rᶜ = {formatRate(current.codingRate)} nats, ‖Z‖₀/(d·N) = {formatFraction(current.sparsity)}
+          </p>
+        )}
+        <table className="layer-table" data-testid="layer-table">
+          <thead>
+            <tr>
+              <th scope="col">layer ℓ</th>
+              <th scope="col">Rᶜ (nats)</th>
+              <th scope="col">‖Zˡ⁺¹‖₀ / (d·N)</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {result.layers.map((l) => (
+              <tr key={l.layer} className={l.layer === layer ? 'selected' : undefined} aria-selected={l.layer === layer} onClick={() => onSelect(l.layer)} data-layer={l.layer}>
+                <th scope="row">{l.layer}</th>
+                <td data-testid={`rate-${l.layer}`} data-value={l.codingRate}>
+                  {formatRate(l.codingRate)}
+                </td>
+                <td data-testid={`sparsity-${l.layer}`} data-value={l.sparsity}>
+                  {formatFraction(l.sparsity)}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <Teaching topic="overview" />
     </div>
   );
 }

@@ -1,0 +1,80 @@
+import { useRef, useState } from 'react';
+import { exportFileName } from '../state/exporters.ts';
+import { useApp, type RunResult } from '../state/store.ts';
+import { DETAIL_VIEWS, type DetailView } from '../state/urlState.ts';
+import { downloadFile, figureSize, svgMarkup, svgToPng } from '../viz/exportFigure.ts';
+import { AttentionView } from './AttentionView.tsx';
+import { HistogramView } from './HistogramView.tsx';
+import { PcaView } from './PcaView.tsx';
+import { SegmentationView } from './SegmentationView.tsx';
+import { Teaching } from './Teaching.tsx';
+
+const VIEW_LABELS: Record<DetailView, string> = {
+  attention: 'Attention',
+  segmentation: 'Segmentation',
+  histogram: 'Sparsity histogram',
+  pca: 'PCA of tokens',
+};
+
+/**
+ * Layer detail (issue 6): one view of the selected layer at a time (the URL's
+ * `view`), every one computed by src/state/derived.ts from the kept tensors,
+ * so switching view, layer or head never runs the model again (DESIGN.md §3).
+ * The toolbar exports the figure in view as PNG or SVG.
+ */
+export function DetailPanel({ result }: { result: RunResult }) {
+  const view = useApp((s) => s.view);
+  const layer = useApp((s) => s.layer);
+  const select = useApp((s) => s.select);
+  const figureRef = useRef<HTMLDivElement>(null);
+  const [status, setStatus] = useState<string>('');
+  const exportFigure = async (kind: 'png' | 'svg') => {
+    const svg = figureRef.current?.querySelector<SVGSVGElement>('svg[data-figure]');
+    if (!svg) {
+      setStatus('There is no figure to export in this view.');
+      return;
+    }
+    const name = exportFileName({ model: result.model.id, sample: result.sampleIndex, layer, what: view }, kind);
+    try {
+      const markup = svgMarkup(svg);
+      if (kind === 'svg') downloadFile(markup, name, 'image/svg+xml');
+      else downloadFile(await svgToPng(markup, figureSize(svg)), name, 'image/png');
+      setStatus(`Saved ${name}`);
+    } catch (error) {
+      setStatus(`Export failed: ${(error as Error).message}`);
+    }
+  };
+  return (
+    <div className="detail-panel">
+      <div className="panel-toolbar">
+        <div className="tabs" role="tablist" aria-label="Detail view">
+          {DETAIL_VIEWS.map((v) => (
+            <button key={v} type="button" role="tab" aria-selected={v === view} className={v === view ? 'tab selected' : 'tab'} onClick={() => select({ view: v })} data-testid={`view-tab-${v}`}>
+              {VIEW_LABELS[v]}
+            </button>
+          ))}
+        </div>
+        <div className="toolbar-buttons">
+          <button type="button" onClick={() => void exportFigure('png')} data-testid="export-png" title="Save the figure in view as a PNG image">
+            PNG
+          </button>
+          <button type="button" onClick={() => void exportFigure('svg')} data-testid="export-svg" title="Save the figure in view as an SVG file">
+            SVG
+          </button>
+          <span className="muted small" role="status" data-testid="export-status">
+            {status}
+          </span>
+        </div>
+      </div>
+      <div className="with-teaching">
+        <div className="detail-figure" ref={figureRef} data-testid="detail-figure" data-view={view} data-layer={layer}>
+          {view === 'attention' && <AttentionView result={result} />}
+          {view === 'segmentation' && <SegmentationView result={result} />}
+          {view === 'histogram' && <HistogramView result={result} />}
+          {view === 'pca' && <PcaView result={result} />}
+        </div>
+        <Teaching topic={view} />
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,66 @@
+import { useEffect, useRef, useState } from 'react';
+import { segmentationFraction } from '../state/derived.ts';
+import { exportFileName, layerTable, tableToCsv, tableToJson } from '../state/exporters.ts';
+import { useApp, viewState, type RunResult } from '../state/store.ts';
+import { downloadFile } from '../viz/exportFigure.ts';
+
+/**
+ * "Copy link": the page's URL already holds the whole view state (urlState.ts,
+ * kept current by bindUrlState), so sharing is copying location.href. Where
+ * the clipboard is refused, the link is shown for copying by hand.
+ */
+export function CopyLink() {
+  const [state, setState] = useState<{ kind: 'idle' } | { kind: 'copied' } | { kind: 'failed'; link: string; reason: string }>({ kind: 'idle' });
+  const timer = useRef<ReturnType<typeof setTimeout>>(undefined);
+  useEffect(() => () => clearTimeout(timer.current), []);
+  const copy = async () => {
+    const link = window.location.href;
+    clearTimeout(timer.current);
+    try {
+      if (!navigator.clipboard) throw new Error('this page has no clipboard access');
+      await navigator.clipboard.writeText(link);
+      setState({ kind: 'copied' });
+      timer.current = setTimeout(() => setState({ kind: 'idle' }), 4000);
+    } catch (error) {
+      setState({ kind: 'failed', link, reason: (error as Error).message });
+    }
+  };
+  return (
+    <span className="copy-link">
+      <button type="button" onClick={() => void copy()} data-testid="copy-link" title="Copy a link to exactly this view">
+        Copy link
+      </button>
+      <span role="status" className="small" data-testid="copy-link-status" data-state={state.kind}>
+        {state.kind === 'copied' && '✓ Link copied'}
+        {state.kind === 'failed' && (
+          <>
+            Could not copy ({state.reason}); copy it here: <input readOnly value={state.link} onFocus={(e) => e.target.select()} aria-label="Link to this view" />
+          </>
+        )}
+      </span>
+    </span>
+  );
+}
+
+/** CSV and JSON of the per-layer numbers (src/state/exporters.ts). */
+export function DataExport({ result }: { result: RunResult }) {
+  const exportData = (kind: 'csv' | 'json') => {
+    const s = useApp.getState();
+    const stats = s.dataset && s.datasetStats.status === 'ready' ? s.datasetStats.value : undefined;
+    const table = layerTable(result, { method: s.seg, fraction: segmentationFraction(s.seg, s.p, s.tau), dataset: stats });
+    const name = exportFileName({ model: result.model.id, sample: result.sampleIndex, what: 'layers' }, kind);
+    if (kind === 'csv') downloadFile(tableToCsv(table), name, 'text/csv;charset=utf-8');
+    else downloadFile(tableToJson(table, { link: window.location.href, view: viewState(s), run: result, exportedAt: new Date().toISOString() }), name, 'application/json');
+  };
+  return (
+    <span className="toolbar-buttons">
+      <span className="muted small">Per-layer numbers:</span>
+      <button type="button" onClick={() => exportData('csv')} data-testid="export-csv">
+        CSV
+      </button>
+      <button type="button" onClick={() => exportData('json')} data-testid="export-json">
+        JSON
+      </button>
+    </span>
+  );
+}
