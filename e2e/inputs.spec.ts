@@ -43,7 +43,7 @@ async function expectPrediction(page: Page, image: RgbaImage) {
   const wanted = probabilities(image);
   const order = wanted.map((p, cls) => ({ cls, p })).sort((a, b) => b.p - a.p);
   await expect
-    .poll(async () => (await top5(page)).map((t) => t.cls), { message: 'top-5 classes as Node computes them' })
+    .poll(async () => (await top5(page)).map((t) => t.cls), { message: 'top-5 classes as Node computes them', timeout: 90_000 })
     .toEqual(order.slice(0, 5).map((t) => t.cls));
   for (const shown of await top5(page)) expect(Math.abs(shown.p - wanted[shown.cls]), `class ${shown.cls}`).toBeLessThan(1e-4);
 }
@@ -152,7 +152,7 @@ test('drawing a digit with the mouse runs the model on release', async ({ page }
   for (let i = 1; i <= 10; i++) await page.mouse.move(x + i * 0.3, box.y + box.height * (0.15 + 0.07 * i));
   await page.mouse.up();
   await expect(page).toHaveURL(/source=drawing/);
-  await expect.poll(async () => JSON.stringify(await top5(page))).not.toBe(JSON.stringify(before));
+  await expect.poll(async () => JSON.stringify(await top5(page)), { timeout: 90_000 }).not.toBe(JSON.stringify(before));
   const shown = await top5(page);
   expect(shown[0].cls, `top class of a vertical stroke; top-5 ${JSON.stringify(shown)}`).toBe(1);
   await page.screenshot({ path: `${ARTIFACTS}/inputs-drawing.png`, fullPage: true });
@@ -312,7 +312,7 @@ test('odd files: each refusal is one notice and the view stays; huge, animated a
 
   await input.setInputFiles({ name: 'anim.gif', mimeType: 'image/gif', buffer: animatedGif() });
   await expect(notices).toContainText('"anim.gif" is animated; its first frame is used');
-  await expect.poll(async () => JSON.stringify(await top5(page))).not.toBe(JSON.stringify(huge));
+  await expect.poll(async () => JSON.stringify(await top5(page)), { timeout: 90_000 }).not.toBe(JSON.stringify(huge));
   await notices.getByRole('button', { name: 'Dismiss' }).click();
 
   // Grey + alpha: a digit as opaque white strokes on a transparent background; the model sees white on black.

@@ -105,9 +105,12 @@ export function ImageDrop({ size, channels, incoming }: { size: [number, number]
     [apply, notify, size, channels],
   );
 
+  // Only a new `incoming` is accepted: `accept` changes with the model size, and must not re-take an old drop.
+  const acceptRef = useRef(accept);
+  acceptRef.current = accept;
   useEffect(() => {
-    if (incoming) void accept(incoming.file, incoming.name);
-  }, [incoming, accept]);
+    if (incoming) void acceptRef.current(incoming.file, incoming.name);
+  }, [incoming]);
 
   // Paste an image anywhere (but not into a text field, where a paste is text).
   useEffect(() => {

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { formatRate } from './format.ts';
 import type { Manifest, ManifestModel } from '../state/manifest.ts';
 import { hasModelExtension, LOCAL_MODEL_ID } from '../state/modelFile.ts';
@@ -146,7 +146,9 @@ export function InputPanel({ manifest }: { manifest: Manifest }) {
   const entry = own ?? manifest.models.find((m) => m.id === result?.samplesFrom) ?? samplesFor(manifest, undefined) ?? manifest.models[0];
   const set = entry.samples;
   const summary = result && (own ? result.modelId === own.id : !hosted || result.modelId === modelId) ? result.model : undefined;
-  const size: [number, number] = summary ? summary.imageSize : set ? [set.height, set.width] : [28, 28];
+  const [height, width] = summary ? summary.imageSize : set ? [set.height, set.width] : [28, 28];
+  // One array per size, not per run: the image tools key their callbacks on it.
+  const size = useMemo((): [number, number] => [height, width], [height, width]);
   const channels = summary?.channels ?? set?.channels ?? 3;
   return (
     <div className="input-panel">
