@@ -5,6 +5,7 @@ import {
   cropAndResize,
   cropZoom,
   decodeImageFile,
+  fileLabel,
   defaultCrop,
   invertImage,
   looksInverted,
@@ -86,9 +87,10 @@ export function ImageDrop({ size, channels, incoming }: { size: [number, number]
         const c = defaultCrop(d.image.width, d.image.height, size[1] / size[0]);
         const inv = channels === 1 && looksInverted(d.image);
         const notes: string[] = [];
-        if (d.downscaled) notes.push(`${name} is ${d.original.width}×${d.original.height} pixels; it was decoded at ${d.image.width}×${d.image.height}`);
-        if (d.animated) notes.push(`${name} is animated; its first frame is used`);
-        if (inv) notes.push(`${name} is light on dark ink, so it is inverted to the white-on-black the digit model was trained on (untick "invert" to undo)`);
+        const label = fileLabel(name);
+        if (d.downscaled) notes.push(`${label} is ${d.original.width}×${d.original.height} pixels; it was decoded at ${d.image.width}×${d.image.height}`);
+        if (d.animated) notes.push(`${label} is animated; its first frame is used`);
+        if (inv) notes.push(`${label} is light on dark ink, so it is inverted to the white-on-black the digit model was trained on (untick "invert" to undo)`);
         if (notes.length) notify(notes);
         const entry = { ...d, name, canvas: toCanvas(d.image) };
         setDecoded(entry);
