@@ -1,5 +1,6 @@
 /**
- * The .pth reader on hand-made and fuzzed input: nothing but a PthError may
+ * The .pth reader on hand-made and fuzzed input (the pickle VM here; whole
+ * archives in fuzzPth.test.ts): nothing but a PthError may
  * come out, every refusal names what is wrong, and the work stays bounded
  * (lengths, memo, nesting, object count).
  */
@@ -7,91 +8,18 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { crc32Update } from '../../src/engine/pth/crc32.ts';
 import { modelFromPth, openPth, PthError } from '../../src/engine/pth/index.ts';
 import { DEFAULT_LIMITS, unpickle } from '../../src/engine/pth/pickle.ts';
 import { torchHooks } from '../../src/engine/pth/torchPickle.ts';
+import { archive, P, statePickle, u32, zip } from '../helpers/fuzzFiles.ts';
 
 const DIR = join(import.meta.dirname, '../../fixtures/checkpoints');
 const read = (name: string) => new Uint8Array(readFileSync(join(DIR, name)));
 const enc = new TextEncoder();
 
-// ---------------------------------------------------------------- pickle and zip writers (test-only)
-
-type Bytes = number[];
-const u32 = (n: number): Bytes => [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff];
-const P = {
-  proto: [0x80, 2],
-  stop: [0x2e],
-  mark: [0x28],
-  tuple: [0x74],
-  emptyDict: [0x7d],
-  emptyTuple: [0x29],
-  reduce: [0x52],
-  setitems: [0x75],
-  setitem: [0x73],
-  persid: [0x51],
-  newfalse: [0x89],
-  str: (s: string): Bytes => {
-    const b = [...enc.encode(s)];
-    return [0x58, ...u32(b.length), ...b];
-  },
-  int: (n: number): Bytes => [0x4a, ...u32(n)],
-  global: (module: string, name: string): Bytes => [0x63, ...enc.encode(`${module}\n${name}\n`)],
-  ints: (values: number[]): Bytes => [0x28, ...values.flatMap((v) => P.int(v)), 0x74],
-};
-
-interface TensorSpec {
-  name: string;
-  key?: string;
-  storageType?: string;
-  numel: number;
-  offset?: number;
-  size: number[];
-  stride: number[];
-}
-
-/** The pickle torch.save writes for a bare state dict of these tensors. */
-function statePickle(tensors: TensorSpec[]): Uint8Array {
-  const out: Bytes = [...P.proto, ...P.emptyDict, ...P.mark];
-  for (const t of tensors) {
-    out.push(...P.str(t.name), ...P.global('torch._utils', '_rebuild_tensor_v2'), ...P.mark);
-    out.push(...P.mark, ...P.str('storage'), ...P.global('torch', t.storageType ?? 'FloatStorage'), ...P.str(t.key ?? '0'), ...P.str('cpu'), ...P.int(t.numel), ...P.tuple, ...P.persid);
-    out.push(...P.int(t.offset ?? 0), ...P.ints(t.size), ...P.ints(t.stride), ...P.newfalse);
-    out.push(...P.global('collections', 'OrderedDict'), ...P.emptyTuple, ...P.reduce, ...P.tuple, ...P.reduce);
-  }
-  out.push(...P.setitems, ...P.stop);
-  return Uint8Array.from(out);
-}
-
-/** A stored zip, as torch.save lays it out (no alignment padding). */
-function zip(entries: [string, Uint8Array][]): Uint8Array {
-  const parts: Uint8Array[] = [];
-  const central: Bytes[] = [];
-  let offset = 0;
-  for (const [name, data] of entries) {
-    const n = [...enc.encode(name)];
-    const crc = crc32Update(0, data);
-    const local = Uint8Array.from([...u32(0x04034b50), 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, ...u32(crc), ...u32(data.length), ...u32(data.length), n.length & 0xff, n.length >> 8, 0, 0, ...n]);
-    central.push([...u32(0x02014b50), 20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, ...u32(crc), ...u32(data.length), ...u32(data.length), n.length & 0xff, n.length >> 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ...u32(offset), ...n]);
-    parts.push(local, data);
-    offset += local.length + data.length;
-  }
-  const cd = Uint8Array.from(central.flat());
-  const end = Uint8Array.from([...u32(0x06054b50), 0, 0, 0, 0, entries.length, 0, entries.length, 0, ...u32(cd.length), ...u32(offset), 0, 0]);
-  const out = new Uint8Array(offset + cd.length + end.length);
-  let at = 0;
-  for (const p of [...parts, cd, end]) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+// Pickle and zip writers: test/helpers/fuzzFiles.ts (shared with test/unit/fuzzPth.test.ts).
 
 const floats = (n: number) => new Uint8Array(new Float32Array(n).fill(1.5).buffer);
-const archive = (pkl: Uint8Array, storages: Record<string, Uint8Array> = {}) =>
-  zip([['archive/data.pkl', pkl], ...Object.entries(storages).map(([k, v]) => [`archive/data/${k}`, v] as [string, Uint8Array]), ['archive/version', enc.encode('3\n')]]);
-
 async function refusal(promise: Promise<unknown>): Promise<PthError> {
   const error = await promise.then(
     () => undefined,
@@ -164,7 +92,7 @@ describe('hand-made checkpoints', () => {
   it('names the legacy format and TorchScript archives', async () => {
     const legacy = Uint8Array.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e]);
     expect((await refusal(openPth(legacy))).message).toMatch(/legacy torch.save format/);
-    const script = zip([['m/constants.pkl', Uint8Array.from([0x80, 2, 0x29, 0x2e])], ['m/code/m.py', enc.encode('x')]]);
+    const script = zip([{ name: 'm/constants.pkl', data: Uint8Array.from([0x80, 2, 0x29, 0x2e]) }, { name: 'm/code/m.py', data: enc.encode('x') }]);
     expect((await refusal(openPth(script))).message).toMatch(/TorchScript/);
   });
 
@@ -316,28 +244,4 @@ describe('the pickle VM', () => {
   });
 });
 
-describe('whole-archive fuzzing', () => {
-  it('a real checkpoint with random bytes changed, inserted or cut loads or is refused with a PthError', async () => {
-    const original = read('tiny_state_dict_f32.pth');
-    let refused = 0;
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(fc.tuple(fc.nat(original.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }),
-        fc.option(fc.nat(original.length), { nil: undefined }),
-        async (edits, cut) => {
-          const bytes = original.slice(0, cut ?? original.length);
-          for (const [at, value] of edits) if (at < bytes.length) bytes[at] = value;
-          try {
-            await modelFromPth(bytes, { heads: 2 });
-          } catch (error) {
-            if (!(error instanceof PthError) && !(error instanceof Error && /^(ModelError|ConfigError)$/.test(error.name))) throw error;
-            if (error instanceof PthError && error.cause !== undefined) throw error.cause;
-            refused++;
-          }
-        },
-      ),
-      { numRuns: 400, seed: 10 },
-    );
-    expect(refused).toBeGreaterThan(0);
-  });
-});
+// Whole-archive fuzzing (mutated checkpoints, forged zip fields, hostile views): test/unit/fuzzPth.test.ts.
