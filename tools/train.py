@@ -47,7 +47,7 @@ TASKS: Dict[str, Dict[str, Any]] = {
         "config": {"image_size": 28, "patch_size": 4, "channels": 1, "dim": 96, "depth": 6, "heads": 4,
                    "dim_head": 24, "num_classes": 10, "labels": datasets.DIGIT_LABELS,
                    "mean": [0.1307], "std": [0.3081]},
-        "epochs": 40, "batch": 128, "lr": 1e-3, "weight_decay": 0.05, "shift": 3,
+        "epochs": 40, "batch": 128, "lr": 1e-3, "weight_decay": 0.05, "shift": 3, "affine_from_epoch": 60,
     },
     "fashion": {
         "config": {"image_size": 28, "patch_size": 4, "channels": 1, "dim": 96, "depth": 6, "heads": 4,
@@ -81,6 +81,20 @@ def random_shift(x: torch.Tensor, pixels: int, g: torch.Generator) -> torch.Tens
     dy = torch.randint(0, 2 * pixels + 1, (b,), generator=g)
     dx = torch.randint(0, 2 * pixels + 1, (b,), generator=g)
     return torch.stack([padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(b)])
+
+
+def random_affine(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Rotation of up to ±10° and scaling by 0.9–1.1 about the centre: the usual MNIST augmentation."""
+    b = x.shape[0]
+    angle = (torch.rand(b, generator=g) * 2 - 1) * (10 * torch.pi / 180)
+    scale = 0.9 + 0.2 * torch.rand(b, generator=g)
+    theta = torch.zeros(b, 2, 3)
+    theta[:, 0, 0] = torch.cos(angle) / scale
+    theta[:, 0, 1] = -torch.sin(angle) / scale
+    theta[:, 1, 0] = torch.sin(angle) / scale
+    theta[:, 1, 1] = torch.cos(angle) / scale
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
 @torch.no_grad()
@@ -166,6 +180,8 @@ def main() -> None:
                 idx = order[step * spec["batch"]:(step + 1) * spec["batch"]]
                 x, y = train_x[idx], train_y[idx]
                 x = random_shift(x, spec.get("shift", 0), g)
+                if epoch >= spec.get("affine_from_epoch", 10**9):
+                    x = random_affine(x, g)
                 if spec.get("flip"):
                     flip = torch.rand(len(y), generator=g) < 0.5
                     x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
