@@ -18,7 +18,7 @@ import { createRunner, forwardFlops, planEngines } from './engines.ts';
 import { fetchBytes, LoadError, type ByteProgress } from './fetchBytes.ts';
 import { parseManifest, type Manifest, type ManifestModel } from './manifest.ts';
 import { headChoices, LOCAL_MODEL_ID, openModelBytes, type LoadedModel, type OpenedModel } from './modelFile.ts';
-import { atlasCell, decodePng, maskCell, type DecodedAtlas } from './sampleSet.ts';
+import { atlasCell, decodePng, maskCell, samplesFor, type DecodedAtlas } from './sampleSet.ts';
 import { useApp, type AppState, type Loadable, type LocalModelInfo, type ModelFileRequest, type ModelSummary, type RunResult } from './store.ts';
 import { isModelUrl, quote, type ImageSource } from './urlState.ts';
 
@@ -75,20 +75,6 @@ export function formatBytes(bytes: number): string {
 }
 
 const nextFrame = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
-
-/** The shipped sample set closest to a model that has none of its own: same channels and size, then same channels, then any. */
-export function samplesFor(manifest: Manifest, model: LoadedModel['model'] | undefined): ManifestModel | undefined {
-  const withSamples = manifest.models.filter((m) => m.samples && m.samples.count > 0);
-  if (!model) return withSamples[0] ?? manifest.models[0];
-  const { channels } = model.config;
-  const { imageHeight, imageWidth } = model.shape;
-  return (
-    withSamples.find((m) => m.samples!.channels === channels && m.samples!.width === imageWidth && m.samples!.height === imageHeight) ??
-    withSamples.find((m) => m.samples!.channels === channels) ??
-    withSamples[0] ??
-    manifest.models[0]
-  );
-}
 
 type LoadingState = Extract<Loadable<unknown>, { status: 'loading' }>;
 

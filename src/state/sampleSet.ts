@@ -1,6 +1,7 @@
 import type { RgbaImage } from '../engine/preprocess.ts';
 import { LoadError } from './fetchBytes.ts';
-import type { SampleSet } from './manifest.ts';
+import type { CrateModel } from '../engine/model.ts';
+import type { Manifest, ManifestModel, SampleSet } from './manifest.ts';
 
 /** A decoded sample atlas: cells are cut out on demand. */
 export interface DecodedAtlas {
@@ -45,4 +46,18 @@ export function maskCell(masks: DecodedAtlas, index: number): Uint8Array {
   const out = new Uint8Array(cell.width * cell.height);
   for (let i = 0; i < out.length; i++) out[i] = cell.data[4 * i] > 127 ? 1 : 0;
   return out;
+}
+
+/** The shipped sample set closest to a model that has none of its own: same channels and size, then same channels, then any. */
+export function samplesFor(manifest: Manifest, model: CrateModel | undefined): ManifestModel | undefined {
+  const withSamples = manifest.models.filter((m) => m.samples && m.samples.count > 0);
+  if (!model) return withSamples[0] ?? manifest.models[0];
+  const { channels } = model.config;
+  const { imageHeight, imageWidth } = model.shape;
+  return (
+    withSamples.find((m) => m.samples!.channels === channels && m.samples!.width === imageWidth && m.samples!.height === imageHeight) ??
+    withSamples.find((m) => m.samples!.channels === channels) ??
+    withSamples[0] ??
+    manifest.models[0]
+  );
 }

@@ -2,7 +2,8 @@ import { useEffect, useMemo, useState } from 'react';
 import { formatRate } from './format.ts';
 import type { Manifest, ManifestModel } from '../state/manifest.ts';
 import { hasModelExtension, LOCAL_MODEL_ID } from '../state/modelFile.ts';
-import { formatBytes, samplesFor } from '../state/pipeline.ts';
+import { formatBytes } from '../state/pipeline.ts';
+import { samplesFor } from '../state/sampleSet.ts';
 import { useApp } from '../state/store.ts';
 import { isModelUrl } from '../state/urlState.ts';
 import { DrawDigit } from './DrawDigit.tsx';
@@ -156,7 +157,8 @@ export function InputPanel({ manifest }: { manifest: Manifest }) {
         <span>Model</span>
         <select
           value={hosted ? '' : isLocal ? LOCAL_MODEL_ID : entry.id}
-          onChange={(e) => select({ model: e.target.value, sample: 0, source: e.target.value === modelId ? source : 'sample' })}
+          // An upload or drawing stays across models: comparing models on one's own image is the point.
+          onChange={(e) => select({ model: e.target.value, sample: 0 })}
           data-testid="model-select"
         >
           {hosted && <option value="">Hosted model (from the link)</option>}

@@ -23,7 +23,8 @@ export function ModelDrop() {
   const [url, setUrl] = useState('');
   const [heads, setHeads] = useState<number | undefined>();
   const inputRef = useRef<HTMLInputElement>(null);
-  const info = modelFile.status === 'ready' ? modelFile.value : localModel;
+  // The store's localModel gains the time to the first result once it is shown; modelFile keeps the parse-time copy.
+  const info = localModel ?? (modelFile.status === 'ready' ? modelFile.value : undefined);
   const showing = model === LOCAL_MODEL_ID && info !== undefined;
 
   return (
