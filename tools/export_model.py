@@ -81,7 +81,8 @@ DESCRIPTIONS = {
                 "colour roughly complementary to the dimmed background, pasted at a random position on a tinted crop of "
                 "scikit-image's grass, gravel or brick texture. Label: the digit. Training scenes are drawn "
                 "fresh every epoch from the 8,000 training digits; the 2,000 held-out scenes use only the "
-                "1,500 held-out digits (seed 1235). Ground-truth masks: the digit's pixels (alpha > 0.5).",
+                "1,500 held-out digits (seed 1235). Ground-truth masks: the digit's pixels (alpha > 0.5). "
+                "Trained with the 2,000-held-out split (8,000 training digits), so none of the held-out digits was seen.",
     },
 }
 
