@@ -540,9 +540,10 @@ export function startPipeline(store: Store = useApp): () => void {
     if (c && s.run.status === 'ready' && s.run.value === c.result && c.result.mask) {
       const truth = { mask: c.result.mask, image: { height: c.result.image.height, width: c.result.image.width } as GridSize };
       const ious = imageIoUs(c.loaded.model, c.result.outputs, truth, segmentationOf(s));
-      const result: RunResult = { ...c.result, layers: c.result.layers.map((l, i) => ({ ...l, iou: ious[i] })) };
-      current = { ...c, result };
-      store.setState({ run: { status: 'ready', value: result } });
+      // Same RunResult object, new layers array: the views cache their figures per RunResult (derived.ts),
+      // and a new P or τ must not recompute attention maps or PCA; a new `run` wrapper still notifies them.
+      c.result.layers = c.result.layers.map((l, i) => ({ ...l, iou: ious[i] }));
+      store.setState({ run: { status: 'ready', value: c.result } });
     }
     updateDataset();
   };

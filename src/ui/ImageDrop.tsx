@@ -81,7 +81,8 @@ export function ImageDrop({ size, channels, incoming }: { size: [number, number]
 
   const accept = useCallback(
     async (file: Blob, name: string) => {
-      setBusy(true);
+      // "decoding…" only for a decode that lasts (a big photo), never a flash for a small one.
+      const busyTimer = setTimeout(() => setBusy(true), 300);
       try {
         const d = await decodeImageFile(file, name);
         const c = defaultCrop(d.image.width, d.image.height, size[1] / size[0]);
@@ -101,6 +102,7 @@ export function ImageDrop({ size, channels, incoming }: { size: [number, number]
         // One line; the current image, model and view stay.
         notify([(error as Error).message]);
       } finally {
+        clearTimeout(busyTimer);
         setBusy(false);
       }
     },

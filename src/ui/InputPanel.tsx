@@ -105,7 +105,7 @@ function DatasetSwitch() {
                           {l.sparsity.mean.toFixed(3)} ± {l.sparsity.std.toFixed(3)}
                         </td>
                         {l.iou && (
-                          <td>
+                          <td data-testid={`dataset-iou-${l.layer}`} data-mean={l.iou.mean} data-std={l.iou.std}>
                             {l.iou.mean.toFixed(3)} ± {l.iou.std.toFixed(3)}
                           </td>
                         )}
