@@ -66,12 +66,13 @@ function step(message: string) {
 }
 
 async function startPreview(): Promise<ChildProcess> {
-  const server = spawn(join(ROOT, 'node_modules/.bin/vite'), ['preview', '--host', '127.0.0.1', '--port', String(PORT), '--strictPort'], {
+  const server = spawn(join(ROOT, 'node_modules/.bin/vite'), ['preview', '--host', '127.0.0.1', '--port', String(PORT), '--strictPort', '--bypass-lock'], {
     cwd: ROOT,
     stdio: 'ignore',
     detached: true,
   });
-  for (let i = 0; i < 100; i++) {
+  // A loaded 2-core machine can take a while to start the server.
+  for (let i = 0; i < 300; i++) {
     try {
       if ((await fetch(`${BASE}/bench.html`)).ok) return server;
     } catch {

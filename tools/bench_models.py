@@ -43,6 +43,12 @@ def main() -> None:
         config = {"image_size": 224, "patch_size": 16, "channels": 3, "num_classes": 1000, **SHAPES[name],
                   "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
         model = CrateRef(config).eval()
+        # Fresh LayerNorms are all ones and zeros, and torch.onnx.export merges identical
+        # initializers into one, losing their official names: jitter them like a trained model.
+        with torch.no_grad():
+            for param_name, p in model.named_parameters():
+                if ".norm." in param_name or param_name.startswith(("to_patch_embedding.1", "to_patch_embedding.3", "mlp_head.0")):
+                    p.add_(0.02 * torch.randn_like(p))
         path = os.path.join(args.out, f"{name}.onnx")
         export_onnx(model, path, card={"name": f"{name} (random weights, bench only)"})
         print(f"{path} {os.path.getsize(path)} bytes")
