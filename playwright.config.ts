@@ -50,7 +50,7 @@ export default defineConfig({
     },
   ],
   webServer: {
-    command: 'npx vite preview --host 127.0.0.1 --port 4173 --strictPort',
+    command: 'npx vite preview --host 127.0.0.1 --port 4173 --strictPort --bypass-lock',
     url: 'http://127.0.0.1:4173/',
     // A server already on :4173 may serve another build; reuse it only when asked.
     reuseExistingServer: process.env.CRATE_REUSE_SERVER === '1',
