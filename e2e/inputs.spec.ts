@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { deflateSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { officialCodingRate } from '../src/analysis/codingRate.ts';
+import { analyseLayer } from '../src/analysis/layer.ts';
 import { sparsity } from '../src/analysis/sparsity.ts';
 import { cpuForward } from '../src/engine/cpu/reference.ts';
 import { imageToTensor, type RgbaImage } from '../src/engine/preprocess.ts';
@@ -333,4 +334,55 @@ test('a link with source=upload or drawing says the image was local and shows th
   await page.goto('/?model=digits&sample=5&source=drawing');
   await expect(page.getByTestId('notices')).toContainText('showing sample 5 instead');
   await expectPrediction(page, digits.samples[5]);
+});
+
+test('dataset mode on a model with masks: best-head IoU mean ± std, recomputed for new settings without a forward pass', async ({ page }) => {
+  test.setTimeout(300_000);
+  const scenes = loadShippedModel('scenes');
+  const m = scenes.model;
+  await page.goto('/?model=scenes&view=segmentation&dataset=1');
+  const status = page.getByTestId('dataset-run');
+  await expect(status).toHaveAttribute('data-status', 'ready', { timeout: 240_000 });
+  const count = Number(await status.getAttribute('data-count'));
+  expect(count).toBeGreaterThan(0);
+  const grid = { height: m.shape.gridHeight, width: m.shape.gridWidth };
+  const traces = scenes.samples.slice(0, count).map((image) => cpuForward(m, imageToTensor(image, m.config)));
+  /** Node's mean best-head IoU per layer for a setting, through analyseLayer (an independent path from the app's dataset.ts). */
+  const meanIoU = (kind: 'top' | 'mass', fraction: number) =>
+    Array.from({ length: m.config.depth }, (_, l) => {
+      let sum = 0;
+      traces.forEach((trace, i) => {
+        const figures = analyseLayer(
+          { ...trace.layers[l], qkv: m.weights.layers[l].qkv },
+          { tokens: m.shape.tokens, dim: m.config.dim, heads: m.config.heads, dimHead: m.config.dim_head, grid },
+          { topFraction: fraction, massFraction: fraction, groundTruth: { mask: scenes.masks![i], image: { height: scenes.samples[i].height, width: scenes.samples[i].width } } },
+        );
+        sum += kind === 'top' ? figures.iou!.top.iou : figures.iou!.mass.iou;
+      });
+      return sum / count;
+    });
+  const shown = async () => {
+    const out: number[] = [];
+    for (let l = 0; l < m.config.depth; l++) out.push(Number(await page.getByTestId(`dataset-iou-${l}`).getAttribute('data-mean')));
+    return out;
+  };
+  // Engines differ by ~1e-6 in the attention, which can move a tie at the top-P% cut in a few images: allow 0.01.
+  const close = (a: number[], b: number[]) => a.every((v, i) => Math.abs(v - b[i]) < 0.01);
+  const top = meanIoU('top', 0.6);
+  const mass = meanIoU('mass', 0.6);
+  expect(Math.max(...top.map((v, i) => Math.abs(v - mass[i]))), 'the two methods differ, so a stale IoU is caught').toBeGreaterThan(0.02);
+  expect(close(await shown(), top), `page ${await shown()} vs Node ${top}`).toBe(true);
+
+  // Watch the status: re-running the forward passes would show progress (dataset runs last far more than 300 ms here).
+  await page.evaluate(() => {
+    const w = window as unknown as { statuses: string[] };
+    w.statuses = [];
+    const node = document.querySelector('[data-testid="dataset-run"]')!;
+    new MutationObserver(() => w.statuses.push(node.getAttribute('data-status') ?? '')).observe(node, { attributes: true });
+  });
+  await page.getByTestId('seg-method-mass').check();
+  await expect.poll(async () => close(await shown(), mass), { timeout: 60_000 }).toBe(true);
+  expect(await page.evaluate(() => (window as unknown as { statuses: string[] }).statuses)).not.toContain('loading');
+  await expect(status).toHaveAttribute('data-count', String(count));
+  await page.screenshot({ path: `${ARTIFACTS}/inputs-dataset-iou.png`, fullPage: true });
 });
