@@ -216,3 +216,51 @@ export function writeOnnx(spec: OnnxSpec): Uint8Array {
 export function f32Bytes(values: ArrayLike<number>): Uint8Array {
   return new Uint8Array(Float32Array.from(values as ArrayLike<number>).buffer);
 }
+
+function readVarint(bytes: Uint8Array, at: number): [bigint, number] {
+  let value = 0n;
+  let shift = 0n;
+  for (;;) {
+    if (at >= bytes.length) throw new Error('truncated varint');
+    const b = bytes[at++];
+    value |= BigInt(b & 0x7f) << shift;
+    if (!(b & 0x80)) return [value, at];
+    shift += 7n;
+  }
+}
+
+/** The top-level fields of a protobuf message, as raw byte ranges (varint and length-delimited fields only). */
+function topLevelFields(bytes: Uint8Array): { id: number; start: number; end: number; body?: Uint8Array }[] {
+  const fields: { id: number; start: number; end: number; body?: Uint8Array }[] = [];
+  let at = 0;
+  while (at < bytes.length) {
+    const start = at;
+    const [tag, afterTag] = readVarint(bytes, at);
+    const id = Number(tag >> 3n);
+    const wire = Number(tag & 7n);
+    if (wire === 0) at = readVarint(bytes, afterTag)[1];
+    else if (wire === 2) {
+      const [length, afterLength] = readVarint(bytes, afterTag);
+      at = afterLength + Number(length);
+      fields.push({ id, start, end: at, body: bytes.subarray(afterLength, at) });
+      continue;
+    } else if (wire === 1) at = afterTag + 8;
+    else if (wire === 5) at = afterTag + 4;
+    else throw new Error(`wire type ${wire} at ${start}`);
+    fields.push({ id, start, end: at });
+  }
+  return fields;
+}
+
+/**
+ * An ONNX model with `metadata_props[key]` set to `value` (other entries and
+ * the graph untouched): e.g. a shipped model whose config carries hostile labels.
+ */
+export function setOnnxMetadata(bytes: Uint8Array, key: string, value: string): Uint8Array {
+  const keep = topLevelFields(bytes).filter((f) => {
+    if (f.id !== 14 || !f.body) return true;
+    const entry = topLevelFields(f.body).find((e) => e.id === 1);
+    return !entry?.body || new TextDecoder().decode(entry.body) !== key;
+  });
+  return concat([...keep.map((f) => bytes.subarray(f.start, f.end)), pbBytes(14, concat([pbString(1, key), pbString(2, value)]))]);
+}

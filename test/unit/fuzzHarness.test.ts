@@ -34,8 +34,17 @@ describe('the fuzz harness', () => {
     expect(Float32Array.from([1, 2]).length).toBe(2);
   });
 
-  it('rejects a case slower than a second', async () => {
-    await expect(runCase(() => new Promise((resolve) => setTimeout(resolve, 1100)), rules)).rejects.toThrow(/took \d+ ms \(limit 1000 ms\)/);
+  it('rejects a case that uses more than a second of CPU, but not one that only waits', async () => {
+    const spin = () => {
+      const cpu = process.cpuUsage();
+      let x = 0;
+      while (process.cpuUsage(cpu).user < 1_100_000) x += Math.sqrt(x + 1);
+      return x;
+    };
+    await expect(runCase(spin, rules)).rejects.toThrow(/took \d+ ms of CPU \(limit 1000 ms\)/);
+    const waited = await runCase(() => new Promise((resolve) => setTimeout(resolve, 1100)), rules);
+    expect(waited.ms).toBeGreaterThanOrEqual(1000);
+    expect(waited.cpuMs).toBeLessThan(1000);
   });
 
   it('mutates copies, as described', () => {
