@@ -5,7 +5,7 @@ import { requestNodeGpu, type NodeGpu } from '../engine/node/nodeGpu.ts';
 import { analyseImage } from './analyse.ts';
 import { CliError, UsageError } from './errors.ts';
 import { loadImageFile, type LoadedImage } from './images.ts';
-import { isPthPath, loadModelFile, loadPthModelFile } from './loadModel.ts';
+import { isPthPath, loadAnyModelFile } from './loadModel.ts';
 import { describeModel, formatImageReport, JsonReportWriter } from './report.ts';
 import { parseStatsCommandLine, runStats, STATS_USAGE } from './stats.ts';
 
@@ -94,15 +94,15 @@ export function parseCommandLine(argv: readonly string[]): Parsed {
 function parseHeads(value: string | undefined, model: string): number | undefined {
   if (value === undefined) return undefined;
   if (!/^[1-9]\d{0,3}$/.test(value)) throw new UsageError(`--heads takes a positive integer, got ${JSON.stringify(value)}`);
-  if (!isPthPath(model)) throw new UsageError('--heads only applies to a .pth checkpoint (other model files carry their config)');
+  if (!isPthPath(model) && !model.toLowerCase().endsWith('.safetensors')) {
+    throw new UsageError('--heads only applies to a .pth checkpoint or a safetensors file without a config (ONNX files carry their config)');
+  }
   return Number(value);
 }
 
 async function run(args: RunArgs, io: CliIo): Promise<void> {
   // Every file is read and checked before the (slow) GPU start.
-  const model = isPthPath(args.model)
-    ? await loadPthModelFile(args.model, { heads: args.heads, onNote: (line) => io.stderr(`note: ${line}\n`) })
-    : loadModelFile(args.model);
+  const model = await loadAnyModelFile(args.model, { heads: args.heads, onNote: (line) => io.stderr(`note: ${line}\n`) });
   const images: LoadedImage[] = args.images.map((path) => loadImageFile(path, model));
   const json = args.json === undefined ? undefined : new JsonReportWriter(args.json, model);
   let gpu: NodeGpu | undefined;

@@ -1,41 +1,51 @@
 /**
- * Model files for the command, by extension. Only the project's safetensors
- * format (official tensor names, config JSON in `__metadata__.config`) is
- * read today; ONNX and PyTorch checkpoints get a clear refusal until their
- * loaders exist.
+ * Model files for the commands, by extension: the project's ONNX files, safetensors
+ * (config from `__metadata__.config`, or inferred from the tensor shapes), and
+ * PyTorch checkpoints (read without Python; see loadPthModelFile).
  */
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import { modelFromSafetensors, type CrateModel } from '../engine/model.ts';
+import { modelFromSafetensorsAuto } from '../engine/inferConfig.ts';
+import type { CrateModel } from '../engine/model.ts';
+import { modelFromOnnx } from '../engine/onnx/onnxModel.ts';
 import { modelFromPth } from '../engine/pth/index.ts';
 import { CliError, readInput } from './errors.ts';
 
-type Loader = (bytes: Uint8Array) => CrateModel;
+export interface ModelFileOptions {
+  /** Heads, where the file does not say (.pth, safetensors without a config). */
+  heads?: number;
+  onNote?: (line: string) => void;
+}
+
+type Loader = (bytes: Uint8Array, options: ModelFileOptions) => CrateModel;
 
 const LOADERS: Record<string, Loader> = {
-  '.safetensors': modelFromSafetensors,
+  '.onnx': (bytes) => modelFromOnnx(bytes).model,
+  '.safetensors': (bytes, options) => {
+    const loaded = modelFromSafetensorsAuto(bytes, { heads: options.heads });
+    for (const note of loaded.notes) options.onNote?.(note);
+    return loaded.model;
+  },
 };
 
-const NOT_YET: Record<string, string> = {
-  '.onnx': 'ONNX models',
-  '.pth': 'PyTorch checkpoints',
-  '.pt': 'PyTorch checkpoints',
-};
-
-export function loadModelFile(path: string, read: (path: string) => Uint8Array = readFileSync): CrateModel {
+export function loadModelFile(path: string, read: (path: string) => Uint8Array = readFileSync, options: ModelFileOptions = {}): CrateModel {
   const ext = extname(path).toLowerCase();
   const loader = LOADERS[ext];
   if (!loader) {
-    const supported = Object.keys(LOADERS).join(', ');
-    if (NOT_YET[ext]) throw new CliError(`${path}: ${NOT_YET[ext]} (${ext}) are not supported by the command yet; use a ${supported} model in the project format`);
+    const supported = [...Object.keys(LOADERS), '.pth', '.pt', '.pth.tar'].join(', ');
     throw new CliError(`${path}: unsupported model file extension ${JSON.stringify(ext || '(none)')}; supported: ${supported}`);
   }
   const bytes = readInput(path, 'model file', read);
   try {
-    return loader(bytes);
+    return loader(bytes, options);
   } catch (error) {
     throw new CliError(`${path}: not a valid CRATE model: ${(error as Error).message}`);
   }
+}
+
+/** Any accepted model file: PyTorch checkpoints asynchronously, the others as loadModelFile. */
+export async function loadAnyModelFile(path: string, options: ModelFileOptions = {}): Promise<CrateModel> {
+  return isPthPath(path) ? loadPthModelFile(path, options) : loadModelFile(path, readFileSync, options);
 }
 
 /** PyTorch `torch.save` checkpoints, by name: .pth, .pt, .pth.tar. */

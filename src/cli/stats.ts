@@ -19,7 +19,7 @@ import { requestNodeGpu, type NodeGpu } from '../engine/node/nodeGpu.ts';
 import type { CliIo } from './cli.ts';
 import { CliError, UsageError } from './errors.ts';
 import { loadImageFile } from './images.ts';
-import { loadModelFile } from './loadModel.ts';
+import { loadAnyModelFile } from './loadModel.ts';
 import { describeModel, modelSummary } from './report.ts';
 
 export const STATS_USAGE = `Usage: crate-explorer stats MODEL DIR|GLOB|IMAGE... [--json OUT.json] [--eps-squared E]
@@ -227,7 +227,7 @@ function writeJsonAtomically(path: string, value: unknown): void {
 const list = (values: ArrayLike<number>) => Array.from(values);
 
 export async function runStats(args: StatsArgs, io: CliIo): Promise<void> {
-  const model = loadModelFile(args.model);
+  const model = await loadAnyModelFile(args.model, { onNote: (line) => io.stderr(`note: ${line}\n`) });
   const paths = expandImageArguments(args.inputs);
   // The first image is checked before the (slow) GPU start; the others are read one at a time.
   let next = loadImageFile(paths[0], model);

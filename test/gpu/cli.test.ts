@@ -169,12 +169,15 @@ describe('crate-explorer run', () => {
   it('refuses bad model files with one line on stderr and exit status 1', async () => {
     const garbage = join(dir, 'garbage.safetensors');
     writeFileSync(garbage, Buffer.from('this is not a safetensors file at all'));
+    const pngNamedOnnx = join(dir, 'fake.onnx');
+    writeFileSync(pngNamedOnnx, PNG.sync.write(Object.assign(new PNG({ width: 2, height: 2 }), { data: Buffer.alloc(16, 255) })));
     const input = writeInputNpy(0);
     const cases: [string, RegExp][] = [
       ['fixtures/grey17.golden.safetensors', /grey17\.golden\.safetensors: not a valid CRATE model: missing tensor "cls_token"/],
       [garbage, /garbage\.safetensors: not a valid CRATE model: header length/],
       [join(dir, 'missing.safetensors'), /cannot read model file .*missing\.safetensors: no such file/],
-      [join(dir, 'model.onnx'), /model\.onnx: ONNX models \(\.onnx\) are not supported/],
+      [join(dir, 'missing.onnx'), /cannot read model file .*missing\.onnx: no such file/],
+      [pngNamedOnnx, /fake\.onnx: not a valid CRATE model: not a valid ONNX file/],
       [join(dir, 'model.bin'), /model\.bin: unsupported model file extension "\.bin"/],
     ];
     for (const [model, message] of cases) {
@@ -248,5 +251,21 @@ describe('the .npy reader the command uses', () => {
       [npy(1, '{"descr": "<f4"}', bytes), /cannot parse the header dict/],
     ];
     for (const [file, message] of refusals) expect(() => readNpy(file)).toThrow(message);
+  });
+});
+
+describe('crate-explorer run with an ONNX model', () => {
+  it('gives the same top class as the safetensors file of the same weights', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crate-cli-onnx-'));
+    const fixture = loadFixture('grey17');
+    const input = join(dir, 'input.npy');
+    writeFileSync(input, writeNpy([1, 28, 28], goldenTensor(fixture, 'input.1')));
+    const onnx = await crateExplorer('run', 'fixtures/grey17.onnx', input, '--json', join(dir, 'onnx.json'));
+    const safetensors = await crateExplorer('run', 'fixtures/grey17.model.safetensors', input, '--json', join(dir, 'st.json'));
+    expect(onnx.code, onnx.stderr).toBe(0);
+    expect(safetensors.code, safetensors.stderr).toBe(0);
+    const a = JSON.parse(readFileSync(join(dir, 'onnx.json'), 'utf8'));
+    const b = JSON.parse(readFileSync(join(dir, 'st.json'), 'utf8'));
+    expect(a.logits).toEqual(b.logits);
   });
 });

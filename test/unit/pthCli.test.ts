@@ -14,7 +14,8 @@ describe('crate-explorer run with a .pth model', () => {
     expect(parseCommandLine(['run', 'm.pth', 'x.png'])).toMatchObject({ heads: undefined });
     expect(() => parseCommandLine(['run', 'm.pth', 'x.png', '--heads', '0'])).toThrow(UsageError);
     expect(() => parseCommandLine(['run', 'm.pth', 'x.png', '--heads', 'six'])).toThrow('--heads takes a positive integer, got "six"');
-    expect(() => parseCommandLine(['run', 'm.safetensors', 'x.png', '--heads', '6'])).toThrow('--heads only applies to a .pth checkpoint');
+    expect(parseCommandLine(['run', 'm.safetensors', 'x.png', '--heads', '6'])).toMatchObject({ heads: 6 });
+    expect(() => parseCommandLine(['run', 'm.onnx', 'x.png', '--heads', '6'])).toThrow('--heads only applies to a .pth checkpoint');
   });
 
   it('loads a checkpoint, passing the notes on, and turns refusals into one-line CLI errors', async () => {
