@@ -32,8 +32,15 @@ function expected(sampleIndex: number) {
   };
 }
 
+/**
+ * A cold start of the automatic engine (ORT WASM on a software adapter: a
+ * 27 MB wasm compiled first) takes 20 s and more on this 2-core machine
+ * under load; the default 30 s expect timeout is too tight for it.
+ */
+const FIRST_RESULT_MS = 90_000;
+
 async function waitForResults(page: Page) {
-  await expect(page.getByTestId('top5').locator('li')).toHaveCount(5);
+  await expect(page.getByTestId('top5').locator('li')).toHaveCount(5, { timeout: FIRST_RESULT_MS });
   await expect(page.getByTestId('layer-table')).toBeVisible();
 }
 
@@ -76,7 +83,9 @@ test('loads the default model and shows top-5 and both charts with the right num
   await waitForResults(page);
   await expect(page.getByTestId('adapter-status')).toHaveText(/^WebGPU: \S/);
   await expect(page.getByTestId('model-description')).toContainText('Digits');
-  await expect(page.getByTestId('engine-used')).toHaveAttribute('data-engine', 'wgsl');
+  // The automatic choice (state/engines.ts): ORT WASM on a software adapter such as SwiftShader, else our WGSL engine.
+  const software = (await page.getByTestId('adapter-status').textContent())?.includes('software fallback adapter');
+  await expect(page.getByTestId('engine-used')).toHaveAttribute('data-engine', software ? 'ort-wasm' : 'wgsl');
   await expect(page).toHaveURL(/\?model=digits&sample=0&layer=0&/);
 
   const want = expected(0);
@@ -206,7 +215,10 @@ test('shows the deviation between our engine and onnxruntime-web, within 1e-4 on
   await waitForResults(page);
   const agreement = page.getByTestId('agreement');
   await expect(agreement).toHaveAttribute('data-status', 'ready', { timeout: 60_000 });
-  await expect(agreement).toContainText('onnxruntime-web, WASM EP');
+  // Whichever of the two runs the page (see the first test), the other one checks it.
+  const engine = await page.getByTestId('engine-used').getAttribute('data-engine');
+  expect(['wgsl', 'ort-wasm']).toContain(engine);
+  await expect(agreement).toContainText(engine === 'wgsl' ? 'onnxruntime-web, WASM EP' : 'our WGSL engine (WebGPU)');
   expect(Number(await agreement.getAttribute('data-logits'))).toBeLessThanOrEqual(1e-4);
   expect(Number(await agreement.getAttribute('data-layers'))).toBeLessThanOrEqual(1e-4);
   await page.screenshot({ path: `${ARTIFACTS}/app-engine.png`, fullPage: true });

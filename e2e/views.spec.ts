@@ -14,6 +14,7 @@ import { expect, test, type Download, type Locator, type Page } from '@playwrigh
 import { mkdirSync, readFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
 import { attentionMaps } from '../src/analysis/attention.ts';
+import { paperCodingRate } from '../src/analysis/codingRate.ts';
 import { massFractionMask, topFractionCount } from '../src/analysis/segmentation.ts';
 import { cpuForward } from '../src/engine/cpu/reference.ts';
 import { imageToTensor } from '../src/engine/preprocess.ts';
@@ -148,6 +149,11 @@ test('the default model: every view shows real numbers', async ({ page }) => {
   expect(Math.abs(layerSum - totalMs)).toBeLessThan(1e-6 * Math.max(1, totalMs));
   await page.getByTestId('panel-engine').screenshot({ path: `${ARTIFACTS}/views-engine.png` });
   await page.screenshot({ path: `${ARTIFACTS}/views-page.png`, fullPage: true });
+  // A projector: the layout grows (three charts in a row, explanations beside).
+  await page.setViewportSize({ width: 1920, height: 1080 });
+  await page.getByTestId('view-tab-attention').click();
+  await expect(page.getByTestId('attention-grid')).toBeVisible();
+  await page.screenshot({ path: `${ARTIFACTS}/views-projector.png`, fullPage: true });
   expect(pageErrors).toEqual([]);
 });
 
@@ -367,4 +373,35 @@ test('a shared link opens the same view in a new browser', async ({ page, browse
   } finally {
     await other.close();
   }
+});
+
+test('the paper variant plots Rᶜ(Z^{ℓ+½}; U); dataset mode adds mean ± std bands', async ({ page }) => {
+  await page.goto('/?engine=cpu&rate=paper');
+  await waitForResults(page);
+  const rate = page.getByTestId('chart-coding-rate');
+  await expect(rate).toHaveAttribute('data-series', 'paper');
+  const points = await rate.locator('g.chart-point').evaluateAll((nodes) => nodes.map((n) => Number(n.getAttribute('data-value'))));
+  expect(points).toHaveLength(config.depth);
+  points.forEach((value, l) => {
+    const wanted = paperCodingRate(trace0.layers[l].zHalf, shape.tokens, config.dim, shipped.model.weights.layers[l].qkv, config.heads, config.dim_head);
+    expect(Math.abs(value - wanted), `paper Rᶜ of layer ${l}`).toBeLessThanOrEqual(1e-9 * wanted);
+  });
+  await expect(rate.locator('path.chart-line[data-series="expansion"]')).toHaveCount(1);
+  await expect(rate.locator('path.chart-line[data-series="reduction"]')).toHaveCount(1);
+  await rate.screenshot({ path: `${ARTIFACTS}/views-paper-rate.png` });
+
+  await page.getByTestId('dataset-toggle').check();
+  await expect(page.getByTestId('dataset-status')).toHaveAttribute('data-status', 'ready', { timeout: 100_000 });
+  await expect(rate.locator('path.chart-band[data-series="paper-mean"]')).toHaveCount(1);
+  await page.getByTestId('rate-variant-official').check();
+  await expect(rate.locator('path.chart-band[data-series="official-mean"]')).toHaveCount(1);
+  const sparsity = page.getByTestId('chart-sparsity');
+  await expect(sparsity.locator('path.chart-band[data-series="sparsity-mean"]')).toHaveCount(1);
+  // The mean dots are the pipeline's dataset statistics, as the input panel's table shows them.
+  for (const [chart, series, cell] of [[rate, 'official-mean', 'dataset-rate'], [sparsity, 'sparsity-mean', 'dataset-sparsity']] as const) {
+    const means = await chart.locator(`g[data-series="${series}"] circle.chart-series-dot`).evaluateAll((nodes) => nodes.map((n) => Number(n.getAttribute('data-value'))));
+    expect(means).toHaveLength(config.depth);
+    for (let l = 0; l < config.depth; l++) expect(means[l]).toBe(await numberAttr(page.getByTestId(`${cell}-${l}`), 'data-mean'));
+  }
+  await page.getByTestId('panel-layers').screenshot({ path: `${ARTIFACTS}/views-dataset.png` });
 });

@@ -6,9 +6,12 @@
  * segmentation method or P/τ must never start a new forward pass (DESIGN.md
  * §3: data flows engine → analysis → state → views, one way). The run keeps
  * every layer's tensors, so each figure is a function of (run, a few view
- * fields); it is computed on first use and cached per run, so going back to
- * a layer is instant. A new run is a new object, and its cache goes with it
- * (WeakMap), so nothing stale can be shown.
+ * fields); it is computed on first use and cached per forward pass, so going
+ * back to a layer is instant. The cache is keyed by the run's `outputs`
+ * object, not the RunResult: the pipeline replaces the RunResult when only
+ * the per-layer IoU changes (new P/τ) but keeps the tensors, and a new
+ * forward pass brings new tensors and so a new cache (WeakMap), so nothing
+ * stale can be shown.
  */
 import { attentionMaps, type AttentionMaps, type GridSize } from '../analysis/attention.ts';
 import { codingRate } from '../analysis/codingRate.ts';
@@ -16,16 +19,16 @@ import { pcaImage, type PcaImage } from '../analysis/pca.ts';
 import { bestHead, segmentHeads, topFractionCount, type BestHead, type HeadSegmentation } from '../analysis/segmentation.ts';
 import { logHistogram, type LogHistogram } from '../analysis/sparsity.ts';
 import type { LayerOutputs } from '../engine/runner.ts';
-import type { DatasetStats, LayerStats, MeanStd, RunResult } from './store.ts';
+import type { DatasetStats, MeanStd, RunResult } from './store.ts';
 import type { HeadChoice, RateVariant, SegmentationMethod } from './urlState.ts';
 
 /** Cached figures per run; bounded so a long session of clicking cannot grow without limit. */
 const MAX_CACHED_PER_RUN = 256;
-const caches = new WeakMap<RunResult, Map<string, unknown>>();
+const caches = new WeakMap<object, Map<string, unknown>>();
 
 function memo<T>(run: RunResult, key: string, compute: () => T): T {
-  let cache = caches.get(run);
-  if (!cache) caches.set(run, (cache = new Map()));
+  let cache = caches.get(run.outputs);
+  if (!cache) caches.set(run.outputs, (cache = new Map()));
   if (cache.has(key)) return cache.get(key) as T;
   const value = compute();
   if (cache.size >= MAX_CACHED_PER_RUN) cache.delete(cache.keys().next().value as string);
@@ -164,9 +167,6 @@ export interface ChartData {
   note?: string;
 }
 
-/** LayerStats may carry the paper-formula R^c(Z^(ℓ+½); U) when the pipeline computes it (it needs U). */
-type LayerStatsWithPaper = LayerStats & { paperRate?: number };
-
 /** R(Z^(ℓ+½)) = ½ logdet(I + d/(Nε²) ZᵀZ) per layer (DESIGN.md §2, paper formula), from the kept tensors. */
 export function expansionRates(run: RunResult): number[] {
   return memo(run, 'expansion', () => run.outputs.layers.map((l) => codingRate(l.zHalf, run.model.tokens, run.model.dim)));
@@ -197,7 +197,7 @@ export function rateChart(run: RunResult, variant: RateVariant, stats?: DatasetS
     if (mean) series.push(mean);
     return { series };
   }
-  const paper = (run.layers as LayerStatsWithPaper[]).map((l) => l.paperRate);
+  const paper = run.layers.map((l) => l.paperRate);
   const expansion = expansionRates(run);
   const series: Series[] = [];
   let note: string;

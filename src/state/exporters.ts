@@ -5,7 +5,7 @@
  * in Node (test/unit/exporters.test.ts).
  */
 import { expansionRates, iouSeries } from './derived.ts';
-import type { DatasetStats, LayerStats, RunResult } from './store.ts';
+import type { DatasetStats, RunResult } from './store.ts';
 import type { SegmentationMethod, UrlState } from './urlState.ts';
 
 export interface Column {
@@ -40,7 +40,7 @@ export function layerTable(run: RunResult, options: TableOptions): LayerTable {
     { key: 'rateZHalf', label: 'R(Z^{l+1/2}) paper formula (nats)' },
   ];
   const expansion = run.outputs.layers.length === run.layers.length ? expansionRates(run) : undefined;
-  const paper = (run.layers as (LayerStats & { paperRate?: number })[]).map((l) => l.paperRate);
+  const paper = run.layers.map((l) => l.paperRate);
   const hasPaper = paper.every((v) => typeof v === 'number');
   if (hasPaper) columns.push({ key: 'paperRate', label: 'R^c(Z^{l+1/2}; U) paper formula (nats)' });
   const ious = iouSeries(run, options.method, options.fraction);

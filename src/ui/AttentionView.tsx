@@ -47,15 +47,17 @@ export function AttentionView({ result }: { result: RunResult }) {
   const select = useApp((s) => s.select);
   const gradientId = useId().replace(/:/g, '');
   const maps = useMemo(() => attentionOf(result, layer, query), [result, layer, query]);
-  const grid = gridOf(result);
+  // The pipeline may replace the RunResult (new IoUs) while model, image and tensors stay: depend on those, not on it.
+  const grid = useMemo(() => gridOf(result), [result.model]); // eslint-disable-line react-hooks/exhaustive-deps
+  const image = result.image;
   const images = useMemo(() => {
     if (typeof maps === 'string') return undefined;
-    const overlay = (map: ArrayLike<number>, target: number) => rasterImage(attentionOverlay(result.image, map, grid), target);
+    const overlay = (map: ArrayLike<number>, target: number) => rasterImage(attentionOverlay(image, map, grid), target);
     return {
       small: [overlay(maps.mean, SMALL), ...maps.heads.map((m) => overlay(m, SMALL))],
       large: overlay(head === 'mean' || typeof head !== 'number' || !maps.heads[head] ? maps.mean : maps.heads[head], LARGE),
     };
-  }, [maps, result, head]);
+  }, [maps, image, grid, head]);
   if (typeof maps === 'string' || !images) return <p className="muted">No attention maps: {maps as string}.</p>;
   const headValid = head === 'mean' || (typeof head === 'number' && head < maps.heads.length);
   const shown: HeadChoice = headValid ? head : 'mean';

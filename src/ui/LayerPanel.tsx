@@ -55,7 +55,7 @@ export function LayerPanel({ result }: { result: RunResult }) {
         {dataset && (
           <p className="muted small" data-testid="dataset-status" data-status={datasetStats.status}>
             {datasetStats.status === 'ready'
-              ? `Dataset mode: dashed lines and bands are mean ± std over ${datasetStats.value.count} images${datasetStats.value.accuracy !== undefined ? ` (accuracy ${(100 * datasetStats.value.accuracy).toFixed(1)}%)` : ''}.`
+              ? `Dataset mode: dashed lines and bands are mean ± std over ${datasetStats.value.count} images${datasetStats.value.note ? ` (${datasetStats.value.note})` : ''}${datasetStats.value.accuracy !== undefined ? `; accuracy ${(100 * datasetStats.value.accuracy).toFixed(1)}%` : ''}.`
               : datasetStats.status === 'loading'
                 ? `Dataset mode: ${datasetStats.message}`
                 : datasetStats.status === 'error'
@@ -98,34 +98,36 @@ export function LayerPanel({ result }: { result: RunResult }) {
             format={formatFraction}
             onSelect={onSelect}
           />
+          <div className="layer-numbers">
+            {current && (
+              <p className="layer-detail" data-testid="layer-detail" data-layer={layer}>
+                Layer {layer}: Rᶜ = {formatRate(current.codingRate)} nats, ‖Z‖₀/(d·N) = {formatFraction(current.sparsity)}
+              </p>
+            )}
+            <table className="layer-table" data-testid="layer-table">
+              <thead>
+                <tr>
+                  <th scope="col">layer ℓ</th>
+                  <th scope="col">Rᶜ (nats)</th>
+                  <th scope="col">‖Zˡ⁺¹‖₀ / (d·N)</th>
+                </tr>
+              </thead>
+              <tbody>
+                {result.layers.map((l) => (
+                  <tr key={l.layer} className={l.layer === layer ? 'selected' : undefined} aria-selected={l.layer === layer} onClick={() => onSelect(l.layer)} data-layer={l.layer}>
+                    <th scope="row">{l.layer}</th>
+                    <td data-testid={`rate-${l.layer}`} data-value={l.codingRate}>
+                      {formatRate(l.codingRate)}
+                    </td>
+                    <td data-testid={`sparsity-${l.layer}`} data-value={l.sparsity}>
+                      {formatFraction(l.sparsity)}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         </div>
-        {current && (
-          <p className="layer-detail" data-testid="layer-detail" data-layer={layer}>
-            Layer {layer}: Rᶜ = {formatRate(current.codingRate)} nats, ‖Z‖₀/(d·N) = {formatFraction(current.sparsity)}
-          </p>
-        )}
-        <table className="layer-table" data-testid="layer-table">
-          <thead>
-            <tr>
-              <th scope="col">layer ℓ</th>
-              <th scope="col">Rᶜ (nats)</th>
-              <th scope="col">‖Zˡ⁺¹‖₀ / (d·N)</th>
-            </tr>
-          </thead>
-          <tbody>
-            {result.layers.map((l) => (
-              <tr key={l.layer} className={l.layer === layer ? 'selected' : undefined} aria-selected={l.layer === layer} onClick={() => onSelect(l.layer)} data-layer={l.layer}>
-                <th scope="row">{l.layer}</th>
-                <td data-testid={`rate-${l.layer}`} data-value={l.codingRate}>
-                  {formatRate(l.codingRate)}
-                </td>
-                <td data-testid={`sparsity-${l.layer}`} data-value={l.sparsity}>
-                  {formatFraction(l.sparsity)}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
       </div>
       <Teaching topic="overview" />
     </div>

@@ -15,17 +15,18 @@ const LABEL = 18;
 export function PcaView({ result }: { result: RunResult }) {
   const layer = useApp((s) => s.layer);
   const pca = useMemo(() => pcaOf(result, layer), [result, layer]);
+  const grid = useMemo(() => gridOf(result), [result.model]); // eslint-disable-line react-hooks/exhaustive-deps
+  const image = result.image;
   const images = useMemo(() => {
     if (typeof pca === 'string') return undefined;
-    const grid = gridOf(result);
     const all = new Float64Array(pca.rgb.length);
     pca.scaled.forEach((component, j) => component.forEach((v, c) => (all[3 * c + j] = v)));
     return {
-      input: rasterImage(imageRaster(result.image), TILE),
+      input: rasterImage(imageRaster(image), TILE),
       foreground: rasterImage(rgbGridRaster(pca.rgb, grid), TILE),
       all: rasterImage(rgbGridRaster(all, grid), TILE),
     };
-  }, [pca, result]);
+  }, [pca, image, grid]);
   if (typeof pca === 'string' || !images) return <p className="muted">No PCA: {pca as string}.</p>;
   const aspect = result.image.height / result.image.width;
   const height = TILE * aspect;

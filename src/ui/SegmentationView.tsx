@@ -31,16 +31,18 @@ export function SegmentationView({ result }: { result: RunResult }) {
   const select = useApp((s) => s.select);
   const fraction = segmentationFraction(seg, p, tau);
   const figure = useMemo(() => segmentationOf(result, layer, seg, fraction), [result, layer, seg, fraction]);
-  const grid = gridOf(result);
+  // The pipeline replaces the RunResult when P/τ change (new IoUs) but keeps model, image and mask: depend on those.
+  const grid = useMemo(() => gridOf(result), [result.model]); // eslint-disable-line react-hooks/exhaustive-deps
+  const { image, mask } = result;
   const images = useMemo(() => {
     if (typeof figure === 'string') return undefined;
-    const overlay = (mask: Uint8Array) => rasterImage(maskOverlay(result.image, mask, gridOf(result), MASK_COLOUR), TILE);
+    const overlay = (kept: Uint8Array) => rasterImage(maskOverlay(image, kept, grid, MASK_COLOUR), TILE);
     return {
-      truth: result.mask ? rasterImage(pixelMaskOverlay(result.image, result.mask, TRUTH_COLOUR), TILE) : undefined,
+      truth: mask ? rasterImage(pixelMaskOverlay(image, mask, TRUTH_COLOUR), TILE) : undefined,
       union: overlay(figure.union),
       heads: figure.heads.map(overlay),
     };
-  }, [figure, result]);
+  }, [figure, image, mask, grid]);
   const controls = (
     <div className="view-controls">
       <fieldset className="segmented" aria-label="Segmentation method">
