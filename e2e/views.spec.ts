@@ -15,7 +15,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
 import { attentionMaps } from '../src/analysis/attention.ts';
 import { paperCodingRate } from '../src/analysis/codingRate.ts';
-import { massFractionMask, topFractionCount } from '../src/analysis/segmentation.ts';
+import { bestHead, massFractionMask, segmentHeads, topFractionCount } from '../src/analysis/segmentation.ts';
 import { cpuForward } from '../src/engine/cpu/reference.ts';
 import { imageToTensor } from '../src/engine/preprocess.ts';
 import { loadShippedModel, shippedManifest } from '../test/helpers/shippedModels.ts';
@@ -404,4 +404,49 @@ test('the paper variant plots Rᶜ(Z^{ℓ+½}; U); dataset mode adds mean ± std
     for (let l = 0; l < config.depth; l++) expect(means[l]).toBe(await numberAttr(page.getByTestId(`${cell}-${l}`), 'data-mean'));
   }
   await page.getByTestId('panel-layers').screenshot({ path: `${ARTIFACTS}/views-dataset.png` });
+});
+
+test('a model with ground-truth masks: IoU per layer and per head, best head marked', async ({ page }) => {
+  const scenes = manifest.models.find((m) => m.samples?.masks);
+  test.skip(!scenes, 'no shipped model has ground-truth masks');
+  const model = loadShippedModel(scenes!.id);
+  const { config: c, shape: sh } = model.model;
+  const g = { height: sh.gridHeight, width: sh.gridWidth };
+  const sample = 1;
+  const trace = cpuForward(model.model, imageToTensor(model.samples[sample], c));
+  const image = { height: sh.imageHeight, width: sh.imageWidth };
+  /** Node's best head and its IoU at a layer, for the paper's top-P. */
+  const want = (layer: number, p: number) => {
+    const maps = attentionMaps(trace.layers[layer].attention, c.heads, sh.tokens, g, 0);
+    const masks = segmentHeads(maps.heads, { kind: 'top', fraction: p });
+    return { ...bestHead(masks.heads, g, model.masks![sample], image), union: bestHead([masks.union], g, model.masks![sample], image).iou };
+  };
+
+  await page.goto(`/?model=${scenes!.id}&sample=${sample}&engine=cpu&view=segmentation&layer=${c.depth - 1}`);
+  await waitForResults(page);
+  const iou = page.getByTestId('chart-iou');
+  const points = await iou.locator('g.chart-point').evaluateAll((nodes) => nodes.map((n) => Number(n.getAttribute('data-value'))));
+  expect(points).toHaveLength(c.depth);
+  points.forEach((value, l) => expect(value, `best-head IoU of layer ${l}`).toBeCloseTo(want(l, 0.6).iou, 12));
+  const last = want(c.depth - 1, 0.6);
+  await expect(page.getByTestId('segmentation-truth')).toBeVisible();
+  await expect(page.getByTestId('segmentation-best')).toHaveAttribute('data-head', String(last.head));
+  await expect(page.getByTestId(`segmentation-head-${last.head}`)).toHaveAttribute('data-best', 'true');
+  expect(await numberAttr(page.getByTestId('segmentation-union'), 'data-iou')).toBeCloseTo(last.union, 12);
+  for (let k = 0; k < c.heads; k++) expect(await numberAttr(page.getByTestId(`segmentation-head-${k}`), 'data-iou')).toBeCloseTo(last.ious[k], 12);
+  await page.getByTestId('panel-layers').screenshot({ path: `${ARTIFACTS}/views-scenes-layers.png` });
+  await page.getByTestId('detail-figure').screenshot({ path: `${ARTIFACTS}/views-scenes-segmentation.png` });
+
+  // A new P moves every layer's IoU, with no new forward pass.
+  const forward = await page.getByTestId('panel-prediction').locator('p').textContent();
+  await page.getByTestId('slider-p').fill('0.3');
+  await expect(page.getByTestId('segmentation')).toHaveAttribute('data-fraction', '0.3');
+  await expect(iou.locator('g.chart-point').first()).toHaveAttribute('data-value', String(want(0, 0.3).iou));
+  const moved = await iou.locator('g.chart-point').evaluateAll((nodes) => nodes.map((n) => Number(n.getAttribute('data-value'))));
+  moved.forEach((value, l) => expect(value).toBeCloseTo(want(l, 0.3).iou, 12));
+  expect(await page.getByTestId('panel-prediction').locator('p').textContent()).toBe(forward);
+  await page.getByTestId('view-tab-attention').click();
+  await page.getByTestId('detail-figure').screenshot({ path: `${ARTIFACTS}/views-scenes-attention.png` });
+  await page.getByTestId('view-tab-pca').click();
+  await page.getByTestId('detail-figure').screenshot({ path: `${ARTIFACTS}/views-scenes-pca.png` });
 });
