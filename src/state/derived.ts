@@ -205,7 +205,7 @@ export function rateChart(run: RunResult, variant: RateVariant, stats?: DatasetS
     series.push({ id: 'paper', name: 'Rᶜ(Z^(ℓ+½); U) paper formula', values: paper, primary: true });
     series.push({ id: 'expansion', name: 'R(Z^(ℓ+½))', values: expansion });
     series.push({ id: 'reduction', name: 'ΔR = R − Rᶜ', values: expansion.map((r, i) => r - paper[i]) });
-    note = 'Paper formula on Z^{ℓ+½}, ε² = 0.01, no normalisation (DESIGN.md §2).';
+    note = 'Paper formula on Z^(ℓ+½), ε² = 0.01, no normalisation (DESIGN.md §2); R^c sums K head terms, so it can exceed R and make ΔR negative.';
   } else {
     series.push({ id: 'expansion', name: 'R(Z^(ℓ+½)) paper formula', values: expansion, primary: true });
     series.push({ ...official, primary: false });

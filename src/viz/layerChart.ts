@@ -53,7 +53,7 @@ export function renderLayerChart(svgElement: SVGSVGElement, spec: LayerChartSpec
   const primary = series.find((s) => s.primary) ?? series[0];
   const count = Math.max(0, ...series.map((s) => s.values.length));
   const legendRows = series.length > 1 ? series.length : 0;
-  const totalHeight = CHART_HEIGHT + legendRows * LEGEND_ROW;
+  const totalHeight = CHART_HEIGHT + (legendRows ? legendRows * LEGEND_ROW + 8 : 0);
   const width = CHART_WIDTH - MARGIN.left - MARGIN.right;
   const height = CHART_HEIGHT - MARGIN.top - MARGIN.bottom;
   const svg = select(svgElement)
@@ -205,7 +205,7 @@ export function renderLayerChart(svgElement: SVGSVGElement, spec: LayerChartSpec
   }
 
   if (legendRows) {
-    const legend = svg.append('g').attr('class', 'chart-legend').attr('transform', `translate(${MARGIN.left},${CHART_HEIGHT - 2})`);
+    const legend = svg.append('g').attr('class', 'chart-legend').attr('transform', `translate(${MARGIN.left},${CHART_HEIGHT + 8})`);
     series.forEach((s, index) => {
       const colour = seriesColour(s, index);
       const row = legend.append('g').attr('transform', `translate(0,${index * LEGEND_ROW})`);
