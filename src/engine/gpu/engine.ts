@@ -96,6 +96,51 @@ export function checkSupported(model: CrateModel): void {
   if (dh % 4 !== 0 || dh > MAX_DIM_HEAD) throw new EngineError(`the WebGPU engine needs dim_head to be a multiple of 4 and ≤ ${MAX_DIM_HEAD} (got ${dh})`);
 }
 
+/** The largest storage buffers the engine allocates for a model (bytes), by what they hold. */
+function modelBuffers(model: CrateModel): [string, number][] {
+  const { config, shape } = model;
+  const d = config.dim;
+  const N = shape.tokens;
+  const inner = shape.innerDim;
+  return [
+    ['the image', 4 * config.channels * shape.imageHeight * shape.imageWidth],
+    ['the patches', 4 * (N - 1) * roundUp4(shape.patchDim)],
+    ['W = LN1(Z)·Uᵀ (tokens × heads·dim_head)', 4 * N * inner],
+    ['Z (tokens × dim)', 4 * N * d],
+    ['the position embedding', 4 * N * d],
+    ['U (heads·dim_head × dim)', 4 * inner * d],
+    ['the dictionary D (dim × dim)', 4 * d * d],
+    ['the patch embedding weight', 4 * d * roundUp4(shape.patchDim)],
+    ['the classifier head', 4 * config.num_classes * d],
+  ];
+}
+
+/** Buffers a capture request adds: the attention probabilities are heads × tokens² floats per layer. */
+function captureBuffers(model: CrateModel, sets: Set<CaptureTensor>[]): [string, number][] {
+  const { config, shape } = model;
+  const wanted = new Set(sets.flatMap((set) => [...set]));
+  const out: [string, number][] = [];
+  if (wanted.has('attention')) out.push(['the attention capture (heads × tokens²)', 4 * config.heads * shape.tokens * shape.tokens]);
+  if (wanted.has('w')) out.push(['the W capture', 4 * shape.tokens * shape.innerDim]);
+  return out;
+}
+
+/**
+ * Refuses, before anything is allocated, a buffer the device cannot hold or
+ * bind: without this, WebGPU reports it later as a validation error on some
+ * kernel, or the model runs with a buffer silently missing.
+ */
+function checkFits(device: GPUDevice, buffers: [string, number][], what: string): void {
+  const { maxBufferSize, maxStorageBufferBindingSize } = device.limits;
+  // Every buffer here is bound as storage, so the smaller of the two limits applies.
+  for (const [label, bytes] of buffers) {
+    const [name, limit] = maxStorageBufferBindingSize <= maxBufferSize ? ['maxStorageBufferBindingSize', maxStorageBufferBindingSize] : ['maxBufferSize', maxBufferSize];
+    if (bytes > limit) {
+      throw new EngineError(`${what} needs a ${bytes}-byte buffer for ${label}, but this device allows ${name} = ${limit} bytes`);
+    }
+  }
+}
+
 const MAX_CACHED_PLANS = 4;
 
 export class CrateGpuEngine {
@@ -113,6 +158,7 @@ export class CrateGpuEngine {
 
   static create(device: GPUDevice, model: CrateModel, options: EngineOptions = {}): CrateGpuEngine {
     checkSupported(model);
+    checkFits(device, modelBuffers(model), 'this model');
     return new CrateGpuEngine(device, model, options);
   }
 
@@ -142,7 +188,32 @@ export class CrateGpuEngine {
 
   /** Runs one normalised image [C, H, W]; runs are serialised so buffers can be reused. */
   run(image: Float32Array, capture: CaptureRequest = CAPTURE_NOTHING, options: RunOptions = {}): Promise<RunResult> {
-    return this.serially(() => this.runNow(image, capture, options));
+    return this.serially(() => this.typed(() => this.runNow(image, capture, options)));
+  }
+
+  /**
+   * Every failure leaves as an EngineError. WebGPU reports a device lost in
+   * the middle of a run as a bare AbortError or OperationError from mapAsync,
+   * before (or just after) `device.lost` resolves; that is told apart from
+   * other failures by waiting briefly for the loss.
+   */
+  private async typed<T>(task: () => Promise<T>): Promise<T> {
+    const state = this.state;
+    try {
+      return await task();
+    } catch (error) {
+      if (error instanceof EngineError) throw error;
+      const lost = state.lost ?? (await Promise.race([state.device.lost, new Promise<undefined>((resolve) => setTimeout(resolve, 200))]));
+      const message = (error as Error)?.message || String(error);
+      if (lost) {
+        state.lost = lost;
+        throw new EngineError(
+          `the GPU device was lost during the run (${lost.reason}: ${lost.message || message}); ${this.options.recreateDevice ? 'the next run gets a new device' : 'reload to continue'}`,
+          { cause: error },
+        );
+      }
+      throw new EngineError(`the GPU run failed: ${message}`, { cause: error });
+    }
   }
 
   /** Runs and capture reads share buffers, so they take turns. */
@@ -224,6 +295,7 @@ export class CrateGpuEngine {
   private async planFor(capture: CaptureRequest): Promise<Plan> {
     const { config } = this.model;
     const sets = captureSets(capture, config.depth);
+    checkFits(this.state.device, captureBuffers(this.model, sets), 'this capture request');
     const key = captureKey(sets);
     const cached = this.state.plans.get(key);
     if (cached) return cached;
@@ -373,14 +445,15 @@ export class CrateGpuEngine {
     return {
       has: (layer, tensor) => plan.locations.has(`${layer}:${tensor}`),
       read: (layer, tensor) =>
-        this.serially(async () => {
+        this.serially(() => this.typed(async () => {
           const location = plan.locations.get(`${layer}:${tensor}`);
           if (!location) throw new EngineError(`layer ${layer} ${tensor} was not captured by this run`);
+          if (state.lost) throw new EngineError('these captures were lost with the GPU device; run the model again');
           if (plan.generation !== generation || state !== this.state) {
             throw new EngineError('these captures were overwritten by a later run with the same capture request');
           }
           return readBuffer(state.device, location.buffer, location.floats);
-        }),
+        })),
     };
   }
 }
