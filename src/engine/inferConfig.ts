@@ -40,17 +40,17 @@ function officialHeads(dim: number, innerDim: number, patchSize: number): number
 /**
  * Heads proposed for a model of width `dim` whose MSSA projection U has
  * `innerDim` rows: the official count for the official widths, otherwise the
- * divisor of innerDim whose head size is a multiple of 4 closest to 64 (ties
- * to the larger head size).
+ * divisor of innerDim (at most 256 heads, as parseConfig allows) whose head
+ * size is a multiple of 4 closest to 64 (ties to the larger head size).
  */
 export function proposeHeads(dim: number, innerDim: number, patchSize = 16): number {
   const official = officialHeads(dim, innerDim, patchSize);
   if (official !== undefined) return official;
   let best = 1;
   let bestScore = Infinity;
-  // Only divisors are candidates; enumerating them up to √n keeps a forged width (a [2³¹−1, 0]
-  // tensor costs no bytes) from turning this into billions of iterations.
-  const candidates = divisors(innerDim);
+  // Only divisors up to the most heads a config may have are candidates: a forged width (a
+  // [2⁵³−1, 0] tensor costs no bytes) must not turn this into billions of iterations.
+  const candidates = divisors(innerDim, MAX_PROPOSED_HEADS);
   for (const preferMultipleOf4 of [true, false]) {
     for (const heads of candidates) {
       const dh = innerDim / heads;
@@ -66,16 +66,14 @@ export function proposeHeads(dim: number, innerDim: number, patchSize = 16): num
   return best;
 }
 
-/** The divisors of n in increasing order, in O(√n). */
-function divisors(n: number): number[] {
-  const small: number[] = [];
-  const large: number[] = [];
-  for (let i = 1; i * i <= n; i++) {
-    if (n % i) continue;
-    small.push(i);
-    if (i * i !== n) large.push(n / i);
-  }
-  return [...small, ...large.reverse()];
+/** parseConfig's limit on heads: no larger count is ever proposed. */
+const MAX_PROPOSED_HEADS = 256;
+
+/** The divisors of n up to `max`, in increasing order, in O(max). */
+function divisors(n: number, max: number): number[] {
+  const out: number[] = [];
+  for (let i = 1; i <= Math.min(n, max); i++) if (n % i === 0) out.push(i);
+  return out;
 }
 
 /** Refuses the CRATE variants this engine does not run yet, recognised by their own keys. */
