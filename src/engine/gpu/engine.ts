@@ -18,7 +18,7 @@ import { meanPoolDispatch, meanPoolParams } from '../../kernels/meanPool.ts';
 import { patchifyDispatch, patchifyParams } from '../../kernels/patchify.ts';
 import { encodeDispatch, PipelineCache, prepare, type Dispatch, type PreparedDispatch } from '../../kernels/program.ts';
 import { LAYER_NORM_EPS, type CrateModel } from '../model.ts';
-import { BufferArena, readBuffer } from './arena.ts';
+import { BufferArena, readBuffer, readBuffers } from './arena.ts';
 import { CAPTURE_NOTHING, captureKey, captureSets, type CaptureRequest, type CaptureTensor } from './capture.ts';
 import { TimestampProfiler, type GpuProfile } from './profiler.ts';
 import { roundUp4, uploadWeights, type GpuWeights } from './uploadWeights.ts';
@@ -50,6 +50,8 @@ export interface RunResult {
 export interface CapturedTensors {
   has(layer: number, tensor: CaptureTensor): boolean;
   read(layer: number, tensor: CaptureTensor): Promise<Float32Array>;
+  /** Several captures in one GPU round trip; the explorer reads a whole run this way. */
+  readMany(requests: readonly { layer: number; tensor: CaptureTensor }[]): Promise<Float32Array[]>;
 }
 
 interface Plan {
@@ -442,18 +444,24 @@ export class CrateGpuEngine {
 
   private capturesOf(plan: Plan, state: DeviceState): CapturedTensors {
     const generation = plan.generation;
+    const locate = (layer: number, tensor: CaptureTensor) => {
+      const location = plan.locations.get(`${layer}:${tensor}`);
+      if (!location) throw new EngineError(`layer ${layer} ${tensor} was not captured by this run`);
+      if (state.lost) throw new EngineError('these captures were lost with the GPU device; run the model again');
+      if (plan.generation !== generation || state !== this.state) {
+        throw new EngineError('these captures were overwritten by a later run with the same capture request');
+      }
+      return location;
+    };
     return {
       has: (layer, tensor) => plan.locations.has(`${layer}:${tensor}`),
       read: (layer, tensor) =>
         this.serially(() => this.typed(async () => {
-          const location = plan.locations.get(`${layer}:${tensor}`);
-          if (!location) throw new EngineError(`layer ${layer} ${tensor} was not captured by this run`);
-          if (state.lost) throw new EngineError('these captures were lost with the GPU device; run the model again');
-          if (plan.generation !== generation || state !== this.state) {
-            throw new EngineError('these captures were overwritten by a later run with the same capture request');
-          }
+          const location = locate(layer, tensor);
           return readBuffer(state.device, location.buffer, location.floats);
         })),
+      readMany: (requests) =>
+        this.serially(() => this.typed(async () => readBuffers(state.device, requests.map(({ layer, tensor }) => locate(layer, tensor))))),
     };
   }
 }

@@ -5,7 +5,7 @@ import type { CrateGpuEngine } from './engine.ts';
 /** Exactly what the views need: no Z^ℓ (it is the previous layer's Z^{ℓ+1}) and nothing else read back. */
 const CAPTURE_VIEWS: CaptureRequest = { layers: 'all', tensors: ['w', 'attention', 'zHalf', 'zNext'] };
 
-/** Our WGSL engine behind the runner interface; the captures are read back in one go per run. */
+/** Our WGSL engine behind the runner interface; the captures are read back in one GPU round trip per run. */
 export function createGpuRunner(engine: CrateGpuEngine): ModelRunner {
   return {
     kind: 'wgsl',
@@ -13,14 +13,13 @@ export function createGpuRunner(engine: CrateGpuEngine): ModelRunner {
       const wantLayers = options.layers !== false;
       const result = await engine.run(image, wantLayers ? CAPTURE_VIEWS : CAPTURE_NOTHING, { profile: options.profile });
       if (!wantLayers) return { logits: result.logits, layers: [], profile: result.profile };
-      const layers = await Promise.all(
-        Array.from({ length: engine.model.config.depth }, async (_, l): Promise<LayerOutputs> => {
-          const [w, attention, zHalf, zNext] = await Promise.all(
-            (['w', 'attention', 'zHalf', 'zNext'] as const).map((t) => result.captures.read(l, t)),
-          );
-          return { w, attention, zHalf, zNext };
-        }),
-      );
+      const tensors = ['w', 'attention', 'zHalf', 'zNext'] as const;
+      const depth = engine.model.config.depth;
+      const read = await result.captures.readMany(Array.from({ length: depth }, (_, layer) => tensors.map((tensor) => ({ layer, tensor }))).flat());
+      const layers = Array.from({ length: depth }, (_, l): LayerOutputs => {
+        const [w, attention, zHalf, zNext] = read.slice(l * tensors.length, (l + 1) * tensors.length);
+        return { w, attention, zHalf, zNext };
+      });
       return { logits: result.logits, layers, profile: result.profile };
     },
     async dispose() {
