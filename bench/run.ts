@@ -14,11 +14,15 @@
  * model and measure, never fewer than 3. ORT's GPU EPs skip the captured
  * measure when one forward takes longer than SLOW_FORWARD_MS (SwiftShader):
  * the bench must finish in 15 minutes, and the table says so where skipped.
+ * For the same reason, on a software adapter ORT's GPU EPs are not timed on a
+ * model whose forward takes ours over SOFTWARE_SLOW_MS (CRATE-B: one ORT
+ * WebGPU forward takes minutes there) unless `--full` is given; the full run
+ * takes about 45 minutes on this 2-core machine.
  *
  * Output: bench/results/<date>-<adapter>.json, a Markdown table on stdout, and
  * the same table in BENCHMARKS.md (one section per adapter class).
  *
- *   npm run bench [-- --no-build] [-- --models digits,crate-t] [-- --budget 60]
+ *   npm run bench [-- --no-build] [-- --models digits,crate-t] [-- --budget 60] [-- --full]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -42,6 +46,8 @@ const ENGINE_NAMES: Record<BenchEngine, string> = {
 const MIN_RUNS = 3;
 const MAX_RUNS = 20;
 const SLOW_FORWARD_MS = 5000;
+const SOFTWARE_SLOW_MS = 15_000;
+const FULL = process.argv.includes('--full');
 const PAGE_LOADS = 5;
 
 function argValue(name: string): string | undefined {
@@ -102,13 +108,23 @@ interface ModelResult {
 }
 
 /** Times every engine on one model and measure, interleaved, within the budget. */
-async function measure(page: Page, model: string, mode: BenchMode, engines: BenchEngine[], result: ModelResult) {
+async function measure(page: Page, model: string, mode: BenchMode, engines: BenchEngine[], result: ModelResult, software: boolean) {
   const series = mode === 'forward' ? result.forward : result.captured;
   const active: BenchEngine[] = [];
+  let oursWarmUpMs = 0;
   for (const engine of engines) {
     if (result.errors[engine]) continue;
+    const ortGpu = engine.startsWith('ort-') && engine !== 'ort-wasm';
+    if (ortGpu && software && !FULL && oursWarmUpMs > SOFTWARE_SLOW_MS) {
+      series[engine] = { runs: [], skipped: `skipped on a software adapter: our forward alone takes ${(oursWarmUpMs / 1000).toFixed(0)} s here (npm run bench -- --full times it)` };
+      continue;
+    }
     if (mode === 'captured' && engine.startsWith('ort-') && engine !== 'ort-wasm') {
       const forward = result.forward[engine]?.runs ?? [];
+      if (result.forward[engine]?.skipped) {
+        series[engine] = { runs: [], skipped: result.forward[engine]!.skipped };
+        continue;
+      }
       if (forward.length && median(forward) > SLOW_FORWARD_MS) {
         series[engine] = { runs: [], skipped: `skipped: one forward takes ${(median(forward) / 1000).toFixed(1)} s here` };
         continue;
@@ -116,7 +132,8 @@ async function measure(page: Page, model: string, mode: BenchMode, engines: Benc
     }
     try {
       step(`${model}: warm-up ${ENGINE_NAMES[engine]} (${mode})`);
-      await page.evaluate(([m, e, mo]) => window.crateBench.time(m, e as BenchEngine, mo as BenchMode), [model, engine, mode] as const);
+      const warmUpMs = await page.evaluate(([m, e, mo]) => window.crateBench.time(m, e as BenchEngine, mo as BenchMode), [model, engine, mode] as const);
+      if (engine === 'wgsl') oursWarmUpMs = warmUpMs;
       series[engine] = { runs: [] };
       active.push(engine);
     } catch (error) {
@@ -243,8 +260,9 @@ async function main() {
     for (const m of models) {
       const info = await page.evaluate(([name, url]) => window.crateBench.load(name, url), [m.name, m.url] as const);
       const result: ModelResult = { name: m.name, ...info, forward: {}, captured: {}, analysisMs: [], gpuBytes: 0, errors: {} };
-      await measure(page, m.name, 'forward', ENGINES, result);
-      await measure(page, m.name, 'captured', ENGINES, result);
+      const software = adapter.fallback || /swiftshader/i.test(adapter.name);
+      await measure(page, m.name, 'forward', ENGINES, result, software);
+      await measure(page, m.name, 'captured', ENGINES, result, software);
       for (let i = 0; i < MIN_RUNS; i++) result.analysisMs.push(await page.evaluate((name) => window.crateBench.analysis(name), m.name));
       result.gpuBytes = await page.evaluate((name) => window.crateBench.gpuBytes(name), m.name);
       await page.evaluate((name) => window.crateBench.unload(name), m.name);

@@ -124,7 +124,7 @@ export async function createRunner(kind: EngineKind, loaded: LoadedModel, onDevi
     case 'cpu':
       return createCpuRunner(loaded.model);
     case 'wgsl': {
-      const engine = CrateGpuEngine.create(await browserDevice(), loaded.model, {
+      const engine = await CrateGpuEngine.createInSlices(await browserDevice(), loaded.model, {
         recreateDevice: () => {
           device = undefined;
           return browserDevice();

@@ -21,6 +21,25 @@ async function freshDevice(features: GPUFeatureName[] = []): Promise<GPUDevice> 
 }
 
 describe('engine lifecycle', () => {
+  it('uploads in slices, pausing once per layer, and then runs exactly like a one-shot upload', async () => {
+    const { device } = await testGpu();
+    let pauses = 0;
+    const sliced = await CrateGpuEngine.createInSlices(device, fixture.model, {}, async () => {
+      pauses++;
+    });
+    const whole = CrateGpuEngine.create(device, fixture.model);
+    try {
+      expect(pauses).toBe(fixture.model.config.depth);
+      expect(sliced.gpuBytes).toBe(whole.gpuBytes);
+      const logits = (await sliced.run(image)).logits;
+      expect([...logits]).toEqual([...(await whole.run(image)).logits]);
+      expect(relativeError(logits, expected)).toBeLessThanOrEqual(1e-4);
+    } finally {
+      sliced.destroy();
+      whole.destroy();
+    }
+  });
+
   it('recreates itself on a fresh device after device loss, when given a way to get one', async () => {
     const lost: string[] = [];
     const device = await freshDevice();

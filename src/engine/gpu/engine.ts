@@ -21,7 +21,7 @@ import { LAYER_NORM_EPS, type CrateModel } from '../model.ts';
 import { BufferArena, readBuffer, readBuffers } from './arena.ts';
 import { CAPTURE_NOTHING, captureKey, captureSets, type CaptureRequest, type CaptureTensor } from './capture.ts';
 import { TimestampProfiler, type GpuProfile } from './profiler.ts';
-import { roundUp4, uploadWeights, type GpuWeights } from './uploadWeights.ts';
+import { roundUp4, uploadWeights, uploadWeightsInSteps, type GpuWeights } from './uploadWeights.ts';
 
 export class EngineError extends Error {
   override name = 'EngineError';
@@ -145,6 +145,14 @@ function checkFits(device: GPUDevice, buffers: [string, number][], what: string)
 
 const MAX_CACHED_PLANS = 4;
 
+/** Weights already on the device, from `createInSlices`. */
+interface Uploaded {
+  arena: BufferArena;
+  weights: GpuWeights;
+}
+
+const nextTask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
 export class CrateGpuEngine {
   private state: DeviceState;
   private queue: Promise<unknown> = Promise.resolve();
@@ -154,14 +162,37 @@ export class CrateGpuEngine {
     device: GPUDevice,
     readonly model: CrateModel,
     private readonly options: EngineOptions,
+    uploaded?: Uploaded,
   ) {
-    this.state = this.initialise(device);
+    this.state = this.initialise(device, uploaded);
   }
 
   static create(device: GPUDevice, model: CrateModel, options: EngineOptions = {}): CrateGpuEngine {
     checkSupported(model);
     checkFits(device, modelBuffers(model), 'this model');
     return new CrateGpuEngine(device, model, options);
+  }
+
+  /**
+   * `create` for a page: the weights are uploaded one layer at a time, with
+   * `pause` awaited in between, so the page stays responsive while a large
+   * model uploads.
+   */
+  static async createInSlices(device: GPUDevice, model: CrateModel, options: EngineOptions = {}, pause: () => Promise<void> = nextTask): Promise<CrateGpuEngine> {
+    checkSupported(model);
+    checkFits(device, modelBuffers(model), 'this model');
+    const arena = new BufferArena(device);
+    try {
+      const steps = uploadWeightsInSteps(arena, model);
+      for (;;) {
+        const step = steps.next();
+        if (step.done) return new CrateGpuEngine(device, model, options, { arena, weights: step.value });
+        await pause();
+      }
+    } catch (error) {
+      arena.destroyAll();
+      throw error;
+    }
   }
 
   get device(): GPUDevice {
@@ -231,8 +262,8 @@ export class CrateGpuEngine {
     this.state.arena.destroyAll();
   }
 
-  private initialise(device: GPUDevice): DeviceState {
-    const arena = new BufferArena(device);
+  private initialise(device: GPUDevice, uploaded?: Uploaded): DeviceState {
+    const arena = uploaded?.arena ?? new BufferArena(device);
     const { config, shape } = this.model;
     const d = config.dim;
     const N = shape.tokens;
@@ -252,7 +283,7 @@ export class CrateGpuEngine {
       logitsReadback: arena.create('logits readback', config.num_classes * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
       unused: arena.activation('unused binding', 4),
     };
-    const weights = uploadWeights(arena, this.model);
+    const weights = uploaded?.weights ?? uploadWeights(arena, this.model);
     // Row 0 of Z⁰ is cls_token + pos[0] for every image: written once here, never by a kernel.
     const encoder = device.createCommandEncoder();
     encoder.copyBufferToBuffer(weights.clsRow, 0, scratch.z0, 0, d * 4);

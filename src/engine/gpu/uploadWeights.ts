@@ -67,12 +67,26 @@ function padColumns(w: Float32Array, rows: number, cols: number, paddedCols: num
 }
 
 export function uploadWeights(arena: BufferArena, model: CrateModel): GpuWeights {
+  const steps = uploadWeightsInSteps(arena, model);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * The same upload, one layer per step, so a page can yield between layers:
+ * folding and writing a CRATE-B layer takes a few hundred ms on a slow
+ * machine, and all twelve at once froze the page for ~3 s (issue 6).
+ */
+export function* uploadWeightsInSteps(arena: BufferArena, model: CrateModel): Generator<void, GpuWeights> {
   const { config, shape, weights } = model;
   const d = config.dim;
   const inner = shape.innerDim;
-  const layers = weights.layers.map((layer, i): GpuLayerWeights => {
+  const layers: GpuLayerWeights[] = [];
+  for (const [i, layer] of weights.layers.entries()) {
     const qkv = foldNorm(layer.qkv, inner, d, layer.mssaNorm);
-    return {
+    layers.push({
       qkvFolded: arena.storage(`layer ${i} U·diag(γ1)`, qkv.folded),
       qkvBias: arena.storage(`layer ${i} U·β1`, qkv.foldedBias),
       outWeight: arena.storage(`layer ${i} to_out.weight`, layer.outWeight),
@@ -81,8 +95,9 @@ export function uploadWeights(arena: BufferArena, model: CrateModel): GpuWeights
       istaBeta: arena.storage(`layer ${i} LN2 β`, layer.istaNorm.bias),
       dictionary: arena.storage(`layer ${i} D`, layer.dictionary),
       dictionaryT: arena.storage(`layer ${i} Dᵀ`, transpose(layer.dictionary, d, d)),
-    };
-  });
+    });
+    yield;
+  }
   const clsRow = new Float32Array(d);
   for (let i = 0; i < d; i++) clsRow[i] = weights.clsToken[i] + weights.posEmbedding[i];
   const head = foldNorm(weights.headWeight, config.num_classes, d, weights.headNorm, weights.headBias);
