@@ -85,11 +85,13 @@ export function planEngines(choice: EngineChoice, adapter: AdapterStatus, loaded
       reference: 'wgsl',
     };
   }
+  const softwareReason =
+    flops > SOFTWARE_ADAPTER_FLOP_LIMIT
+      ? `the adapter is a software renderer, where onnxruntime-web's WASM engine would be faster, but it needs an ONNX graph and this file has none, so our WGSL kernels run it (${(flops / 1e6).toFixed(0)} MFLOP per image)`
+      : `the adapter is a software renderer, but this model is small (${(flops / 1e6).toFixed(0)} MFLOP per image), so our WGSL kernels are fast enough`;
   return {
     primary: 'wgsl',
-    reason: isSoftware(adapter)
-      ? `the adapter is a software renderer, but this model is small (${(flops / 1e6).toFixed(0)} MFLOP per image), so our WGSL kernels are fast enough`
-      : 'a WebGPU adapter is available, and our WGSL kernels are the fastest engine on a GPU (npm run bench)',
+    reason: isSoftware(adapter) ? softwareReason : 'a WebGPU adapter is available, and our WGSL kernels are the fastest engine on a GPU (npm run bench)',
     reference: referenceFor('wgsl'),
   };
 }

@@ -37,6 +37,13 @@ describe('engine choice (issue 7)', () => {
     expect(plan.reference).toBeUndefined();
   });
 
+  it('on a software adapter runs a large model without an ONNX graph on our engine, saying ORT would need one', () => {
+    const plan = planEngines('auto', swiftshader, loaded(false));
+    expect(plan).toMatchObject({ primary: 'wgsl', reference: 'cpu' });
+    expect(plan.reason).toContain('needs an ONNX graph');
+    expect(plan.reason).not.toContain('small');
+  });
+
   it("honours the user's choice, and explains when it cannot", () => {
     expect(planEngines('ort-webgpu', gpu, loaded(true))).toMatchObject({ primary: 'ort-webgpu', reference: 'wgsl' });
     expect(planEngines('wgsl', swiftshader, loaded(true)).primary).toBe('wgsl');
