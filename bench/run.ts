@@ -22,11 +22,12 @@
  * Output: bench/results/<date>-<adapter>.json, a Markdown table on stdout, and
  * the same table in BENCHMARKS.md (one section per adapter class).
  *
- *   npm run bench [-- --no-build] [-- --models digits,crate-t] [-- --budget 60] [-- --full]
+ *   npm run bench [-- --no-build] [-- --models digits,crate-t] [-- --budget 60] [-- --full] [-- --merge]
+ *
+ * --merge keeps today's rows for models not named in --models (one table from several runs).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type Page } from '@playwright/test';
 import { CHROMIUM_ARGS } from '../playwright.config.ts';
@@ -48,6 +49,7 @@ const MAX_RUNS = 20;
 const SLOW_FORWARD_MS = 5000;
 const SOFTWARE_SLOW_MS = 15_000;
 const FULL = process.argv.includes('--full');
+const MERGE = process.argv.includes('--merge');
 const PAGE_LOADS = 5;
 
 function argValue(name: string): string | undefined {
@@ -231,7 +233,10 @@ async function main() {
     const build = spawnSync(join(ROOT, 'node_modules/.bin/vite'), ['build'], { cwd: ROOT, stdio: 'inherit' });
     if (build.status !== 0) throw new Error('vite build failed');
   }
-  const tmp = mkdtempSync(join(tmpdir(), 'crate-bench-'));
+  // The random models are served by vite preview from the build folder: handing a 90 MB body to the
+  // page through Playwright's request interception took the whole browser down.
+  const tmp = join(ROOT, 'dist', 'bench-models');
+  mkdirSync(tmp, { recursive: true });
   const shipped = shippedManifest().models.map((m) => ({ name: m.id, url: `/models/${m.file}` }));
   const random = ['crate-t', 'crate-b'].map((name) => ({ name, url: `/bench-models/${name}.onnx` }));
   const models = [...shipped, ...random].filter((m) => !ONLY || ONLY.includes(m.name));
@@ -244,41 +249,61 @@ async function main() {
   const server = await startPreview();
   const browser = await chromium.launch({ executablePath: process.env.CRATE_CHROMIUM || process.env.CHROME_PATH || '/usr/bin/chromium', args: CHROMIUM_ARGS });
   try {
-    const page = await browser.newPage();
-    await page.route('**/bench-models/*.onnx', (route) => {
-      const file = join(tmp, new URL(route.request().url()).pathname.split('/').pop()!);
-      return route.fulfill({ body: readFileSync(file), headers: { 'content-type': 'application/octet-stream' } });
-    });
-    page.on('pageerror', (e) => step(`page error: ${e.message}`));
-    await page.goto(`${BASE}/bench.html`);
-    await page.locator('#bench-status[data-state="ready"]').waitFor();
-    const adapter = await page.evaluate(() => window.crateBench.adapter());
+    // A fresh page per model: a renderer that dies on one model (memory, a GPU-process reset) costs
+    // that model's row, not the run, and nothing one model leaves behind slows the next.
+    const openBenchPage = async () => {
+      const page = await browser.newPage();
+      page.on('pageerror', (e) => step(`page error: ${e.message}`));
+      page.on('crash', () => step('the page crashed'));
+      await page.goto(`${BASE}/bench.html`);
+      await page.locator('#bench-status[data-state="ready"]').waitFor();
+      return page;
+    };
+    const probe = await openBenchPage();
+    const adapter = await probe.evaluate(() => window.crateBench.adapter());
+    await probe.close();
     const browserVersion = `Chromium ${browser.version()}`;
+    const software = adapter.fallback || /swiftshader/i.test(adapter.name);
     step(`adapter: ${adapter.name}${adapter.fallback ? ' (fallback)' : ''}; ${browserVersion}; isolated: ${adapter.crossOriginIsolated}`);
-
-    const results: ModelResult[] = [];
-    for (const m of models) {
-      const info = await page.evaluate(([name, url]) => window.crateBench.load(name, url), [m.name, m.url] as const);
-      const result: ModelResult = { name: m.name, ...info, forward: {}, captured: {}, analysisMs: [], gpuBytes: 0, errors: {} };
-      const software = adapter.fallback || /swiftshader/i.test(adapter.name);
-      await measure(page, m.name, 'forward', ENGINES, result, software);
-      await measure(page, m.name, 'captured', ENGINES, result, software);
-      for (let i = 0; i < MIN_RUNS; i++) result.analysisMs.push(await page.evaluate((name) => window.crateBench.analysis(name), m.name));
-      result.gpuBytes = await page.evaluate((name) => window.crateBench.gpuBytes(name), m.name);
-      await page.evaluate((name) => window.crateBench.unload(name), m.name);
-      results.push(result);
-    }
-    step('page load to first render');
-    const firstRenderMs = await firstRender(browser);
     const date = new Date().toISOString().slice(0, 10);
-    const meta = { adapter: adapter.name, browser: browserVersion, date, firstRenderMs, threads: adapter.threads };
-    const markdown = table(results, meta);
-    console.log(`\n${markdown}\n`);
     const slug = adapter.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60) || 'adapter';
     mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
     const out = join(ROOT, 'bench/results', `${date}-${slug}.json`);
-    writeFileSync(out, `${JSON.stringify({ ...meta, adapterInfo: adapter, results, totalSeconds: (performance.now() - started) / 1000 }, null, 1)}\n`);
-    updateBenchmarksMd(markdown, adapter.fallback || /swiftshader/i.test(adapter.name) ? 'Software adapter (SwiftShader)' : `GPU: ${adapter.name}`);
+    // --merge keeps the rows of an earlier run today on this adapter for the models not measured now.
+    const earlier: ModelResult[] = MERGE && existsSync(out) ? (JSON.parse(readFileSync(out, 'utf8')).results as ModelResult[]) : [];
+    const merged = (fresh: ModelResult[]) => {
+      const names = [...shippedManifest().models.map((m) => m.id), 'crate-t', 'crate-b'];
+      const all = [...earlier.filter((r) => !fresh.some((f) => f.name === r.name)), ...fresh];
+      return all.sort((a, b) => names.indexOf(a.name) - names.indexOf(b.name));
+    };
+    const save = (results: ModelResult[], extra: Record<string, unknown>) =>
+      writeFileSync(out, `${JSON.stringify({ adapter: adapter.name, browser: browserVersion, date, threads: adapter.threads, adapterInfo: adapter, ...extra, results: merged(results) }, null, 1)}\n`);
+
+    const results: ModelResult[] = [];
+    for (const m of models) {
+      const page = await openBenchPage();
+      try {
+        const info = await page.evaluate(([name, url]) => window.crateBench.load(name, url), [m.name, m.url] as const);
+        const result: ModelResult = { name: m.name, ...info, forward: {}, captured: {}, analysisMs: [], gpuBytes: 0, errors: {} };
+        results.push(result);
+        await measure(page, m.name, 'forward', ENGINES, result, software);
+        await measure(page, m.name, 'captured', ENGINES, result, software);
+        for (let i = 0; i < MIN_RUNS; i++) result.analysisMs.push(await page.evaluate((name) => window.crateBench.analysis(name), m.name));
+        result.gpuBytes = await page.evaluate((name) => window.crateBench.gpuBytes(name), m.name);
+      } catch (error) {
+        step(`${m.name}: the run stopped: ${(error as Error).message.split('\n')[0]}`);
+      } finally {
+        await page.close().catch(() => {});
+      }
+      save(results, { partial: true });
+    }
+    step('page load to first render');
+    const firstRenderMs = await firstRender(browser);
+    const meta = { adapter: adapter.name, browser: browserVersion, date, firstRenderMs, threads: adapter.threads };
+    const markdown = table(merged(results), meta);
+    console.log(`\n${markdown}\n`);
+    save(results, { firstRenderMs, totalSeconds: (performance.now() - started) / 1000, merged: earlier.length > 0 });
+    updateBenchmarksMd(markdown, software ? 'Software adapter (SwiftShader)' : `GPU: ${adapter.name}`);
     step(`wrote ${out} and BENCHMARKS.md in ${((performance.now() - started) / 1000).toFixed(0)} s`);
   } finally {
     await browser.close();
