@@ -13,7 +13,7 @@ export function createGpuRunner(engine: CrateGpuEngine): ModelRunner {
       const wantLayers = options.layers !== false;
       const result = await engine.run(image, wantLayers ? CAPTURE_VIEWS : CAPTURE_NOTHING, { profile: options.profile });
       if (!wantLayers) return { logits: result.logits, layers: [], profile: result.profile };
-      const tensors = ['w', 'attention', 'zHalf', 'zNext'] as const;
+      const { tensors } = CAPTURE_VIEWS;
       const depth = engine.model.config.depth;
       const read = await result.captures.readMany(Array.from({ length: depth }, (_, layer) => tensors.map((tensor) => ({ layer, tensor }))).flat());
       const layers = Array.from({ length: depth }, (_, l): LayerOutputs => {
