@@ -15,12 +15,16 @@
  * measure when one forward takes longer than SLOW_FORWARD_MS (SwiftShader):
  * the bench must finish in 15 minutes, and the table says so where skipped.
  * For the same reason, on a software adapter ORT's GPU EPs are not timed on a
- * model whose forward takes ours over SOFTWARE_SLOW_MS (CRATE-B: one ORT
- * WebGPU forward takes minutes there) unless `--full` is given; the full run
- * takes about 45 minutes on this 2-core machine.
+ * model of over SOFTWARE_MAX_GFLOP per forward (CRATE-B: one ORT WebGPU
+ * forward takes one to two minutes there, so its 1 + 3 runs per EP alone
+ * would overrun) unless `--full` is given. The cut is by model size, not by a
+ * measured time, so the same models are skipped on a quiet machine and a busy
+ * one. A full run takes 25–45 minutes on this 2-core machine and is kept apart
+ * (its own JSON file and BENCHMARKS.md section).
  *
- * Output: bench/results/<date>-<adapter>.json, a Markdown table on stdout, and
- * the same table in BENCHMARKS.md (one section per adapter class).
+ * Output: bench/results/<date>-<adapter>[-full].json, a Markdown table on
+ * stdout, and the same table in BENCHMARKS.md (one section per adapter class
+ * and kind of run).
  *
  *   npm run bench [-- --no-build] [-- --models digits,crate-t] [-- --budget 60] [-- --full] [-- --merge]
  *
@@ -47,7 +51,7 @@ const ENGINE_NAMES: Record<BenchEngine, string> = {
 const MIN_RUNS = 3;
 const MAX_RUNS = 20;
 const SLOW_FORWARD_MS = 5000;
-const SOFTWARE_SLOW_MS = 15_000;
+const SOFTWARE_MAX_GFLOP = 10;
 const FULL = process.argv.includes('--full');
 const MERGE = process.argv.includes('--merge');
 const PAGE_LOADS = 5;
@@ -109,16 +113,29 @@ interface ModelResult {
   errors: Partial<Record<BenchEngine, string>>;
 }
 
+/**
+ * FLOPs of one forward pass in its matrix products, which dominate. Per layer
+ * (DESIGN.md §1): MSSA's one shared projection U and its output projection
+ * (d × d each, since heads · dim_head = d in every CRATE size), ISTA's two
+ * products X·Dᵀ and (X − X·Dᵀ)·D, and the two N × N attention products.
+ * CRATE-T: 3.5 GFLOP; CRATE-B: 12.6. Only used to decide what a software
+ * adapter can time in the bench's 15 minutes.
+ */
+function forwardGflop(r: Pick<ModelResult, 'tokens' | 'dim' | 'depth'>): number {
+  const perLayer = 2 * (4 * r.tokens * r.dim * r.dim + 2 * r.tokens * r.tokens * r.dim);
+  return (r.depth * perLayer) / 1e9;
+}
+
 /** Times every engine on one model and measure, interleaved, within the budget. */
 async function measure(page: Page, model: string, mode: BenchMode, engines: BenchEngine[], result: ModelResult, software: boolean) {
   const series = mode === 'forward' ? result.forward : result.captured;
   const active: BenchEngine[] = [];
-  let oursWarmUpMs = 0;
+  const gflop = forwardGflop(result);
   for (const engine of engines) {
     if (result.errors[engine]) continue;
     const ortGpu = engine.startsWith('ort-') && engine !== 'ort-wasm';
-    if (ortGpu && software && !FULL && oursWarmUpMs > SOFTWARE_SLOW_MS) {
-      series[engine] = { runs: [], skipped: `skipped on a software adapter: our forward alone takes ${(oursWarmUpMs / 1000).toFixed(0)} s here (npm run bench -- --full times it)` };
+    if (ortGpu && software && !FULL && gflop > SOFTWARE_MAX_GFLOP) {
+      series[engine] = { runs: [], skipped: `skipped on a software adapter: ${gflop.toFixed(1)} GFLOP per forward, minutes per run here (npm run bench -- --full times it)` };
       continue;
     }
     if (mode === 'captured' && engine.startsWith('ort-') && engine !== 'ort-wasm') {
@@ -134,8 +151,7 @@ async function measure(page: Page, model: string, mode: BenchMode, engines: Benc
     }
     try {
       step(`${model}: warm-up ${ENGINE_NAMES[engine]} (${mode})`);
-      const warmUpMs = await page.evaluate(([m, e, mo]) => window.crateBench.time(m, e as BenchEngine, mo as BenchMode), [model, engine, mode] as const);
-      if (engine === 'wgsl') oursWarmUpMs = warmUpMs;
+      await page.evaluate(([m, e, mo]) => window.crateBench.time(m, e as BenchEngine, mo as BenchMode), [model, engine, mode] as const);
       series[engine] = { runs: [] };
       active.push(engine);
     } catch (error) {
@@ -268,7 +284,9 @@ async function main() {
     const date = new Date().toISOString().slice(0, 10);
     const slug = adapter.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60) || 'adapter';
     mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-    const out = join(ROOT, 'bench/results', `${date}-${slug}.json`);
+    // A --full run times more than the default one, so it keeps its own file and section rather than
+    // being overwritten by the next default run.
+    const out = join(ROOT, 'bench/results', `${date}-${slug}${FULL ? '-full' : ''}.json`);
     // --merge keeps the rows of an earlier run today on this adapter for the models not measured now.
     const earlier: ModelResult[] = MERGE && existsSync(out) ? (JSON.parse(readFileSync(out, 'utf8')).results as ModelResult[]) : [];
     const merged = (fresh: ModelResult[]) => {
@@ -303,7 +321,8 @@ async function main() {
     const markdown = table(merged(results), meta);
     console.log(`\n${markdown}\n`);
     save(results, { firstRenderMs, totalSeconds: (performance.now() - started) / 1000, merged: earlier.length > 0 });
-    updateBenchmarksMd(markdown, software ? 'Software adapter (SwiftShader)' : `GPU: ${adapter.name}`);
+    const heading = software ? 'Software adapter (SwiftShader)' : `GPU: ${adapter.name}`;
+    updateBenchmarksMd(markdown, FULL ? `${heading}, full run (\`--full\`)` : heading);
     step(`wrote ${out} and BENCHMARKS.md in ${((performance.now() - started) / 1000).toFixed(0)} s`);
   } finally {
     await browser.close();

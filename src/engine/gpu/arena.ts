@@ -58,19 +58,10 @@ function toBytes(data: Float32Array | ArrayBuffer): Uint8Array<ArrayBuffer> {
   return data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
 }
 
-/** Copies a buffer's first `floats` values back to the CPU. */
+/** Copies `floats` values of a buffer, from float `offsetFloats` on, back to the CPU. */
 export async function readBuffer(device: GPUDevice, source: GPUBuffer, floats: number, offsetFloats = 0): Promise<Float32Array> {
-  const size = floats * 4;
-  const staging = device.createBuffer({ label: 'readback', size: Math.max(4, size), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  try {
-    const encoder = device.createCommandEncoder({ label: 'readback' });
-    encoder.copyBufferToBuffer(source, offsetFloats * 4, staging, 0, size);
-    device.queue.submit([encoder.finish()]);
-    await staging.mapAsync(GPUMapMode.READ);
-    return new Float32Array(staging.getMappedRange().slice(0));
-  } finally {
-    staging.destroy();
-  }
+  const [out] = await readBuffers(device, [{ buffer: source, floats, offsetFloats }]);
+  return out;
 }
 
 /**
@@ -80,7 +71,7 @@ export async function readBuffer(device: GPUDevice, source: GPUBuffer, floats: n
  * workload 2.2× a plain forward on CRATE-T (issue 7). Sources are packed into
  * staging buffers of at most `maxBytes` each.
  */
-export async function readBuffers(device: GPUDevice, sources: readonly { buffer: GPUBuffer; floats: number }[], maxBytes = device.limits.maxBufferSize): Promise<Float32Array[]> {
+export async function readBuffers(device: GPUDevice, sources: readonly { buffer: GPUBuffer; floats: number; offsetFloats?: number }[], maxBytes = device.limits.maxBufferSize): Promise<Float32Array[]> {
   const groups: { start: number; end: number; bytes: number }[] = [];
   for (let i = 0; i < sources.length; i++) {
     const bytes = sources[i].floats * 4;
@@ -96,7 +87,7 @@ export async function readBuffers(device: GPUDevice, sources: readonly { buffer:
     let offset = 0;
     for (let i = group.start; i < group.end; i++) {
       const size = sources[i].floats * 4;
-      if (size > 0) encoder.copyBufferToBuffer(sources[i].buffer, 0, staging, offset, size);
+      if (size > 0) encoder.copyBufferToBuffer(sources[i].buffer, 4 * (sources[i].offsetFloats ?? 0), staging, offset, size);
       offset += size;
     }
     return staging;
