@@ -9,6 +9,9 @@
  * Each timed call includes reading the results back to the CPU.
  */
 import { analyseLayer } from '../analysis/layer.ts';
+import { analyseOutputs } from '../state/analyse.ts';
+import { imageExtras } from '../state/dataset.ts';
+import { defaultUrlState } from '../state/urlState.ts';
 import { requestBrowserDevice } from '../engine/gpu/browserDevice.ts';
 import { CrateGpuEngine } from '../engine/gpu/engine.ts';
 import { createGpuRunner } from '../engine/gpu/gpuRunner.ts';
@@ -100,7 +103,14 @@ const api = {
     await r.run(input, { layers: mode === 'captured' });
     return performance.now() - start;
   },
-  /** Our analysis of every layer (src/analysis/layer.ts) on top of a captured run, in ms. */
+  /**
+   * What the app computes for one image on top of a captured run, in ms: the
+   * per-layer figures of the layer table and charts (state/analyse.ts,
+   * state/dataset.ts imageExtras), then every figure of the one layer on
+   * screen (src/analysis/layer.ts). The views compute a layer's figures only
+   * when it is shown, so analysing all layers here would overstate the
+   * explorer's workload.
+   */
   async analysis(name: string): Promise<number> {
     const loaded = models.get(name)!;
     const out = await (await runner(name, 'wgsl')).run(loaded.input);
@@ -112,8 +122,12 @@ const api = {
       dimHead: model.config.dim_head,
       grid: { height: model.shape.gridHeight, width: model.shape.gridWidth },
     };
+    const shown = model.config.depth - 1;
+    const { seg, p, tau } = defaultUrlState();
     const start = performance.now();
-    out.layers.forEach((layer, l) => analyseLayer({ ...layer, qkv: model.weights.layers[l].qkv }, dims));
+    analyseOutputs(model, out);
+    await imageExtras(model, out, undefined, { seg, p, tau });
+    analyseLayer({ ...out.layers[shown], qkv: model.weights.layers[shown].qkv }, dims);
     return performance.now() - start;
   },
   /** GPU memory our engine holds for the model (buffer accounting). */
