@@ -52,12 +52,12 @@ const ENGINE_NAMES: Record<BenchEngine, string> = {
 const MIN_RUNS = 3;
 const MAX_RUNS = 20;
 /** Each analysis run also needs a captured forward (untimed): 6 s on CRATE-B here. */
-const ANALYSIS_RUNS = 5;
+const ANALYSIS_RUNS = 3;
 const SLOW_FORWARD_MS = 5000;
 const SOFTWARE_MAX_GFLOP = 10;
 const FULL = process.argv.includes('--full');
 const MERGE = process.argv.includes('--merge');
-const PAGE_LOADS = 5;
+const PAGE_LOADS = 3;
 
 function argValue(name: string): string | undefined {
   const i = process.argv.indexOf(name);

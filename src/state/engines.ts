@@ -27,9 +27,9 @@ export interface EnginePlan {
 /**
  * Forward FLOPs above which a software adapter (SwiftShader) loses to ORT's
  * WASM EP. `npm run bench` on SwiftShader (BENCHMARKS.md): even the 6-layer
- * digit model (≈ 30 MFLOP) runs in 4 ms on ORT WASM against 67 ms on our
- * kernels, whose per-dispatch cost on a CPU-emulated GPU (≈ 10 ms a layer)
- * dominates at these sizes; at CRATE-T size the gap is wider still. So on a
+ * digit model (≈ 30 MFLOP) runs in 5–7 ms on ORT WASM against 52–61 ms on our
+ * kernels, and at CRATE-T size the gap is 20×: SwiftShader runs our matmuls
+ * at 1–1.8 GFLOP/s (`npm run bench:kernels`), ORT's SIMD WASM at ~34. So on a
  * software adapter ORT WASM wins at every size measured, and only a model too
  * small to matter stays on our kernels.
  */
@@ -81,7 +81,7 @@ export function planEngines(choice: EngineChoice, adapter: AdapterStatus, loaded
   if (isSoftware(adapter) && hasOnnx && flops > SOFTWARE_ADAPTER_FLOP_LIMIT) {
     return {
       primary: 'ort-wasm',
-      reason: `the adapter (${adapter.status === 'ready' ? adapter.name : ''}) is a software renderer, on which onnxruntime-web's WASM engine is faster for a model of this size (${(flops / 1e6).toFixed(0)} MFLOP per image; npm run bench measured 4 ms against 67 ms for our kernels on the digit model); our WGSL engine checks it on every image`,
+      reason: `the adapter (${adapter.status === 'ready' ? adapter.name : ''}) is a software renderer, on which onnxruntime-web's WASM engine is faster for a model of this size (${(flops / 1e6).toFixed(0)} MFLOP per image; npm run bench measured 7 ms against 52 ms for our kernels on the digit model); our WGSL engine checks it on every image`,
       reference: 'wgsl',
     };
   }

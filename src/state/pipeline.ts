@@ -338,10 +338,14 @@ export function startPipeline(store: Store = useApp): () => void {
         let reason = plan.reason;
         let reference = plan.reference;
         let outputs: ForwardOutputs;
-        const start = performance.now();
+        // The shown time is the run's alone: creating an engine (an ORT session takes seconds on a
+        // first visit) is progress, not forward latency.
+        let start = performance.now();
         try {
+          const runner = await runnerFor(source!.key, engine, loaded);
+          start = performance.now();
           // Timestamp queries cost a compute pass per dispatch; the engine panel shows what they measure.
-          outputs = await (await runnerFor(source!.key, engine, loaded)).run(input, { profile: engine === 'wgsl' });
+          outputs = await runner.run(input, { profile: engine === 'wgsl' });
         } catch (error) {
           if (stale()) return;
           // An engine that fails (lost device, out of memory) must not blank the view: fall back and say so.
@@ -351,7 +355,9 @@ export function startPipeline(store: Store = useApp): () => void {
           reason = `${ENGINE_LABELS[engine]} failed, so ${ENGINE_LABELS[fallback]} runs the model`;
           reference = engine === 'wgsl' ? 'cpu' : undefined;
           engine = fallback;
-          outputs = await (await runnerFor(source!.key, engine, loaded)).run(input);
+          const runner = await runnerFor(source!.key, engine, loaded);
+          start = performance.now();
+          outputs = await runner.run(input);
         }
         const forwardMillis = performance.now() - start;
         if (stale()) return;
