@@ -240,7 +240,7 @@ export function startPipeline(store: Store = useApp): () => void {
       store.setState({
         agreement: {
           status: 'error',
-          message: `not compared: the only second engine for this model is the CPU reference, which would freeze the page for a ${(flops / 1e9).toFixed(1)} GFLOP forward pass`,
+          message: `the only second engine for this model is the CPU reference, which would freeze the page for a ${(flops / 1e9).toFixed(1)} GFLOP forward pass`,
         },
       });
       return;
