@@ -109,6 +109,8 @@ interface ModelResult {
   depth: number;
   heads: number;
   bytes: number;
+  /** Forward FLOPs, as the app counts them to pick an engine. */
+  flops: number;
   forward: Partial<Record<BenchEngine, Series>>;
   captured: Partial<Record<BenchEngine, Series>>;
   analysisMs: number[];
@@ -116,24 +118,12 @@ interface ModelResult {
   errors: Partial<Record<BenchEngine, string>>;
 }
 
-/**
- * FLOPs of one forward pass in its matrix products, which dominate. Per layer
- * (DESIGN.md §1): MSSA's one shared projection U and its output projection
- * (d × d each, since heads · dim_head = d in every CRATE size), ISTA's two
- * products X·Dᵀ and (X − X·Dᵀ)·D, and the two N × N attention products.
- * CRATE-T: 3.5 GFLOP; CRATE-B: 12.6. Only used to decide what a software
- * adapter can time in the bench's 15 minutes.
- */
-function forwardGflop(r: Pick<ModelResult, 'tokens' | 'dim' | 'depth'>): number {
-  const perLayer = 2 * (4 * r.tokens * r.dim * r.dim + 2 * r.tokens * r.tokens * r.dim);
-  return (r.depth * perLayer) / 1e9;
-}
-
 /** Times every engine on one model and measure, interleaved, within the budget. */
 async function measure(page: Page, model: string, mode: BenchMode, engines: BenchEngine[], result: ModelResult, software: boolean) {
   const series = mode === 'forward' ? result.forward : result.captured;
   const active: BenchEngine[] = [];
-  const gflop = forwardGflop(result);
+  // The app's own count (state/engines.ts forwardFlops): CRATE-T 3.6 GFLOP, CRATE-B 12.8.
+  const gflop = result.flops / 1e9;
   for (const engine of engines) {
     if (result.errors[engine]) continue;
     const ortGpu = engine.startsWith('ort-') && engine !== 'ort-wasm';

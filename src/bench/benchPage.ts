@@ -11,6 +11,7 @@
 import { analyseLayer } from '../analysis/layer.ts';
 import { analyseOutputs } from '../state/analyse.ts';
 import { imageExtras } from '../state/dataset.ts';
+import { forwardFlops } from '../state/engines.ts';
 import { defaultUrlState } from '../state/urlState.ts';
 import { requestBrowserDevice } from '../engine/gpu/browserDevice.ts';
 import { CrateGpuEngine } from '../engine/gpu/engine.ts';
@@ -89,11 +90,11 @@ const api = {
       userAgent: navigator.userAgent,
     };
   },
-  async load(name: string, url: string): Promise<{ tokens: number; dim: number; depth: number; heads: number; bytes: number }> {
+  async load(name: string, url: string): Promise<{ tokens: number; dim: number; depth: number; heads: number; bytes: number; flops: number }> {
     const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
     const { model } = modelFromOnnx(bytes);
     models.set(name, { bytes, model, input: seededInput(model), runners: new Map() });
-    return { tokens: model.shape.tokens, dim: model.config.dim, depth: model.config.depth, heads: model.config.heads, bytes: bytes.byteLength };
+    return { tokens: model.shape.tokens, dim: model.config.dim, depth: model.config.depth, heads: model.config.heads, bytes: bytes.byteLength, flops: forwardFlops(model) };
   },
   /** One timed run, in ms, results read back. */
   async time(name: string, engine: BenchEngine, mode: BenchMode): Promise<number> {
@@ -133,12 +134,6 @@ const api = {
   /** GPU memory our engine holds for the model (buffer accounting). */
   gpuBytes(name: string): number {
     return models.get(name)?.gpuEngine?.gpuBytes ?? 0;
-  },
-  async unload(name: string): Promise<void> {
-    const loaded = models.get(name);
-    if (!loaded) return;
-    for (const r of loaded.runners.values()) await r.dispose();
-    models.delete(name);
   },
 };
 

@@ -10,7 +10,7 @@
  */
 import type { GridSize } from '../analysis/attention.ts';
 import { imageToTensor, type RgbaImage } from '../engine/preprocess.ts';
-import { ENGINE_LABELS, maxRelativeDeviation, type EngineKind, type ForwardOutputs, type ModelRunner } from '../engine/runner.ts';
+import { ENGINE_LABELS, maxRelativeDeviation, type EngineKind, type ModelRunner } from '../engine/runner.ts';
 import { probeAdapter } from './adapter.ts';
 import { analyseOutputs } from './analyse.ts';
 import { datasetIoUs, datasetPlan, imageExtras, imageIoUs, runDataset, segmentationKey, summariseDataset, Yielder, type ImageRecord, type SegmentationSettings } from './dataset.ts';
@@ -337,15 +337,18 @@ export function startPipeline(store: Store = useApp): () => void {
         let engine = plan.primary;
         let reason = plan.reason;
         let reference = plan.reference;
-        let outputs: ForwardOutputs;
         // The shown time is the run's alone: creating an engine (an ORT session takes seconds on a
         // first visit) is progress, not forward latency.
-        let start = performance.now();
+        const timedRun = async (kind: EngineKind, options?: Parameters<ModelRunner['run']>[1]) => {
+          const runner = await runnerFor(source!.key, kind, loaded);
+          const start = performance.now();
+          const outputs = await runner.run(input, options);
+          return { outputs, forwardMillis: performance.now() - start };
+        };
+        let timed: Awaited<ReturnType<typeof timedRun>>;
         try {
-          const runner = await runnerFor(source!.key, engine, loaded);
-          start = performance.now();
           // Timestamp queries cost a compute pass per dispatch; the engine panel shows what they measure.
-          outputs = await runner.run(input, { profile: engine === 'wgsl' });
+          timed = await timedRun(engine, { profile: engine === 'wgsl' });
         } catch (error) {
           if (stale()) return;
           // An engine that fails (lost device, out of memory) must not blank the view: fall back and say so.
@@ -355,11 +358,9 @@ export function startPipeline(store: Store = useApp): () => void {
           reason = `${ENGINE_LABELS[engine]} failed, so ${ENGINE_LABELS[fallback]} runs the model`;
           reference = engine === 'wgsl' ? 'cpu' : undefined;
           engine = fallback;
-          const runner = await runnerFor(source!.key, engine, loaded);
-          start = performance.now();
-          outputs = await runner.run(input);
+          timed = await timedRun(engine);
         }
-        const forwardMillis = performance.now() - start;
+        const { outputs, forwardMillis } = timed;
         if (stale()) return;
         progress('Measuring every layer…');
         const analysisStart = performance.now();
