@@ -3,7 +3,7 @@ import { defineConfig, devices } from '@playwright/test';
 /**
  * E2E tier: the built app (`vite build`, done by scripts/test.mjs) served by
  * `vite preview` on 127.0.0.1:4173, in the system Chromium with WebGPU on
- * SwiftShader where there is no GPU (DESIGN.md §4). Playwright cannot
+ * SwiftShader where there is no GPU (docs/PLATFORM.md). Playwright cannot
  * download its own browser here, so the binary comes from CRATE_CHROMIUM
  * (set by scripts/test.mjs), else CHROME_PATH, else Debian's /usr/bin/chromium.
  */

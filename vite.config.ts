@@ -4,7 +4,7 @@ import { defineConfig, type Plugin } from 'vite';
 
 // Cross-origin isolation (COOP + COEP) gives the page SharedArrayBuffer, which
 // onnxruntime-web's threaded WASM needs; set on both servers so dev and the
-// built preview behave the same (DESIGN.md §4).
+// built preview behave the same (docs/PLATFORM.md).
 const isolation = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Embedder-Policy': 'require-corp',

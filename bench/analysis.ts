@@ -1,6 +1,6 @@
 /**
  * `npm run bench:analysis`: is the CPU analysis of one image (every figure of
- * DESIGN.md §2, src/analysis/layer.ts) cheaper than the GPU forward pass it
+ * docs/MEASUREMENTS.md §2, src/analysis/layer.ts) cheaper than the GPU forward pass it
  * analyses? On a CRATE-B-shaped random model (N = 197, d = 768, 12 heads of
  * 64; BENCH_DEPTH layers, default 2, since SwiftShader is slow) it times the
  * forward with every tensor captured, the read-back of the captures, and

@@ -4,7 +4,7 @@
  * Node, Dawn) and src/analysis: the official coding rate R^c of the MSSA
  * input, the sparsity ‖Z^{ℓ+1}‖₀/(dN), and for the scene model the IoU of the
  * class token's segmentation with the object masks (best head per image, both
- * DESIGN.md §2 methods at their defaults, plus a random mask of the same size
+ * docs/MEASUREMENTS.md §2 methods at their defaults, plus a random mask of the same size
  * as a chance baseline). Prints Markdown tables of mean ± std.
  */
 import { attentionMaps } from '../src/analysis/attention.ts';

@@ -138,7 +138,7 @@ test.describe('GPU engine in Chromium against the PyTorch fixtures and the CPU r
 
     const adapterName = `${info.vendor} ${info.architecture} ${info.description}`;
     if (/swiftshader/i.test(adapterName)) {
-      // DESIGN.md §4: Chromium's SwiftShader adapter offers timestamp-query, so here the profile must be real.
+      // docs/PLATFORM.md: Chromium's SwiftShader adapter offers timestamp-query, so here the profile must be real.
       expect(info.adapterFeatures, `${adapterName.trim()} offers timestamp-query`).toContain('timestamp-query');
     }
     expect(run.timestampsSupported).toBe(info.deviceFeatures.includes('timestamp-query'));

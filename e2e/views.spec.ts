@@ -6,7 +6,7 @@
  * reference and src/analysis, so a view that shows the wrong tensor fails.
  *
  * Most tests open the page with ?engine=cpu: the views do not depend on the
- * engine (DESIGN.md §3), the CPU reference is the very code Node runs (so the
+ * engine (docs/ARCHITECTURE.md), the CPU reference is the very code Node runs (so the
  * numbers agree to rounding), and it spares SwiftShader's slow start on this
  * small machine. The first test runs our WGSL kernels.
  */
@@ -136,7 +136,7 @@ test('the default model: every view shows real numbers', async ({ page }) => {
   expect(colouredPixels(all), 'coloured pixels in the PCA picture').toBeGreaterThan((all.width * all.height) / 4);
   await page.getByTestId('detail-figure').screenshot({ path: `${ARTIFACTS}/views-pca.png` });
 
-  // Engine: GPU time per layer and per kernel from timestamp queries (SwiftShader has them, DESIGN.md §4).
+  // Engine: GPU time per layer and per kernel from timestamp queries (SwiftShader has them, docs/PLATFORM.md).
   const profile = page.getByTestId('gpu-profile');
   await expect(profile).toHaveAttribute('data-supported', 'true');
   const layerRows = await page.getByTestId('gpu-time-layers').locator('tr').evaluateAll((rows) => rows.map((r) => [r.getAttribute('data-name'), Number(r.getAttribute('data-value'))] as const));

@@ -70,7 +70,7 @@ test('the page gets a WebGPU adapter and runs a compute pass', async ({ page }) 
     };
   });
 
-  expect(result.error, 'WebGPU must be available (see DESIGN.md §4 for the Chromium flags)').toBeUndefined();
+  expect(result.error, 'WebGPU must be available (see docs/PLATFORM.md for the Chromium flags)').toBeUndefined();
   expect(result.errors).toEqual([]);
   expect(result.count).toBe(1000);
   expect(result.mismatches).toEqual([]);

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""Independent float64 reference of src/analysis (DESIGN.md §2) and its fixtures.
+"""Independent float64 reference of src/analysis (docs/MEASUREMENTS.md §2) and its fixtures.
 
 numpy (and PyTorch for the bilinear resize) implementations of every
-measurement the explorer makes, written from DESIGN.md §2 by a different
+measurement the explorer makes, written from docs/MEASUREMENTS.md §2 by a different
 route than the TypeScript wherever one exists (log-determinants with
 slogdet on the N×N token side or the d×d feature side, eigh of np.cov for PCA,
 F.interpolate for bilinear, DINO's ascending cumsum for the mass mask), and
@@ -62,7 +62,7 @@ def logdet_spd(a: np.ndarray) -> float:
 
 
 def official_rate(w: np.ndarray, heads: int, dh: int) -> float:
-    """DESIGN.md §2: unit rows per head, ½ Σ_k logdet(I_N + dh/(N ε²) X_k X_kᵀ), on the N×N side."""
+    """docs/MEASUREMENTS.md §2: unit rows per head, ½ Σ_k logdet(I_N + dh/(N ε²) X_k X_kᵀ), on the N×N side."""
     n = w.shape[0]
     total = 0.0
     for k in range(heads):

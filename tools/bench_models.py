@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes the random-weight CRATE-T and CRATE-B models (224/16, DESIGN.md §1 table) that
+"""Writes the random-weight CRATE-T and CRATE-B models (224/16, docs/MEASUREMENTS.md §1 table) that
 `npm run bench` times, as ONNX in the project's format. They are generated at bench time
 into a temporary folder, never committed.
 

@@ -1,4 +1,4 @@
-"""PyTorch reference of the official CRATE image classifier (DESIGN.md §1).
+"""PyTorch reference of the official CRATE image classifier (docs/MEASUREMENTS.md §1).
 
 Module structure and state-dict names follow the official `model/crate.py`
 exactly, so an official checkpoint loads with `strict=True`:

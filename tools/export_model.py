@@ -149,7 +149,7 @@ def predictions(model: CrateRef, images: np.ndarray) -> np.ndarray:
 def attention_iou_per_layer(model: CrateRef, images: np.ndarray, masks: np.ndarray, mass: float = 0.6) -> List[Dict[str, Any]]:
     """Per layer: IoU of the class token's thresholded attention with the object masks.
 
-    Segmentation as DESIGN.md §2 (b), DINO's mass threshold: per head, keep the smallest set
+    Segmentation as docs/MEASUREMENTS.md §2 (b), DINO's mass threshold: per head, keep the smallest set
     of patches holding `mass` of the class token's attention over the patches; upsample that
     patch mask to pixels (nearest) and compare with the ground-truth pixel mask. For each
     layer, report the mean IoU of the best head (the head with the highest mean IoU over the
@@ -308,7 +308,7 @@ def main() -> None:
         card["segmentation"] = {
             "count": int(len(test_y)),
             "method": "DINO attention-mass threshold τ = 0.6 on the class token's attention over the patches "
-                      "(DESIGN.md §2 b), patch mask upsampled to pixels by nearest neighbour, IoU with the "
+                      "(docs/MEASUREMENTS.md §2 b), patch mask upsampled to pixels by nearest neighbour, IoU with the "
                       "digit's pixel mask; mean over the held-out scenes. The best head is chosen per layer "
                       "over the whole set.",
             "per_layer": attention_iou_per_layer(model, test_x, data["test_mask"]),

@@ -67,7 +67,7 @@ SEED = 1234
 
 SIZES: Dict[str, Dict[str, Any]] = {
     "tiny": dict(image_size=32, patch_size=8, channels=3, dim=32, depth=2, heads=2, dim_head=16, num_classes=10),
-    # CRATE-T (DESIGN.md §1) and the same width with 2 layers (for the slow GPU test).
+    # CRATE-T (docs/MEASUREMENTS.md §1) and the same width with 2 layers (for the slow GPU test).
     "crate-t": dict(image_size=224, patch_size=16, channels=3, dim=384, depth=12, heads=6, dim_head=64, num_classes=1000),
     "crate-t-d2": dict(image_size=224, patch_size=16, channels=3, dim=384, depth=2, heads=6, dim_head=64, num_classes=1000),
     # CRATE-B: ~91 MB of float32, for load-time measurements (no golden by default).

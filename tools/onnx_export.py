@@ -1,8 +1,8 @@
 """Exports a CRATE reference model to the project's ONNX model format (issue 4).
 
 The format:
-- initializers keep the official state-dict names (DESIGN.md §1); this needs
-  `do_constant_folding=False` with torch 1.13 (DESIGN.md §4);
+- initializers keep the official state-dict names (docs/MEASUREMENTS.md §1); this needs
+  `do_constant_folding=False` with torch 1.13 (docs/PLATFORM.md);
 - input `image` [batch, C, H, W], already normalised with the config's mean/std;
 - outputs `logits` [batch, classes] and, per layer ℓ, `layers.ℓ.w` (LN1(Zℓ)·Uᵀ, the MSSA
   head projections the official coding rate is measured on), `layers.ℓ.attention`

@@ -67,7 +67,7 @@ def small_config(**over):
 
 
 def numpy_forward(cfg, t, image):
-    """DESIGN.md §1 written again in plain numpy float64 (loops over heads), as an independent oracle."""
+    """docs/MEASUREMENTS.md §1 written again in plain numpy float64 (loops over heads), as an independent oracle."""
     t = {k: np.asarray(v, dtype=np.float64) for k, v in t.items()}
     c, hh, ww = image.shape
     p = cfg["patch_size"]

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Trains a shipped CRATE model on the CPU (DESIGN.md §4), resumably.
+"""Trains a shipped CRATE model on the CPU (docs/PLATFORM.md), resumably.
 
     /usr/bin/python3 tools/train.py digits  [--epochs E] [--threads T] [--swa-from E0 --swa-lr LR]
     /usr/bin/python3 tools/train.py fashion

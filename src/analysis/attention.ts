@@ -1,7 +1,7 @@
 /**
- * Attention maps on the patch grid (DESIGN.md §2, "Attention maps"): for head
+ * Attention maps on the patch grid (docs/MEASUREMENTS.md §2, "Attention maps"): for head
  * k, row q of A_k without the class-token column, A_k[q, 1:], reshaped to the
- * (H/P)×(W/P) grid. Patches are in row-major order (DESIGN.md §1 step 1), so
+ * (H/P)×(W/P) grid. Patches are in row-major order (docs/MEASUREMENTS.md §1 step 1), so
  * token 1 + (i·gridWidth + j) is grid cell (i, j).
  */
 

@@ -1,14 +1,14 @@
 /**
- * Coding rates of token sets, every variant of DESIGN.md §2. All sums and
+ * Coding rates of token sets, every variant of docs/MEASUREMENTS.md §2. All sums and
  * log-determinants run in float64 (logdet.ts), whatever the input precision.
  */
 import { logdetIdentityPlusGram } from './logdet.ts';
 
-/** ε² of the official measurement (DESIGN.md §2). */
+/** ε² of the official measurement (docs/MEASUREMENTS.md §2). */
 export const OFFICIAL_EPS_SQUARED = 0.01;
 
 /**
- * Official coding-rate measurement on the MSSA input (DESIGN.md §2, first item):
+ * Official coding-rate measurement on the MSSA input (docs/MEASUREMENTS.md §2, first item):
  * X_k = (LN1(Z)·Uᵀ) restricted to head k, each token row scaled to unit ℓ2 norm;
  * R^c = ½ Σ_k logdet(I_N + dh/(N·ε²)·X_k X_kᵀ), natural log, N counting the class token.
  *
@@ -34,7 +34,7 @@ export function officialCodingRate(w: ArrayLike<number>, tokens: number, heads: 
 
 /**
  * Z·Uᵀ in float64: Z [tokens, dim] row-major, U [inner, dim] row-major (the
- * layout of `qkv.weight`, DESIGN.md §1), result [tokens, inner]. Every entry
+ * layout of `qkv.weight`, docs/MEASUREMENTS.md §1), result [tokens, inner]. Every entry
  * is a dot product of two contiguous rows; four rows of Z share each load of
  * a row of U (about twice as fast in V8 at CRATE-B size, same sums).
  */
@@ -80,7 +80,7 @@ export function projectOntoHeads(z: ArrayLike<number>, tokens: number, dim: numb
 }
 
 /**
- * The paper's compression term (DESIGN.md §2, second item) on Z^{ℓ+½}:
+ * The paper's compression term (docs/MEASUREMENTS.md §2, second item) on Z^{ℓ+½}:
  * R^c(Z; U) = ½ Σ_k logdet(I_dh + dh/(N·ε²)·(Z U_kᵀ)ᵀ(Z U_kᵀ)), where U_k is
  * rows [k·dh, (k+1)·dh) of U = qkv.weight [heads·dh, dim]: the same head
  * subspaces MSSA uses. No LayerNorm and no row normalisation, unlike the
@@ -103,7 +103,7 @@ export function paperCodingRate(
   return rate;
 }
 
-/** R(Z) = ½ logdet(I_d + d/(N·ε²)·ZᵀZ) for Z [tokens, dim] (DESIGN.md §2, second item), on the smaller Gram side. */
+/** R(Z) = ½ logdet(I_d + d/(N·ε²)·ZᵀZ) for Z [tokens, dim] (docs/MEASUREMENTS.md §2, second item), on the smaller Gram side. */
 export function codingRate(z: ArrayLike<number>, tokens: number, dim: number, epsSquared = OFFICIAL_EPS_SQUARED): number {
   if (z.length !== tokens * dim) throw new RangeError(`Z has ${z.length} values, expected ${tokens}×${dim}`);
   return 0.5 * logdetIdentityPlusGram(z, tokens, dim, dim / (tokens * epsSquared));
@@ -118,7 +118,7 @@ export interface RateReduction {
   reduction: number;
 }
 
-/** ΔR(Z; U) = R(Z) − R^c(Z; U) with one ε for both terms (DESIGN.md §2). */
+/** ΔR(Z; U) = R(Z) − R^c(Z; U) with one ε for both terms (docs/MEASUREMENTS.md §2). */
 export function rateReduction(
   z: ArrayLike<number>,
   tokens: number,

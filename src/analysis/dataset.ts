@@ -1,5 +1,5 @@
 /**
- * Dataset view (DESIGN.md §2, last item): every per-layer figure averaged over
+ * Dataset view (docs/MEASUREMENTS.md §2, last item): every per-layer figure averaged over
  * a set of images, mean ± std, as the paper's plots are (1,000 images there).
  */
 

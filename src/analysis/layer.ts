@@ -1,5 +1,5 @@
 /**
- * Every figure of DESIGN.md §2 for one layer of one image, from the tensors
+ * Every figure of docs/MEASUREMENTS.md §2 for one layer of one image, from the tensors
  * the engine captures (W, A, Z^{ℓ+½}, Z^{ℓ+1}) and the layer's U. The app,
  * the `stats` command and bench/analysis.ts all go through here.
  */

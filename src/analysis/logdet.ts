@@ -26,7 +26,7 @@ export function logdetSpd(a: Float64Array, n: number): number {
  * logdet(I_rows + c·X·Xᵀ) for X [rows, cols] (a column block of a wider
  * row-major matrix: `stride` values per row, starting at `offset`).
  * Uses logdet(I_N + c·XXᵀ) = logdet(I_d + c·XᵀX) on the smaller side
- * (DESIGN.md §2).
+ * (docs/MEASUREMENTS.md §2).
  */
 export function logdetIdentityPlusGram(
   x: ArrayLike<number>,

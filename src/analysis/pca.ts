@@ -1,5 +1,5 @@
 /**
- * PCA of patch features as an RGB image (DESIGN.md §2, "PCA of features"):
+ * PCA of patch features as an RGB image (docs/MEASUREMENTS.md §2, "PCA of features"):
  * the patch tokens' concatenated head projections [U_1ᵀz; …; U_Kᵀz], i.e.
  * rows 1..N−1 of W = LN1(Z)·Uᵀ (the class token dropped), centred, and their
  * top three principal components, each min-max scaled to [0, 1] as R, G, B.

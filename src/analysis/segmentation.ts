@@ -1,13 +1,13 @@
 /**
  * Segmentation from attention maps and its IoU against ground truth
- * (DESIGN.md §2, "Segmentation from attention"). Masks are Uint8Array of 0/1,
+ * (docs/MEASUREMENTS.md §2, "Segmentation from attention"). Masks are Uint8Array of 0/1,
  * row-major on the patch grid (or on the pixel grid for ground truth).
  */
 import type { GridSize } from './attention.ts';
 
-/** P of the paper's top-P% segmentation (DESIGN.md §2 (a)). */
+/** P of the paper's top-P% segmentation (docs/MEASUREMENTS.md §2 (a)). */
 export const DEFAULT_TOP_FRACTION = 0.6;
-/** τ of the DINO mass segmentation (DESIGN.md §2 (b)); DINO's own default. */
+/** τ of the DINO mass segmentation (docs/MEASUREMENTS.md §2 (b)); DINO's own default. */
 export const DEFAULT_MASS_FRACTION = 0.6;
 
 /** Indices of `map` by value, largest first; equal values keep index order (a stable, reproducible order). */
@@ -23,7 +23,7 @@ export function topFractionCount(fraction: number, entries: number): number {
 }
 
 /**
- * Paper segmentation (DESIGN.md §2 (a)): the top P of the map's entries set
+ * Paper segmentation (docs/MEASUREMENTS.md §2 (a)): the top P of the map's entries set
  * to 1, exactly topFractionCount(P, n) of them; ties broken by lower index.
  */
 export function topFractionMask(map: ArrayLike<number>, fraction = DEFAULT_TOP_FRACTION): Uint8Array {
@@ -35,7 +35,7 @@ export function topFractionMask(map: ArrayLike<number>, fraction = DEFAULT_TOP_F
 }
 
 /**
- * DINO segmentation (DESIGN.md §2 (b)): the smallest set of entries holding a
+ * DINO segmentation (docs/MEASUREMENTS.md §2 (b)): the smallest set of entries holding a
  * fraction τ of the map's total mass. Taking entries largest first, an entry
  * is kept while the mass of the entries before it is below τ·total; this is
  * DINO's `cumsum(sorted ascending / total) > 1 − τ` written from the top.
@@ -130,7 +130,7 @@ export interface BestHead {
   ious: number[];
 }
 
-/** The head whose mask matches the pixel-level ground truth best (DESIGN.md §2: "best head"). */
+/** The head whose mask matches the pixel-level ground truth best (docs/MEASUREMENTS.md §2: "best head"). */
 export function bestHead(headMasks: readonly Uint8Array[], grid: GridSize, groundTruth: ArrayLike<number>, image: GridSize): BestHead {
   if (headMasks.length === 0) throw new RangeError('no head masks');
   const ious = headMasks.map((mask) => patchMaskIoU(mask, grid, groundTruth, image));

@@ -1,5 +1,5 @@
 /**
- * Sparsity of an ISTA output Z^{ℓ+1} (DESIGN.md §2): over all N×d entries,
+ * Sparsity of an ISTA output Z^{ℓ+1} (docs/MEASUREMENTS.md §2): over all N×d entries,
  * class token included. The ReLU makes exact zeros, so zeros are counted
  * exactly, not against a tolerance.
  */
@@ -25,7 +25,7 @@ export function sparsity(z: ArrayLike<number>): SparsitySummary {
 }
 
 /**
- * Histogram of non-negative sparse data such as Z^{ℓ+1} (DESIGN.md §2:
+ * Histogram of non-negative sparse data such as Z^{ℓ+1} (docs/MEASUREMENTS.md §2:
  * "the histogram of values"). Exact zeros (what the ReLU produces) are
  * counted on their own; the positive values go into `bins` log-spaced bins,
  * because they span several decades and a linear axis would put them all in

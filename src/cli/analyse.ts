@@ -1,6 +1,6 @@
 /**
  * One image through the GPU engine, and the per-layer numbers the command
- * reports (DESIGN.md §2): top-5 classes, the official coding rate of the
+ * reports (docs/MEASUREMENTS.md §2): top-5 classes, the official coding rate of the
  * MSSA input, the zero fraction of Z^{ℓ+1}, and the class token's attention.
  */
 import { topClasses } from '../analysis/classes.ts';

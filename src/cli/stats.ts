@@ -1,6 +1,6 @@
 /**
  * `crate-explorer stats MODEL DIR|GLOB|IMAGE... [--json OUT.json]`: the dataset
- * view of DESIGN.md §2 from the command line. Every image goes through the
+ * view of docs/MEASUREMENTS.md §2 from the command line. Every image goes through the
  * GPU engine; per layer it computes the official R^c of the MSSA input, the
  * paper's R^c(Z^{ℓ+½}; U), R(Z^{ℓ+½}), ΔR and the sparsity of Z^{ℓ+1}, then
  * prints and writes their mean ± std over the images (population std).
@@ -170,7 +170,7 @@ export async function readStatsCaptures(model: CrateModel, result: RunResult): P
   return layers;
 }
 
-/** One image's per-layer values (DESIGN.md §2), from its captured tensors and the layers' U. */
+/** One image's per-layer values (docs/MEASUREMENTS.md §2), from its captured tensors and the layers' U. */
 export function imageStats(model: CrateModel, layers: readonly StatsCaptures[], epsSquared: number): ImageStats {
   const { config, shape } = model;
   const stats: ImageStats = { rate_official: [], rate_compressed: [], rate: [], rate_reduction: [], zero_fraction: [], l1: [] };

@@ -1,7 +1,7 @@
 /**
  * The model description shared by every engine and every file format.
  * Field names follow the project's safetensors format (`__metadata__.config`)
- * and the ONNX `metadata_props`; see DESIGN.md §1 for the official sizes.
+ * and the ONNX `metadata_props`; see docs/MEASUREMENTS.md §1 for the official sizes.
  */
 export interface CrateConfig {
   arch: 'crate';

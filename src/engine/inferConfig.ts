@@ -3,7 +3,7 @@
  * carry no config (PyTorch checkpoints, bare safetensors). Everything the
  * shapes determine is read from them; what they do not (heads, η, λ, pool,
  * normalisation) is proposed and reported in `notes`, and can be overridden.
- * The names and shapes must then match DESIGN.md §1 exactly
+ * The names and shapes must then match docs/MEASUREMENTS.md §1 exactly
  * (`officialTensorShapes`); the error names the first tensor that does not.
  */
 import { ConfigError, parseConfig, type CrateConfig } from './config.ts';
@@ -30,7 +30,7 @@ type Shapes = ReadonlyMap<string, readonly number[]>;
 const IMAGENET_MEAN = [0.485, 0.456, 0.406];
 const IMAGENET_STD = [0.229, 0.224, 0.225];
 
-/** Official head counts by width (DESIGN.md §1), with the B/8 segmentation demo's 6 heads of 128. */
+/** Official head counts by width (docs/MEASUREMENTS.md §1), with the B/8 segmentation demo's 6 heads of 128. */
 function officialHeads(dim: number, innerDim: number, patchSize: number): number | undefined {
   if (innerDim !== dim) return undefined;
   if (dim === 768 && patchSize === 8) return 6;
@@ -97,7 +97,7 @@ function square(n: number): number | undefined {
   return r * r === n ? r : undefined;
 }
 
-/** Infers the config, then checks every tensor against DESIGN.md §1 (first missing / mismatched / unexpected one named). */
+/** Infers the config, then checks every tensor against docs/MEASUREMENTS.md §1 (first missing / mismatched / unexpected one named). */
 export function inferConfig(shapes: Shapes, options: InferOptions = {}): InferredConfig {
   detectUnsupportedVariant(shapes.keys());
   const notes: string[] = [];
@@ -196,7 +196,7 @@ export function checkOfficialShapes(config: CrateConfig, shapes: Shapes): void {
   }
   const known = new Set(expected.map(([name]) => name));
   for (const [name, shape] of shapes) {
-    if (!known.has(name)) throw new ModelError(`unexpected tensor "${name}" [${shape}]: not part of the official CRATE state dict (DESIGN.md §1)`);
+    if (!known.has(name)) throw new ModelError(`unexpected tensor "${name}" [${shape}]: not part of the official CRATE state dict (docs/MEASUREMENTS.md §1)`);
   }
 }
 

@@ -2,7 +2,7 @@ import { ConfigError, parseConfig, shapeOf, type CrateConfig, type CrateShape } 
 import { readSafetensors } from './safetensors.ts';
 import type { Tensor } from './tensor.ts';
 
-/** A LayerNorm's affine parameters; eps is 1e-5 everywhere in CRATE (DESIGN.md §1). */
+/** A LayerNorm's affine parameters; eps is 1e-5 everywhere in CRATE (docs/MEASUREMENTS.md §1). */
 export interface Norm {
   weight: Float32Array;
   bias: Float32Array;
@@ -49,7 +49,7 @@ export class ModelError extends Error {
   override name = 'ModelError';
 }
 
-/** Every official state-dict name (DESIGN.md §1) with the shape it must have, in load order. */
+/** Every official state-dict name (docs/MEASUREMENTS.md §1) with the shape it must have, in load order. */
 export function officialTensorShapes(config: CrateConfig): [string, number[]][] {
   const { tokens, patchDim, innerDim } = shapeOf(config);
   const d = config.dim;

@@ -8,7 +8,7 @@ import type { GpuProfile } from './gpu/profiler.ts';
 
 /** The per-layer tensors every view is computed from (row-major, batch of one). */
 export interface LayerOutputs {
-  /** W = LN1(Z^ℓ)·Uᵀ, [N, heads·dh]: the official coding rate's input (DESIGN.md §2). */
+  /** W = LN1(Z^ℓ)·Uᵀ, [N, heads·dh]: the official coding rate's input (docs/MEASUREMENTS.md §2). */
   w: Float32Array;
   /** Attention probabilities A_k, [heads, N, N]. */
   attention: Float32Array;

@@ -1,5 +1,5 @@
 // Fused MSSA attention for one head and two query tokens per invocation
-// (DESIGN.md §1, step 4): A_k = softmax_row(W_k W_kᵀ·dh^-½), O_k = A_k W_k,
+// (docs/MEASUREMENTS.md §1, step 4): A_k = softmax_row(W_k W_kᵀ·dh^-½), O_k = A_k W_k,
 // where W_k is head k's column block of W = LN1(Z)·Uᵀ. Queries, keys and
 // values are all W_k: CRATE ties them, so one buffer feeds every role.
 //

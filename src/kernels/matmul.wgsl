@@ -5,7 +5,7 @@
 //
 // Each invocation owns a 4×4 block of C and walks K four at a time with vec4
 // loads: register blocking without workgroup memory, which is what a
-// barrier-averse software adapter rewards (DESIGN.md §4); only the fused
+// barrier-averse software adapter rewards (docs/PLATFORM.md); only the fused
 // LayerNorm below shares row statistics through workgroup memory.
 //
 // NORM_A fuses a LayerNorm into the A operand: rows of A are normalised with

@@ -1,4 +1,4 @@
-// Patchify `b c (h p1) (w p2) -> b (h w) (p1 p2 c)` (DESIGN.md §1, step 1)
+// Patchify `b c (h p1) (w p2) -> b (h w) (p1 p2 c)` (docs/MEASUREMENTS.md §1, step 1)
 // fused with the first LayerNorm of the patch embedding, one invocation per
 // patch. Rows are written with a stride padded to a multiple of 4 and zero
 // padding, so the following Linear can read them as vec4.

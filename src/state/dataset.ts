@@ -1,5 +1,5 @@
 /**
- * Dataset mode (DESIGN.md §2, last item) and the per-layer figures that need
+ * Dataset mode (docs/MEASUREMENTS.md §2, last item) and the per-layer figures that need
  * the model's U: every sample of a set through the current engine, measured
  * per image, then mean ± std per layer and the accuracy over the set.
  *
@@ -76,7 +76,7 @@ export class Yielder {
 }
 
 /**
- * The paper's R^c(Z^{ℓ+½}; U) for every layer (DESIGN.md §2, second item),
+ * The paper's R^c(Z^{ℓ+½}; U) for every layer (docs/MEASUREMENTS.md §2, second item),
  * one head at a time: head k's term only needs rows [k·dh, (k+1)·dh) of U, so
  * the sum over heads equals paperCodingRate over all heads, and the page gets
  * a turn between heads (a CRATE-B layer is ~150 ms of float64 matmul).
@@ -105,7 +105,7 @@ export function classTokenMaps(model: CrateModel, outputs: ForwardOutputs): Floa
   );
 }
 
-/** Best-head IoU with the ground truth for one layer's maps and the current settings (DESIGN.md §2, segmentation). */
+/** Best-head IoU with the ground truth for one layer's maps and the current settings (docs/MEASUREMENTS.md §2, segmentation). */
 export function bestHeadIoU(maps: readonly ArrayLike<number>[], grid: GridSize, mask: ArrayLike<number>, image: GridSize, s: SegmentationSettings): number {
   const segmentation = segmentHeads(maps, { kind: s.seg, fraction: s.seg === 'top' ? s.p : s.tau });
   return bestHead(segmentation.heads, grid, mask, image).iou;

@@ -1,10 +1,10 @@
 /**
  * View figures derived from the store: pure, memoised selectors over a
- * RunResult and the view state, computed with src/analysis (DESIGN.md §2).
+ * RunResult and the view state, computed with src/analysis (docs/MEASUREMENTS.md §2).
  *
  * Why here and not in the pipeline: switching layer, head, query token,
- * segmentation method or P/τ must never start a new forward pass (DESIGN.md
- * §3: data flows engine → analysis → state → views, one way). The run keeps
+ * segmentation method or P/τ must never start a new forward pass (docs/ARCHITECTURE.md:
+ * data flows engine → analysis → state → views, one way). The run keeps
  * every layer's tensors, so each figure is a function of (run, a few view
  * fields); it is computed on first use and cached per forward pass, so going
  * back to a layer is instant. The cache is keyed by the run's `outputs`
@@ -36,7 +36,7 @@ function memo<T>(run: RunResult, key: string, compute: () => T): T {
   return value;
 }
 
-/** The (H/P)×(W/P) patch grid (DESIGN.md §1 step 1). */
+/** The (H/P)×(W/P) patch grid (docs/MEASUREMENTS.md §1 step 1). */
 export function gridOf(run: RunResult): GridSize {
   const { imageSize, patchSize } = run.model;
   return { height: Math.floor(imageSize[0] / patchSize), width: Math.floor(imageSize[1] / patchSize) };
@@ -55,7 +55,7 @@ export function layerOutputs(run: RunResult, layer: number): LayerOutputs | stri
   return run.outputs.layers[layer];
 }
 
-/** The fraction of the current segmentation method: P for top-P%, τ for attention mass (DESIGN.md §2). */
+/** The fraction of the current segmentation method: P for top-P%, τ for attention mass (docs/MEASUREMENTS.md §2). */
 export function segmentationFraction(seg: SegmentationMethod, p: number, tau: number): number {
   return seg === 'top' ? p : tau;
 }
@@ -74,14 +74,14 @@ export function cycleHead(head: HeadChoice, heads: number, step: 1 | -1): HeadCh
 
 // ─── Layer detail ────────────────────────────────────────────────────────────
 
-/** Histogram of Z^{ℓ+1} (DESIGN.md §2, sparsity): zeros apart, positive values in log-spaced bins. */
+/** Histogram of Z^{ℓ+1} (docs/MEASUREMENTS.md §2, sparsity): zeros apart, positive values in log-spaced bins. */
 export function histogramOf(run: RunResult, layer: number): LogHistogram | string {
   const out = layerOutputs(run, layer);
   if (typeof out === 'string') return out;
   return memo(run, `hist:${layer}`, () => logHistogram(out.zNext));
 }
 
-/** Attention maps of one query token for every head and their mean (DESIGN.md §2, attention maps). */
+/** Attention maps of one query token for every head and their mean (docs/MEASUREMENTS.md §2, attention maps). */
 export function attentionOf(run: RunResult, layer: number, query: number): AttentionMaps | string {
   const out = layerOutputs(run, layer);
   if (typeof out === 'string') return out;
@@ -101,7 +101,7 @@ export interface SegmentationFigure extends HeadSegmentation {
 }
 
 /**
- * Segmentation of layer ℓ from the class token's maps (DESIGN.md §2: the
+ * Segmentation of layer ℓ from the class token's maps (docs/MEASUREMENTS.md §2: the
  * segmentation reads A_k[0, 1:], whatever query the attention view shows),
  * by the current method, per head and as the union over heads.
  */
@@ -136,7 +136,7 @@ export function topFractionCells(run: RunResult, p: number): number {
   return topFractionCount(p, grid.height * grid.width);
 }
 
-/** PCA of the layer's head projections W = LN1(Z^ℓ)Uᵀ as RGB (DESIGN.md §2, PCA of features). */
+/** PCA of the layer's head projections W = LN1(Z^ℓ)Uᵀ as RGB (docs/MEASUREMENTS.md §2, PCA of features). */
 export function pcaOf(run: RunResult, layer: number): PcaImage | string {
   const out = layerOutputs(run, layer);
   if (typeof out === 'string') return out;
@@ -167,7 +167,7 @@ export interface ChartData {
   note?: string;
 }
 
-/** R(Z^(ℓ+½)) = ½ logdet(I + d/(Nε²) ZᵀZ) per layer (DESIGN.md §2, paper formula), from the kept tensors. */
+/** R(Z^(ℓ+½)) = ½ logdet(I + d/(Nε²) ZᵀZ) per layer (docs/MEASUREMENTS.md §2, paper formula), from the kept tensors. */
 export function expansionRates(run: RunResult): number[] {
   return memo(run, 'expansion', () => run.outputs.layers.map((l) => codingRate(l.zHalf, run.model.tokens, run.model.dim)));
 }
@@ -183,7 +183,7 @@ function meanSeries(id: string, name: string, values: readonly (MeanStd | undefi
 
 /**
  * Coding-rate chart. 'official': the official R^c of the MSSA input per layer
- * (DESIGN.md §2, first item). 'paper': the paper's formula on Z^{ℓ+½} — its
+ * (docs/MEASUREMENTS.md §2, first item). 'paper': the paper's formula on Z^{ℓ+½} — its
  * R^c(Z^(ℓ+½); U) needs U (qkv.weight), which the run carries only where the
  * pipeline computed it; without it the chart shows R(Z^(ℓ+½)) (no U needed)
  * and says so instead of plotting a made-up R^c.
@@ -205,7 +205,7 @@ export function rateChart(run: RunResult, variant: RateVariant, stats?: DatasetS
     series.push({ id: 'paper', name: 'Rᶜ(Z^(ℓ+½); U) paper formula', values: paper, primary: true });
     series.push({ id: 'expansion', name: 'R(Z^(ℓ+½))', values: expansion });
     series.push({ id: 'reduction', name: 'ΔR = R − Rᶜ', values: expansion.map((r, i) => r - paper[i]) });
-    note = 'Paper formula on Z^(ℓ+½), ε² = 0.01, no normalisation (DESIGN.md §2); R^c sums K head terms, so it can exceed R and make ΔR negative.';
+    note = 'Paper formula on Z^(ℓ+½), ε² = 0.01, no normalisation (docs/MEASUREMENTS.md §2); R^c sums K head terms, so it can exceed R and make ΔR negative.';
   } else {
     series.push({ id: 'expansion', name: 'R(Z^(ℓ+½)) paper formula', values: expansion, primary: true });
     series.push({ ...official, primary: false });
@@ -218,7 +218,7 @@ export function rateChart(run: RunResult, variant: RateVariant, stats?: DatasetS
   return { series, note };
 }
 
-/** ‖Z^{ℓ+1}‖₀/(d·N) per layer (DESIGN.md §2, sparsity). */
+/** ‖Z^{ℓ+1}‖₀/(d·N) per layer (docs/MEASUREMENTS.md §2, sparsity). */
 export function sparsityChart(run: RunResult, stats?: DatasetStats): ChartData {
   const dataset = datasetReady(stats, run);
   const series: Series[] = [{ id: 'sparsity', name: '‖Z‖₀/(dN) (this image)', values: run.layers.map((l) => l.sparsity), primary: true }];
@@ -227,7 +227,7 @@ export function sparsityChart(run: RunResult, stats?: DatasetStats): ChartData {
   return { series };
 }
 
-/** Best-head IoU of every layer with the ground truth, for the current method and fraction (DESIGN.md §2). */
+/** Best-head IoU of every layer with the ground truth, for the current method and fraction (docs/MEASUREMENTS.md §2). */
 export function iouSeries(run: RunResult, method: SegmentationMethod, fraction: number): { best: number[]; union: number[]; heads: number[] } | string {
   if (!run.mask) return 'this sample has no ground-truth mask (only scene models ship masks)';
   if (run.outputs.layers.length === 0) return 'this run kept no per-layer tensors';

@@ -28,7 +28,7 @@ export interface TableOptions {
 }
 
 /**
- * Every per-layer figure the overview charts plot (DESIGN.md §2): official
+ * Every per-layer figure the overview charts plot (docs/MEASUREMENTS.md §2): official
  * R^c, sparsity, R(Z^{ℓ+½}), the paper R^c where the run carries it, the IoU
  * columns where the sample has a ground-truth mask, and dataset mean ± std.
  */

@@ -2,7 +2,7 @@
  * Turns the selection into results: manifest → model file → image (a shipped
  * sample, or the user's upload or drawing) → engine → analysis → store. The
  * only module that calls the engines; the views only read what it puts in the
- * store, and leave requests there (a model file to open), DESIGN.md §3.
+ * store, and leave requests there (a model file to open), docs/ARCHITECTURE.md
  *
  * Waits: every slow step sets a loading state with a message (and a fraction
  * where known), but only once it has lasted LOADING_DELAY_MS, so switching

@@ -20,11 +20,11 @@ export type Loadable<T> =
 
 export interface LayerStats {
   layer: number;
-  /** Official coding rate R^c of the MSSA input (DESIGN.md §2), nats. */
+  /** Official coding rate R^c of the MSSA input (docs/MEASUREMENTS.md §2), nats. */
   codingRate: number;
   /** ‖Z^{ℓ+1}‖₀/(d·N) of the ISTA output. */
   sparsity: number;
-  /** Paper formula R^c(Z^{ℓ+½}; U) (DESIGN.md §2, second item), nats; the pipeline fills it (it needs U). */
+  /** Paper formula R^c(Z^{ℓ+½}; U) (docs/MEASUREMENTS.md §2, second item), nats; the pipeline fills it (it needs U). */
   paperRate?: number;
   /** Best-head IoU with the sample's ground-truth mask for the current seg/p/tau (scene models only). */
   iou?: number;
@@ -125,7 +125,7 @@ export interface MeanStd {
   std: number;
 }
 
-/** Dataset mode: per-layer mean ± std over the model's sample set (DESIGN.md §2, last item). */
+/** Dataset mode: per-layer mean ± std over the model's sample set (docs/MEASUREMENTS.md §2, last item). */
 export interface DatasetStats {
   modelId: string;
   /** Images the figures average over. */

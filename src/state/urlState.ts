@@ -26,13 +26,13 @@ export interface UrlState {
   query: number;
   /** Detail view in focus. */
   view: DetailView;
-  /** Segmentation method: the paper's top-P% or DINO's attention mass τ (DESIGN.md §2). */
+  /** Segmentation method: the paper's top-P% or DINO's attention mass τ (docs/MEASUREMENTS.md §2). */
   seg: SegmentationMethod;
   /** P of the top-P% method, a fraction in (0, 1]. */
   p: number;
   /** τ of the mass method, a fraction in (0, 1]. */
   tau: number;
-  /** Coding-rate variant plotted beside the official one (DESIGN.md §2). */
+  /** Coding-rate variant plotted beside the official one (docs/MEASUREMENTS.md §2). */
   rate: RateVariant;
   /** Show mean ± std over the model's sample set instead of one image. */
   dataset: boolean;

@@ -19,7 +19,7 @@ function isTyping(target: EventTarget | null): boolean {
 
 /**
  * ←/→ change layer, ↑/↓ cycle the head (mean, 0, …, K−1). Only the view
- * state changes, so no forward pass runs (derived selectors, DESIGN.md §3).
+ * state changes, so no forward pass runs (derived selectors, docs/ARCHITECTURE.md).
  */
 function useKeyboard() {
   useEffect(() => {

@@ -27,7 +27,7 @@ function maxOf(map: ArrayLike<number>): number {
   return max;
 }
 
-/** "class token" or "patch (row, col)" for query token q (DESIGN.md §1: patches in row-major order after the class token). */
+/** "class token" or "patch (row, col)" for query token q (docs/MEASUREMENTS.md §1: patches in row-major order after the class token). */
 export function queryName(query: number, gridWidth: number): string {
   if (query === 0) return 'the class token';
   const cell = query - 1;
@@ -35,7 +35,7 @@ export function queryName(query: number, gridWidth: number): string {
 }
 
 /**
- * Attention grid (DESIGN.md §2, attention maps): the selected head (or the
+ * Attention grid (docs/MEASUREMENTS.md §2, attention maps): the selected head (or the
  * mean over heads) large, where a click on a patch makes it the query; one
  * small map per head plus the mean, where a click selects the head. One
  * <svg> holds it all, so the export is the figure as shown.

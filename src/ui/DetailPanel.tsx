@@ -19,7 +19,7 @@ const VIEW_LABELS: Record<DetailView, string> = {
 /**
  * Layer detail (issue 6): one view of the selected layer at a time (the URL's
  * `view`), every one computed by src/state/derived.ts from the kept tensors,
- * so switching view, layer or head never runs the model again (DESIGN.md §3).
+ * so switching view, layer or head never runs the model again (docs/ARCHITECTURE.md).
  * The toolbar exports the figure in view as PNG or SVG.
  */
 export function DetailPanel({ result }: { result: RunResult }) {

@@ -4,7 +4,7 @@ import { useApp, type RunResult } from '../state/store.ts';
 import { renderHistogram } from '../viz/histogram.ts';
 
 /**
- * Histogram of Z^{ℓ+1} for the selected layer (DESIGN.md §2, sparsity): the
+ * Histogram of Z^{ℓ+1} for the selected layer (docs/MEASUREMENTS.md §2, sparsity): the
  * exact zeros apart, positive values in log-spaced bins. data-total is every
  * entry counted (N·d), which a test checks against the model's shape.
  */

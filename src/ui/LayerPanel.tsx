@@ -11,7 +11,7 @@ const RATE_LABELS: Record<RateVariant, string> = { official: 'official (MSSA inp
 
 /**
  * Layer overview (issue 6): coding rate, sparsity and segmentation IoU per
- * layer (DESIGN.md §2); the selected layer is shared by every chart, the
+ * layer (docs/MEASUREMENTS.md §2); the selected layer is shared by every chart, the
  * table and the detail panel. In dataset mode the charts add the mean ± std
  * over the sample set.
  */

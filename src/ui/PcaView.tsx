@@ -9,7 +9,7 @@ const LABEL = 18;
 
 /**
  * PCA of the patch tokens' head projections, the rows of W = LN1(Z^ℓ)Uᵀ
- * without the class token (DESIGN.md §2, PCA of features): the top three
+ * without the class token (docs/MEASUREMENTS.md §2, PCA of features): the top three
  * components as RGB, with and without the background cut on the first one.
  */
 export function PcaView({ result }: { result: RunResult }) {

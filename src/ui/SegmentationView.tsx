@@ -18,7 +18,7 @@ const toFraction = (raw: string) => Math.min(1, Math.max(0.01, Math.round(Number
 const percent = (v: number) => `${(100 * v).toFixed(1)}%`;
 
 /**
- * Segmentation from the class token's attention (DESIGN.md §2): every head's
+ * Segmentation from the class token's attention (docs/MEASUREMENTS.md §2): every head's
  * mask and their union by the chosen method, with P and τ on sliders; with a
  * ground-truth mask, each mask's IoU and the best head.
  */

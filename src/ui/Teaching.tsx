@@ -1,6 +1,6 @@
 /**
  * Teaching mode (state.teach): a short explanation beside each view, with
- * the equations of DESIGN.md §1–2 rendered by KaTeX. KaTeX's CSS and fonts
+ * the equations of docs/MEASUREMENTS.md §1–2 rendered by KaTeX. KaTeX's CSS and fonts
  * come from the npm package through Vite's bundle, never from a third-party
  * host. Every TeX string here is a constant of this file (no user text goes
  * through KaTeX).

@@ -1,5 +1,5 @@
 /**
- * Histogram of the ISTA output Z^{ℓ+1} (DESIGN.md §2, sparsity), drawn with
+ * Histogram of the ISTA output Z^{ℓ+1} (docs/MEASUREMENTS.md §2, sparsity), drawn with
  * d3. Two panels: the exact zeros the ReLU makes, as a share of all N·d
  * entries, and the positive values in log-spaced bins on a log axis (they
  * span several decades; analysis/sparsity.ts logHistogram). The zeros get

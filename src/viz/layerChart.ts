@@ -1,6 +1,6 @@
 /**
  * A per-layer line chart drawn with d3 into an <svg>: layer index on x, one
- * or more series on y (DESIGN.md §2: the paper's per-layer plots), the
+ * or more series on y (docs/MEASUREMENTS.md §2: the paper's per-layer plots), the
  * selected layer highlighted with a larger point and a vertical rule.
  * Dataset series draw their mean as a dashed line inside a ±std band.
  * Clicking a point of the primary series (or Enter/Space on it) calls

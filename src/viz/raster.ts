@@ -1,5 +1,5 @@
 /**
- * Image overlays as RGBA pixels: attention maps over the input (DESIGN.md §2,
+ * Image overlays as RGBA pixels: attention maps over the input (docs/MEASUREMENTS.md §2,
  * attention maps), segmentation masks, ground truth and the PCA picture.
  * The pixel functions are pure; `toDataUrl` is the one DOM step (a canvas),
  * so every figure can be an <svg> with <image> elements and be exported as

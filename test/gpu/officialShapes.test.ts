@@ -6,7 +6,7 @@ import { relativeError } from '../helpers/fixtures.ts';
 import { testGpu } from '../helpers/gpu.ts';
 import { randomImage, randomModel } from '../helpers/randomModel.ts';
 
-// Official shapes (DESIGN.md §1) with random weights, GPU against the CPU
+// Official shapes (docs/MEASUREMENTS.md §1) with random weights, GPU against the CPU
 // reference. Depth is cut where SwiftShader would take minutes; the token
 // counts and head widths, which are what the kernels' edge handling sees, are the real ones.
 const SHAPES: [string, Partial<CrateConfig> & Pick<CrateConfig, 'dim' | 'depth' | 'heads' | 'dim_head'>][] = [

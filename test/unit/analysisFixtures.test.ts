@@ -40,7 +40,7 @@ const relative = (actual: number, expected: number) => Math.abs(actual - expecte
 const bits = (mask: ArrayLike<number>) => Array.from(mask, (v) => (v ? 1 : 0));
 const slice = (data: Float32Array, index: number, size: number) => data.subarray(index * size, (index + 1) * size);
 
-describe('coding rates (DESIGN.md §2) vs NumPy slogdet', () => {
+describe('coding rates (docs/MEASUREMENTS.md §2) vs NumPy slogdet', () => {
   interface RateCase {
     name: string;
     tokens: number;

@@ -1,7 +1,7 @@
 /**
  * analyseLayer wires every figure to the right tensor: checked on the grey17
  * PyTorch trace (W, A, Z^{ℓ+½}, Z^{ℓ+1} of each layer) against the figure
- * functions called directly, and against each other where DESIGN.md §2 ties
+ * functions called directly, and against each other where docs/MEASUREMENTS.md §2 ties
  * them together.
  */
 import { describe, expect, it } from 'vitest';

@@ -33,7 +33,7 @@ describe('log-determinants', () => {
   });
 });
 
-describe('official coding rate (DESIGN.md §2)', () => {
+describe('official coding rate (docs/MEASUREMENTS.md §2)', () => {
   it('equals ½ Σ_k logdet(I_N + dh/(Nε²)·X_k X_kᵀ) built token-side from unit rows', () => {
     const tokens = 50;
     const heads = 3;
@@ -77,7 +77,7 @@ describe('sparsity', () => {
   });
 });
 
-describe('paper coding rates in closed form (DESIGN.md §2)', () => {
+describe('paper coding rates in closed form (docs/MEASUREMENTS.md §2)', () => {
   /** Z = s·Q with orthonormal columns: ZᵀZ = s²·I, so R(Z) = d/2·log(1 + d·s²/(N·ε²)). */
   function orthogonalColumns(rows: number, cols: number, s: number, seed: number): Float64Array {
     const q = Float64Array.from(randomMatrix(rows, cols, seed));

@@ -1,5 +1,5 @@
 /**
- * The CPU reference CRATE forward pass: DESIGN.md §1 step by step, with no
+ * The CPU reference CRATE forward pass: docs/MEASUREMENTS.md §1 step by step, with no
  * fusion and no cleverness. It is the oracle every GPU kernel is tested
  * against and the engine of last resort for tiny models.
  */
@@ -101,7 +101,7 @@ export function multiHeadSelfAttention(w: Float32Array, tokens: number, heads: n
   return { attention, out };
 }
 
-/** One CRATE layer: MSSA with residual, then ISTA without residual (DESIGN.md §1 step 4). */
+/** One CRATE layer: MSSA with residual, then ISTA without residual (docs/MEASUREMENTS.md §1 step 4). */
 export function crateLayer(model: CrateModel, layerIndex: number, z: Float32Array): LayerTrace {
   const { config, shape } = model;
   const layer = model.weights.layers[layerIndex];

@@ -1,7 +1,7 @@
 /**
  * The WGSL CRATE engine: weights uploaded once, one prepared command list
  * ("plan") per capture request, buffers reused across runs, and nothing read
- * back that was not asked for. DESIGN.md §1 is the forward pass; the kernel
+ * back that was not asked for. docs/MEASUREMENTS.md §1 is the forward pass; the kernel
  * sequence per layer is
  *   W  = LN1(Z)·Uᵀ                 matmul, LayerNorm fused into A
  *   O  = softmax(W_k W_kᵀ/√dh)·W_k  attention, online softmax

@@ -3,7 +3,7 @@
  * - LayerNorms that feed a Linear are folded into it, so the matmul only
  *   normalises its A rows: LN(x)·Uᵀ = ((x−μ)·rstd)·(U·diag γ)ᵀ + U·β.
  * - The ISTA dictionary is stored as D (for X·Dᵀ) and Dᵀ (for R·D), so both
- *   ISTA products are A·Bᵀ (DESIGN.md §1 step 4).
+ *   ISTA products are A·Bᵀ (docs/MEASUREMENTS.md §1 step 4).
  * - The patch-embedding Linear is zero-padded along K to a multiple of 4.
  */
 import type { CrateModel, Norm } from '../model.ts';

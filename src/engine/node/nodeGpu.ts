@@ -1,7 +1,7 @@
 /**
  * A WebGPU device in Node through Dawn (the npm package `webgpu`). Where the
  * machine has no usable GPU driver, Dawn is pointed at the SwiftShader
- * Vulkan driver that Debian's chromium ships (DESIGN.md §4), and the caller
+ * Vulkan driver that Debian's chromium ships (docs/PLATFORM.md), and the caller
  * is told so.
  */
 import { existsSync } from 'node:fs';
