@@ -8,6 +8,11 @@ import { defineConfig, devices } from '@playwright/test';
  * (set by scripts/test.mjs), else CHROME_PATH, else Debian's /usr/bin/chromium.
  */
 const executablePath = process.env.CRATE_CHROMIUM || process.env.CHROME_PATH || '/usr/bin/chromium';
+// Two developers (or a developer and a bench) can run e2e side by side on one
+// machine: each picks its own port and build folder (`vite build --outDir`).
+const port = Number(process.env.CRATE_E2E_PORT || 4173);
+const distDir = process.env.CRATE_E2E_DIST || 'dist';
+const origin = `http://127.0.0.1:${port}`;
 
 export const CHROMIUM_ARGS = [
   '--enable-unsafe-webgpu',
@@ -23,7 +28,7 @@ export const CHROMIUM_ARGS = [
 
 export default defineConfig({
   testDir: 'e2e',
-  outputDir: 'test-results/e2e',
+  outputDir: process.env.CRATE_E2E_OUTPUT || 'test-results/e2e',
   // SwiftShader uses every core; parallel pages only thrash on a small machine.
   workers: 1,
   fullyParallel: false,
@@ -31,9 +36,9 @@ export default defineConfig({
   timeout: 120_000,
   expect: { timeout: 30_000 },
   forbidOnly: !!process.env.CI,
-  reporter: [['list'], ['json', { outputFile: 'test-results/e2e.json' }]],
+  reporter: [['list'], ['json', { outputFile: process.env.CRATE_E2E_REPORT || 'test-results/e2e.json' }]],
   use: {
-    baseURL: 'http://127.0.0.1:4173',
+    baseURL: origin,
     viewport: { width: 1280, height: 900 },
     trace: 'retain-on-failure',
     screenshot: 'only-on-failure',
@@ -50,9 +55,9 @@ export default defineConfig({
     },
   ],
   webServer: {
-    command: 'npx vite preview --host 127.0.0.1 --port 4173 --strictPort --bypass-lock',
-    url: 'http://127.0.0.1:4173/',
-    // A server already on :4173 may serve another build; reuse it only when asked.
+    command: `npx vite preview --host 127.0.0.1 --port ${port} --strictPort --bypass-lock --outDir ${distDir}`,
+    url: `${origin}/`,
+    // A server already on the port may serve another build; reuse it only when asked.
     reuseExistingServer: process.env.CRATE_REUSE_SERVER === '1',
     timeout: 60_000,
     stdout: 'ignore',
