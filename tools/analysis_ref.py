@@ -33,7 +33,6 @@ except ImportError:  # a python3 without torch: use Debian's, which has it.
     raise
 
 import argparse
-import filecmp
 import json
 import math
 import tempfile
@@ -45,6 +44,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from safetensors_io import write_safetensors  # noqa: E402
+from fixture_compare import compare_files  # noqa: E402
 
 DEFAULT_SEED = 20240612
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -409,14 +409,14 @@ def check(out_dir: str, seed: int) -> int:
             committed = os.path.join(out_dir, file)
             if not os.path.exists(committed):
                 problems.append(f"{file}: missing from {out_dir}")
-            elif not filecmp.cmp(committed, os.path.join(tmp, file), shallow=False):
-                problems.append(f"{file}: differs from a fresh generation")
+            else:
+                problems += [f"{file}: {p}" for p in compare_files(committed, os.path.join(tmp, file))]
         stale = sorted(f for f in os.listdir(out_dir) if f.endswith(".safetensors") and f not in names) if os.path.isdir(out_dir) else []
         problems += [f"{f}: not produced by analysis_ref.py" for f in stale]
     for problem in problems:
         print(problem, file=sys.stderr)
     if not problems:
-        print(f"{len(names)} analysis fixtures in {os.path.relpath(out_dir)} match seed {seed} byte for byte")
+        print(f"{len(names)} analysis fixtures in {os.path.relpath(out_dir)} match seed {seed} (tolerances: tools/fixture_compare.py)")
     return 1 if problems else 0
 
 

@@ -286,17 +286,17 @@ def main() -> None:
     parser.add_argument("--size", choices=sorted(SIZES), help="write one <size>.pth (+ golden) instead of the fixture set")
     parser.add_argument("--dtype", choices=("f32", "f16", "bf16"), default="f32")
     parser.add_argument("--no-golden", action="store_true")
-    parser.add_argument("--check", action="store_true", help="regenerate into a temp dir and compare with --out byte for byte")
+    parser.add_argument("--check", action="store_true", help="regenerate into a temp dir and compare with --out (tools/fixture_compare.py)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.check:
-        import filecmp
         import tempfile
+        from fixture_compare import compare_files
         with tempfile.TemporaryDirectory() as tmp:
             write_fixtures(tmp)
             fresh, committed = sorted(os.listdir(tmp)), sorted(f for f in os.listdir(args.out) if f != "README.md")
-            bad = sorted(set(fresh) ^ set(committed)) + [f for f in fresh if f in committed and not filecmp.cmp(
-                os.path.join(tmp, f), os.path.join(args.out, f), shallow=False)]
+            bad = sorted(set(fresh) ^ set(committed)) + [f for f in fresh if f in committed and compare_files(
+                os.path.join(args.out, f), os.path.join(tmp, f))]
         if bad:
             print("fixtures/checkpoints differs from a fresh run:", ", ".join(bad))
             sys.exit(1)

@@ -25,7 +25,6 @@ except ImportError:  # e.g. `npm run fixtures` with a python3 that has no torch:
     raise
 
 import argparse
-import filecmp
 import json
 import math
 import tempfile
@@ -40,6 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from crate_ref import config_json, derived_shape, model_from_tensors, normalise_config, official_tensor_shapes  # noqa: E402
 from onnx_export import export_onnx  # noqa: E402
 from safetensors_io import write_safetensors  # noqa: E402
+from fixture_compare import compare_files  # noqa: E402
 
 DEFAULT_SEED = 20240611
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -196,8 +196,8 @@ def check(out_dir: str, seed: int) -> int:
             committed = os.path.join(out_dir, file)
             if not os.path.exists(committed):
                 problems.append(f"{file}: missing from {out_dir}")
-            elif not filecmp.cmp(committed, os.path.join(tmp, file), shallow=False):
-                problems.append(f"{file}: differs from a fresh generation")
+            else:
+                problems += [f"{file}: {p}" for p in compare_files(committed, os.path.join(tmp, file))]
         stale = sorted(
             f for f in os.listdir(out_dir) if f.endswith((".model.safetensors", ".golden.safetensors", ".onnx")) and f not in names
         ) if os.path.isdir(out_dir) else []
@@ -205,7 +205,7 @@ def check(out_dir: str, seed: int) -> int:
     for problem in problems:
         print(problem, file=sys.stderr)
     if not problems:
-        print(f"{len(names)} fixtures in {os.path.relpath(out_dir)} match seed {seed} byte for byte")
+        print(f"{len(names)} fixtures in {os.path.relpath(out_dir)} match seed {seed} (tolerances: tools/fixture_compare.py)")
     return 1 if problems else 0
 
 
