@@ -56,8 +56,46 @@ export function shapeOf(config: CrateConfig): CrateShape {
   };
 }
 
+/**
+ * The most attention heads a config may declare. The one limit for heads everywhere (config,
+ * URL state, the heads form): import it from here rather than restating it.
+ */
+export const MAX_HEADS = 256;
+
 /** Sizes beyond these are refused before anything is allocated for them. */
-const LIMITS = { side: 4096, dim: 8192, depth: 256, heads: 256, classes: 100_000, tokens: 16_385 };
+const LIMITS = { side: 4096, dim: 8192, depth: 256, heads: MAX_HEADS, classes: 100_000, tokens: 16_385 };
+
+/**
+ * Sane ranges for the real-valued fields, inclusive, so a config that would only fail later on
+ * the GPU ("matrix is not positive definite (pivot 0 = NaN)") is refused here, naming the field.
+ * - eta, the ISTA step size: official 0.1; a step over 10 only amplifies (z ← ReLU(z + η·Dᵀ(…) − ηλ))
+ *   and 1e38 overflows float32 on the first layer. A zero or negative step is not a descent step.
+ * - lambda, the sparsity penalty: official 0.1; negative is not a penalty, over 100 zeroes every
+ *   activation of any trained model (weights are O(1)).
+ * - mean, per channel on [0, 1] pixels: |mean| ≤ 1e6 keeps (x − mean)/std finite in float32.
+ * - std, per channel: in [1e-6, 1e6], so 1/std is finite in float32 (1e-40 is a float32 denormal,
+ *   whose reciprocal is Infinity) and the inputs keep a useful scale.
+ */
+export const VALUE_RANGES = {
+  eta: { min: 0, minExclusive: true, max: 10 },
+  lambda: { min: 0, minExclusive: false, max: 100 },
+  mean: { min: -1e6, minExclusive: false, max: 1e6 },
+  std: { min: 1e-6, minExclusive: false, max: 1e6 },
+} as const;
+
+type ValueRange = (typeof VALUE_RANGES)[keyof typeof VALUE_RANGES];
+
+function describeRange(range: ValueRange): string {
+  return `${range.minExclusive ? '(' : '['}${range.min}, ${range.max}]`;
+}
+
+function inRange(value: number, range: ValueRange): boolean {
+  return (range.minExclusive ? value > range.min : value >= range.min) && value <= range.max;
+}
+
+function checkRange(field: string, value: number, range: ValueRange): void {
+  if (!inRange(value, range)) throw new ConfigError(`config.${field} must be in ${describeRange(range)}, got ${value}`);
+}
 
 function positiveInt(raw: Record<string, unknown>, key: string, max: number): number {
   const value = raw[key];
@@ -124,6 +162,10 @@ export function parseConfig(input: unknown): CrateConfig {
     throw new ConfigError(`config.pool must be "cls" or "mean", got ${JSON.stringify(raw.pool)}`);
   }
   if (config.std.some((s) => s === 0)) throw new ConfigError('config.std must not contain 0');
+  checkRange('eta', config.eta, VALUE_RANGES.eta);
+  checkRange('lambda', config.lambda, VALUE_RANGES.lambda);
+  config.mean.forEach((value, channel) => checkRange(`mean[${channel}]`, value, VALUE_RANGES.mean));
+  config.std.forEach((value, channel) => checkRange(`std[${channel}]`, value, VALUE_RANGES.std));
 
   const shape = shapeOf(config);
   if (!Number.isInteger(shape.gridHeight) || !Number.isInteger(shape.gridWidth)) {
