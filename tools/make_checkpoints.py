@@ -300,7 +300,7 @@ def main() -> None:
         if bad:
             print("fixtures/checkpoints differs from a fresh run:", ", ".join(bad))
             sys.exit(1)
-        print(f"{args.out}: {len(fresh)} files identical to a fresh run")
+        print(f"{args.out}: {len(fresh)} files match a fresh run (tools/fixture_compare.py)")
     elif args.size:
         write_sized(args.out, args.size, args.dtype, not args.no_golden)
     else:
