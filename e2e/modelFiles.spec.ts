@@ -174,20 +174,31 @@ test('a CRATE-B-sized .pth: byte progress while parsing, and the time to the fir
   await openDigits(page);
   await page.getByText('Bring your own model').click();
   // A long task over 100 ms on the main thread is what the time-sliced parser must avoid; count them.
+  // Every status the page renders is recorded as it happens (a MutationObserver runs after each DOM
+  // change), so the byte progress is checked after parsing, however fast this machine parses.
   await page.evaluate(() => {
-    (window as unknown as { longTasks: number[] }).longTasks = [];
+    const w = window as unknown as { longTasks: number[]; fileStatuses: { text: string; progress: boolean }[] };
+    w.longTasks = [];
+    w.fileStatuses = [];
     new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) (window as unknown as { longTasks: number[] }).longTasks.push(e.duration);
+      for (const e of list.getEntries()) w.longTasks.push(e.duration);
     }).observe({ type: 'longtask', buffered: false });
+    new MutationObserver(() => {
+      const status = document.querySelector('[data-testid="model-file-status"]');
+      if (status) w.fileStatuses.push({ text: status.textContent ?? '', progress: !!status.querySelector('[data-testid="model-file-progress"]') });
+    }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
   });
   const start = Date.now();
   await page.getByTestId('model-file').setInputFiles(path);
-  await expect(page.getByTestId('model-file-progress')).toBeVisible({ timeout: 30_000 });
-  await expect(page.getByTestId('model-file-status')).toContainText(/MB of \d+(\.\d)? MB/);
   const status = page.getByTestId('model-file-status');
   await expect(status).toHaveAttribute('data-parse-ms', /\d/, { timeout: 300_000 });
   const parsedAt = Date.now();
-  const longTasksDuringParse = await page.evaluate(() => (window as unknown as { longTasks: number[] }).longTasks.slice());
+  const { longTasks: longTasksDuringParse, fileStatuses } = await page.evaluate(() => {
+    const w = window as unknown as { longTasks: number[]; fileStatuses: { text: string; progress: boolean }[] };
+    return { longTasks: w.longTasks.slice(), fileStatuses: w.fileStatuses.slice() };
+  });
+  const byteProgress = fileStatuses.filter((s) => s.progress && /MB of \d+(\.\d)? MB/.test(s.text));
+  expect(byteProgress.length, `statuses seen: ${JSON.stringify(fileStatuses.slice(0, 5))}`).toBeGreaterThan(0);
   await expect(status).toHaveAttribute('data-first-ms', /\d/, { timeout: 540_000 });
   const firstAt = Date.now();
   const parseMs = Number(await status.getAttribute('data-parse-ms'));

@@ -1,5 +1,7 @@
 import { expect, test } from '@playwright/test';
 import { mkdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { shippedManifest } from '../test/helpers/shippedModels.ts';
 
 /** Issue 4's loading experience: the picker, byte progress, the Cache API, and hosted models from links. */
@@ -26,17 +28,38 @@ test('the picker lists every shipped model with its size and held-out accuracy',
 });
 
 test('a download shows its progress in bytes', async ({ page }) => {
+  // Observable by construction: a local server sends the first half of the
+  // model, then holds the rest until the partial "… of N KB" has been seen, so
+  // a fast machine cannot finish the download before the assertion looks.
+  // (route.fulfill sends a body whole, so the page is pointed at this server
+  // with route.continue; the page still sees its own URL.)
+  const half = Math.floor(digitsBytes.length / 2);
   let release: () => void = () => {};
-  const gate = new Promise<void>((resolve) => (release = resolve));
-  await page.route(`**/models/${digits.file}`, async (route) => {
-    await gate;
-    await route.fulfill({ body: digitsBytes, headers: { 'content-type': 'application/octet-stream', 'content-length': String(digitsBytes.length) } });
+  const rest = new Promise<void>((resolve) => (release = resolve));
+  const server = createServer(async (_request, response) => {
+    response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(digitsBytes.length) });
+    response.write(digitsBytes.subarray(0, half));
+    await rest;
+    response.end(digitsBytes.subarray(half));
   });
-  await page.goto('/');
-  await expect(page.getByTestId('panel-prediction').getByRole('status')).toContainText('Downloading');
-  release();
-  await expect(page.getByTestId('progress-bytes').first()).toContainText(/ of \d+ KB/);
-  await waitForResults(page);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  try {
+    await page.route(`**/models/${digits.file}`, (route) => route.continue({ url: `http://127.0.0.1:${port}/${digits.file}` }));
+    await page.goto('/');
+    const totalKb = `${(digitsBytes.length / 1024).toFixed(0)} KB`;
+    const progress = page.getByTestId('progress-bytes').first();
+    await expect(progress).toContainText(` of ${totalKb}`);
+    const received = Number((await progress.textContent())!.match(/^(\d+) KB/)?.[1]);
+    expect(received).toBeGreaterThan(0);
+    expect(received * 1024).toBeLessThan(digitsBytes.length);
+    release();
+    await waitForResults(page);
+  } finally {
+    release();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
 
 test('a second visit loads the model from the Cache API, without the network', async ({ page }) => {

@@ -85,6 +85,9 @@ describe('loading a ~91 MB CRATE-B float32 checkpoint', () => {
   it('control: with time slicing off the same measurement sees the loop blocked', async () => {
     const r = await measure(bytes, { sliceMs: Infinity });
     console.log(`control without slicing: longest gap ${r.maxGapMs.toFixed(0)} ms wall, ${r.maxGapCpuMs.toFixed(0)} ms CPU`);
-    expect(r.maxGapCpuMs).toBeGreaterThan(2 * MAX_BLOCK_MS);
+    // Relative to this parse's own duration, not an absolute time: a faster CPU parses the file
+    // in less than any fixed bound, but without slicing the loop is still blocked for all of it.
+    expect(r.maxGapMs).toBeGreaterThan(0.8 * r.totalMs);
+    expect(r.maxGapMs).toBeGreaterThan(MAX_BLOCK_MS / 4);
   });
 });
