@@ -16,8 +16,20 @@ export interface SafetensorsFile {
 }
 
 const BYTES_PER_ELEMENT: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2 };
-/** A header larger than this is refused before it is decoded (the format's own reference reader uses 100 MB). */
-const MAX_HEADER_BYTES = 100_000_000;
+/**
+ * A header larger than this is refused before it is decoded. The format's own
+ * reader allows 100 MB, but JSON.parse of that blocks the page for seconds
+ * (issue 20 #4: an 87 MB header froze it for 5.5 s). A CRATE header is a few
+ * tens of KB: under a thousand tensors of ~100 bytes each, plus a config whose
+ * labels (100,000 classes at most, config.ts) fit in a few MB.
+ */
+export const MAX_HEADER_BYTES = 16 * 1024 * 1024;
+/**
+ * More tensors than this are refused, counted before the header is parsed. A
+ * CRATE-L checkpoint has a few hundred. Reading a header of this many takes
+ * ~50 ms; 100,000 took 0.4 s and the probe's 1.3 million 5.3 s (Node 20).
+ */
+export const MAX_TENSORS = 10_000;
 
 interface HeaderEntry {
   dtype: string;
@@ -67,6 +79,23 @@ function decode(entry: HeaderEntry, bytes: Uint8Array): Float32Array {
   return out;
 }
 
+const DATA_OFFSETS_KEY = new TextEncoder().encode('"data_offsets"');
+
+/** How many times `needle` occurs in `haystack` (non-overlapping), in one linear pass. */
+function countOccurrences(haystack: Uint8Array, needle: Uint8Array): number {
+  let count = 0;
+  const first = needle[0];
+  for (let at = haystack.indexOf(first); at !== -1 && at <= haystack.length - needle.length; at = haystack.indexOf(first, at + 1)) {
+    let match = true;
+    for (let k = 1; k < needle.length && match; k++) match = haystack[at + k] === needle[k];
+    if (match) {
+      count++;
+      at += needle.length - 1;
+    }
+  }
+  return count;
+}
+
 export function readSafetensors(file: Uint8Array): SafetensorsFile {
   if (file.byteLength < 8) throw new SafetensorsError(`file is ${file.byteLength} bytes, too short for a safetensors header`);
   const headerLength = Number(new DataView(file.buffer, file.byteOffset, 8).getBigUint64(0, true));
@@ -74,10 +103,14 @@ export function readSafetensors(file: Uint8Array): SafetensorsFile {
     throw new SafetensorsError(`header length ${headerLength} runs past the end of the ${file.byteLength}-byte file`);
   }
   if (headerLength > MAX_HEADER_BYTES) throw new SafetensorsError(`header length ${headerLength} is over the ${MAX_HEADER_BYTES}-byte limit`);
+  const headerBytes = file.subarray(8, 8 + headerLength);
+  // An upper bound on the tensor count in one pass over the bytes, before JSON.parse builds them all.
+  const declared = countOccurrences(headerBytes, DATA_OFFSETS_KEY);
+  if (declared > MAX_TENSORS) throw new SafetensorsError(`the header declares ${declared} tensors; at most ${MAX_TENSORS} are supported`);
 
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(file.subarray(8, 8 + headerLength)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
   } catch (error) {
     throw new SafetensorsError(`header is not valid JSON: ${(error as Error).message}`);
   }
@@ -99,24 +132,29 @@ export function readSafetensors(file: Uint8Array): SafetensorsFile {
     }
     entries.push([name, parseEntry(name, value)]);
   }
+  // Escaped keys ("data\u005foffsets") slip past the byte count above; this count is exact.
+  if (entries.length > MAX_TENSORS) throw new SafetensorsError(`the header declares ${entries.length} tensors; at most ${MAX_TENSORS} are supported`);
 
   // Offsets must tile the data without overlap (the format requires it, and an
-  // overlap would let one byte range masquerade as two tensors).
+  // overlap would let one byte range masquerade as two tensors). A zero-size
+  // tensor owns no bytes, so it overlaps nothing wherever it sits within the
+  // data (the reference library accepts one at an offset another tensor
+  // starts at, issue 20 #8); it is only checked to lie within bounds.
   const byStart = [...entries].sort((a, b) => a[1].data_offsets[0] - b[1].data_offsets[0]);
   let end = 0;
   for (const [name, entry] of byStart) {
     const [begin, stop] = entry.data_offsets;
-    if (begin < end) throw new SafetensorsError(`tensor "${name}": data_offsets [${begin}, ${stop}] overlap the previous tensor`);
     if (stop > data.byteLength) {
       throw new SafetensorsError(`tensor "${name}": data_offsets [${begin}, ${stop}] run past the ${data.byteLength} data bytes`);
     }
+    if (begin < end && stop > begin) throw new SafetensorsError(`tensor "${name}": data_offsets [${begin}, ${stop}] overlap the previous tensor`);
     const expected = sizeOf(entry.shape) * BYTES_PER_ELEMENT[entry.dtype];
     if (stop - begin !== expected) {
       throw new SafetensorsError(
         `tensor "${name}": ${stop - begin} bytes stored, but ${entry.dtype}[${entry.shape}] needs ${expected}`,
       );
     }
-    end = stop;
+    end = Math.max(end, stop);
   }
 
   const tensors = new Map<string, Tensor>();

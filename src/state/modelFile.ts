@@ -4,6 +4,7 @@
  * (`torch.save` zip). The format is read from the bytes, not trusted from the
  * name: a PNG renamed .onnx is refused as a PNG.
  */
+import { MAX_HEADS } from '../engine/config.ts';
 import { modelFromSafetensorsAuto, type InferOptions } from '../engine/inferConfig.ts';
 import type { CrateModel } from '../engine/model.ts';
 import { modelFromOnnx } from '../engine/onnx/onnxModel.ts';
@@ -114,10 +115,14 @@ export async function openModelBytes(name: string, bytes: Uint8Array, options: O
   }
 }
 
-/** Head counts the MSSA width allows: every divisor of heads·dh (U is [heads·dh, d] whatever the split). */
+/**
+ * Head counts the MSSA width allows: every divisor of heads·dh (U is [heads·dh, d]
+ * whatever the split) up to the config's MAX_HEADS, so the form never offers a
+ * count the config would then refuse (issue 20 #16).
+ */
 export function headChoices(model: CrateModel): number[] {
   const inner = model.config.heads * model.config.dim_head;
   const out: number[] = [];
-  for (let h = 1; h <= Math.min(inner, 1024); h++) if (inner % h === 0) out.push(h);
+  for (let h = 1; h <= Math.min(inner, MAX_HEADS); h++) if (inner % h === 0) out.push(h);
   return out;
 }

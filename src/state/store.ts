@@ -5,12 +5,13 @@
  */
 import { create } from 'zustand';
 import type { ClassScore } from '../analysis/classes.ts';
+import type { DictionaryIncoherence, HeadCoherence } from '../analysis/coherence.ts';
 import type { RgbaImage } from '../engine/preprocess.ts';
 import type { EngineKind, ForwardOutputs } from '../engine/runner.ts';
 import type { AdapterStatus } from './adapter.ts';
 import type { Manifest } from './manifest.ts';
 import type { ModelFormat } from './modelFile.ts';
-import { URL_PROPS, defaultUrlState, parseUrlState, sameUrlState, serialiseUrlState, type ImageSource, type UrlState } from './urlState.ts';
+import { URL_PROPS, defaultUrlState, encodeUrlState, parseUrlState, sameUrlState, type ImageSource, type UrlState } from './urlState.ts';
 
 export type Loadable<T> =
   | { status: 'idle' }
@@ -28,6 +29,14 @@ export interface LayerStats {
   paperRate?: number;
   /** Best-head IoU with the sample's ground-truth mask for the current seg/p/tau (scene models only). */
   iou?: number;
+  /** Official R^c of LN1^ℓ(Z^{ℓ+½})·U^ℓᵀ (docs/MEASUREMENTS.md §2.1), nats; codingRate − rateMssaOut > 0: MSSA compressed. Filled by the pipeline (needs the weights). */
+  rateMssaOut?: number;
+  /** LASSO objective of the ISTA step at Z = LN2(Z^{ℓ+½}) and at Z = Z^{ℓ+1} (docs/MEASUREMENTS.md §2.1). Filled by the pipeline. */
+  lassoBefore?: number;
+  lassoAfter?: number;
+  /** Weight-only (the same for every image): head subspace coherence, K×K in `.matrix`, and the dictionary's incoherence (docs/MEASUREMENTS.md §2.1). */
+  headCoherence?: HeadCoherence;
+  dictionary?: DictionaryIncoherence;
 }
 
 export interface ModelSummary {
@@ -47,6 +56,9 @@ export interface ModelSummary {
   heads: number;
   dimHead: number;
   numClasses: number;
+  /** Per-channel normalisation (x − mean)/std of the input on [0, 1] pixels, for an export's provenance. */
+  mean?: number[];
+  std?: number[];
 }
 
 export interface RunResult {
@@ -85,6 +97,8 @@ export interface LocalImage {
   image: RgbaImage;
   source: Exclude<ImageSource, 'sample'>;
   name: string;
+  /** The crop box in the original image's pixels and that image's size (uploads), for an export's provenance. */
+  crop?: { x: number; y: number; width: number; height: number; sourceWidth: number; sourceHeight: number };
 }
 
 /** A model opened from a local file (issue 8). */
@@ -139,6 +153,10 @@ export interface DatasetStats {
     sparsity: MeanStd;
     /** Best-head IoU with the ground-truth masks (scene models), for the current segmentation settings. */
     iou?: MeanStd;
+    /** docs/MEASUREMENTS.md §2.1 (rate: sample std n−1; LASSO: population std n). */
+    rateMssaOut?: MeanStd;
+    lassoBefore?: MeanStd;
+    lassoAfter?: MeanStd;
   }[];
   /** Accuracy over the set (predicted class = label). */
   accuracy?: number;
@@ -223,7 +241,9 @@ export function bindUrlState(store = useApp): () => void {
     const current = viewState(s);
     if (last && sameUrlState(last, current)) return;
     last = current;
-    const search = serialiseUrlState(current);
+    // Never throws (issue 20 #1): a value the link cannot carry is left at its default there and reported.
+    const { search, omitted } = encodeUrlState(current);
+    if (omitted.length) store.getState().notify(omitted);
     if (search !== window.location.search) {
       window.history.replaceState(window.history.state, '', `${window.location.pathname}${search}${window.location.hash}`);
     }

@@ -9,6 +9,8 @@
  * throws: a missing, garbled, duplicated, oversized or out-of-range value
  * falls back to its default and adds a human-readable notice.
  */
+import { DEFAULT_MASS_FRACTION, DEFAULT_SEGMENTATION_METHOD, DEFAULT_TOP_FRACTION } from '../analysis/segmentation.ts';
+import { MAX_HEADS } from '../engine/config.ts';
 
 /** The view state a link carries. */
 export interface UrlState {
@@ -26,7 +28,7 @@ export interface UrlState {
   query: number;
   /** Detail view in focus. */
   view: DetailView;
-  /** Segmentation method: the paper's top-P% or DINO's attention mass τ (docs/MEASUREMENTS.md §2). */
+  /** Segmentation method: the top-P% of patches or DINO's attention mass τ (docs/MEASUREMENTS.md §2). */
   seg: SegmentationMethod;
   /** P of the top-P% method, a fraction in (0, 1]. */
   p: number;
@@ -53,8 +55,12 @@ export type SegmentationMethod = (typeof SEGMENTATION_METHODS)[number];
 export const RATE_VARIANTS = ['official', 'paper'] as const;
 export type RateVariant = (typeof RATE_VARIANTS)[number];
 export type HeadChoice = 'mean' | number;
-/** Most heads any model may have (CRATE-L has 16); a larger index in a link is refused. */
-export const MAX_HEADS = 64;
+/**
+ * Most heads any model may have: the config's own limit, so that every head a
+ * model the app accepts can show is also a head a link can carry (issue 20 #1:
+ * a private limit of 64 here froze the page on head 70 of a 96-head model).
+ */
+export { MAX_HEADS };
 
 export interface UrlProp<K extends keyof UrlState> {
   name: K;
@@ -180,9 +186,9 @@ export const URL_PROPS: readonly AnyUrlProp[] = [
   headProp('head'),
   intProp('query', 0, 0, 65535),
   enumProp('view', DETAIL_VIEWS, 'attention'),
-  enumProp('seg', SEGMENTATION_METHODS, 'top'),
-  fractionProp('p', 0.6),
-  fractionProp('tau', 0.6),
+  enumProp('seg', SEGMENTATION_METHODS, DEFAULT_SEGMENTATION_METHOD),
+  fractionProp('p', DEFAULT_TOP_FRACTION),
+  fractionProp('tau', DEFAULT_MASS_FRACTION),
   enumProp('rate', RATE_VARIANTS, 'official'),
   boolProp('dataset', false),
   boolProp('teach', true),
@@ -284,12 +290,43 @@ export function serialiseUrlState(state: UrlState): string {
   return `?${params.toString()}`;
 }
 
+/** Why `state[prop.name]` cannot go in a link, or null when it can. */
+function writeProblem<K extends keyof UrlState>(prop: UrlProp<K>, state: UrlState): string | null {
+  const problem = prop.validate(state[prop.name]);
+  return problem === null ? null : `URL state "${prop.name}" = ${quote(String(state[prop.name]))} ${problem}`;
+}
+
 function writeProp<K extends keyof UrlState>(prop: UrlProp<K>, state: UrlState, params: URLSearchParams): void {
+  const problem = writeProblem(prop, state);
+  if (problem !== null) throw new RangeError(problem);
   const value = state[prop.name];
-  const problem = prop.validate(value);
-  if (problem !== null) throw new RangeError(`URL state "${prop.name}" = ${quote(String(value))} ${problem}`);
   if (prop.omitDefault && value === prop.default) return;
   params.set(prop.name, prop.serialise(value));
+}
+
+export interface EncodedUrlState {
+  /** The query string, with a leading "?". */
+  search: string;
+  /** One line per property whose value cannot be written (the link carries its default instead), and why. Empty when none. */
+  omitted: string[];
+}
+
+/**
+ * Like serialiseUrlState, but never throws: a property whose value its
+ * validator rejects is left out of the link (a reader falls back to its
+ * default) and reported. For the store → URL subscriber, which must never
+ * throw on a state the store accepted (issue 20 #1).
+ */
+export function encodeUrlState(state: UrlState): EncodedUrlState {
+  const omitted: string[] = [];
+  const writable = { ...state };
+  for (const prop of URL_PROPS) {
+    const problem = writeProblem(prop, state);
+    if (problem === null) continue;
+    omitted.push(`${problem}; the link carries its default instead`);
+    setValue(writable, prop, prop.default);
+  }
+  return { search: serialiseUrlState(writable), omitted };
 }
 
 export function sameUrlState(a: UrlState, b: UrlState): boolean {

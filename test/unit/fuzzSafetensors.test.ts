@@ -217,6 +217,37 @@ describe('safetensors fuzzing', () => {
     expect(() => modelFromSafetensors(bytes)).toThrow(/tensor "cls_token" holds NaN at element 0/);
   });
 
+  it('accepts zero-size tensors at any offset within the data, and refuses them past it (issue 20 #8)', async () => {
+    const { header, data } = split(FIXTURES[0].bytes);
+    const names = Object.keys(header).filter((k) => k !== '__metadata__');
+    await fuzz(
+      fc.asyncProperty(
+        fc.array(fc.record({ offset: fc.nat({ max: data.length + 64 }), dims: fc.array(fc.nat({ max: 4 }), { minLength: 1, maxLength: 3 }).map((d) => [...d, 0]), first: fc.boolean() }), { minLength: 1, maxLength: 4 }),
+        async (empties) => {
+          const entries: [string, unknown][] = Object.entries(header);
+          empties.forEach(({ offset, dims, first }, i) => {
+            const entry: [string, unknown] = [`extra.empty${i}`, { dtype: 'F32', shape: dims, data_offsets: [offset, offset] }];
+            if (first) entries.unshift(entry);
+            else entries.push(entry);
+          });
+          const bytes = join8(JSON.stringify(Object.fromEntries(entries)), data);
+          const outside = empties.find((e) => e.offset > data.length);
+          if (outside) {
+            expect(() => readSafetensors(bytes)).toThrow(/run past the \d+ data bytes/);
+            return;
+          }
+          const { tensors } = readSafetensors(bytes);
+          expect(tensors.size).toBe(names.length + empties.length);
+          empties.forEach((_, i) => expect(tensors.get(`extra.empty${i}`)!.data.length).toBe(0));
+          // The model's own tensors are untouched by the empty ones beside them.
+          expect(modelFromSafetensors(bytes).config).toEqual(modelFromSafetensors(FIXTURES[0].bytes).config);
+        },
+      ),
+      Math.max(50, runsFor(0.02)),
+      8,
+    );
+  });
+
   it('keeps live memory bounded over a run of mutated fixtures', async () => {
     const runs = runsFor(0.05);
     const growth = await heapGrowth(() =>

@@ -12,11 +12,13 @@ import {
   MAX_VALUE_LENGTH,
   URL_PROPS,
   defaultUrlState,
+  encodeUrlState,
   parseUrlState,
   quote,
   serialiseUrlState,
   type UrlState,
 } from '../../src/state/urlState.ts';
+import { MAX_HEADS as CONFIG_MAX_HEADS, parseConfig } from '../../src/engine/config.ts';
 
 const DEFAULTS = defaultUrlState();
 
@@ -32,7 +34,7 @@ describe('the URL property list', () => {
 
   it('serialises every property, in list order, with a leading "?"', () => {
     expect(serialiseUrlState(DEFAULTS)).toBe(
-      '?model=digits&sample=0&layer=0&source=sample&head=mean&query=0&view=attention&seg=top&p=0.6&tau=0.6&rate=official&dataset=0&teach=1',
+      '?model=digits&sample=0&layer=0&source=sample&head=mean&query=0&view=attention&seg=top&p=0.1&tau=0.6&rate=official&dataset=0&teach=1',
     );
   });
 });
@@ -222,10 +224,41 @@ describe('view properties', () => {
     const { state, notices } = parseUrlState('?head=3&p=0.25&tau=1&dataset=1&teach=0&view=pca&seg=mass&query=17');
     expect(notices).toEqual([]);
     expect(state).toMatchObject({ head: 3, p: 0.25, tau: 1, dataset: true, teach: false, view: 'pca', seg: 'mass', query: 17 });
-    for (const bad of ['head=-1', 'head=64', 'head=avg', 'p=0', 'p=1.5', 'p=.5', 'p=NaN', 'tau=0.12345', 'dataset=yes', 'teach=true', 'view=<b>', 'seg=otsu', 'query=70000']) {
+    for (const bad of ['head=-1', `head=${MAX_HEADS}`, 'head=avg', 'p=0', 'p=1.5', 'p=.5', 'p=NaN', 'tau=0.12345', 'dataset=yes', 'teach=true', 'view=<b>', 'seg=otsu', 'query=70000']) {
       const parsed = parseUrlState(`?${bad}`);
       expect(parsed.notices, bad).toHaveLength(1);
       expect(parsed.state, bad).toEqual(DEFAULTS);
+    }
+  });
+});
+
+describe('head limit (issue 20 #1): one limit, the config\'s', () => {
+  it('is the config\'s MAX_HEADS, and a config with that many heads parses', () => {
+    expect(MAX_HEADS).toBe(CONFIG_MAX_HEADS);
+    expect(parseConfig({ image_size: 32, patch_size: 16, channels: 3, dim: MAX_HEADS, depth: 1, heads: MAX_HEADS, dim_head: 1, num_classes: 2 }).heads).toBe(MAX_HEADS);
+  });
+
+  it.each([70, 100, 255])('head %i of a model with 256 heads round-trips through a link', (head) => {
+    const state = { ...DEFAULTS, head };
+    const search = serialiseUrlState(state);
+    expect(search).toContain(`head=${head}`);
+    expect(parseUrlState(search)).toEqual({ state, notices: [] });
+    expect(encodeUrlState(state)).toEqual({ search, omitted: [] });
+  });
+
+  it('a head past the limit is refused when read, with a notice naming the range', () => {
+    const { state, notices } = parseUrlState(`?head=${MAX_HEADS}`);
+    expect(state.head).toBe('mean');
+    expect(notices).toEqual([expect.stringContaining(`from 0 to ${MAX_HEADS - 1}`)]);
+  });
+
+  it('encodeUrlState never throws: a value a link cannot carry goes out as its default, reported, and the rest is kept', () => {
+    for (const head of [MAX_HEADS, 1e6, -1, 2.5, Number.NaN]) {
+      const state: UrlState = { ...DEFAULTS, head, layer: 3, sample: 7 };
+      let encoded: ReturnType<typeof encodeUrlState> | undefined;
+      expect(() => (encoded = encodeUrlState(state)), String(head)).not.toThrow();
+      expect(encoded!.omitted, String(head)).toEqual([expect.stringMatching(/^URL state "head" = .* the link carries its default instead$/)]);
+      expect(parseUrlState(encoded!.search)).toEqual({ state: { ...state, head: 'mean' }, notices: [] });
     }
   });
 });
