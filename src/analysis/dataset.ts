@@ -5,19 +5,27 @@
 
 export interface MeanStd {
   mean: Float64Array;
-  /** Population standard deviation (divisor n, numpy's default ddof = 0); 0 for one image. */
+  /** Standard deviation: population (divisor n) unless asked for the sample std (n − 1); 0 for one image. */
   std: Float64Array;
   /** Number of samples. */
   count: number;
 }
 
 /**
+ * Which std a figure uses (docs/MEASUREMENTS.md §2, dataset mode): 'sample'
+ * (divisor n − 1, torch.std's default, as the official coding-rate plot)
+ * or 'population' (divisor n, np.std's default, as the official sparsity plot).
+ */
+export type StdKind = 'sample' | 'population';
+
+/**
  * Element-wise mean and std of same-length samples: per-layer curves
  * (one value per layer), histogram counts on a shared range, maps on a grid.
  * Two passes in float64 (mean first, then squared deviations) so a large
- * mean does not cancel the spread.
+ * mean does not cancel the spread. One sample has std 0 with either kind
+ * (torch.std would give NaN; a chart cannot draw that).
  */
-export function meanStd(samples: readonly ArrayLike<number>[]): MeanStd {
+export function meanStd(samples: readonly ArrayLike<number>[], kind: StdKind = 'population'): MeanStd {
   if (samples.length === 0) throw new RangeError('no samples');
   const length = samples[0].length;
   const mean = new Float64Array(length);
@@ -28,13 +36,20 @@ export function meanStd(samples: readonly ArrayLike<number>[]): MeanStd {
   for (let i = 0; i < length; i++) mean[i] /= samples.length;
   const std = new Float64Array(length);
   for (const sample of samples) for (let i = 0; i < length; i++) std[i] += (sample[i] - mean[i]) ** 2;
-  for (let i = 0; i < length; i++) std[i] = Math.sqrt(std[i] / samples.length);
+  const divisor = kind === 'sample' ? Math.max(samples.length - 1, 1) : samples.length;
+  for (let i = 0; i < length; i++) std[i] = Math.sqrt(std[i] / divisor);
   return { mean, std, count: samples.length };
 }
 
-/** Per-image records of named per-layer series → mean ± std of each name over the images. */
-export function summariseImages<K extends string>(images: readonly Record<K, ArrayLike<number>>[]): Record<K, MeanStd> {
+/**
+ * Per-image records of named per-layer series → mean ± std of each name over
+ * the images; the names in `sampleStd` use the sample std (n − 1), the
+ * others the population std (n).
+ */
+export function summariseImages<K extends string>(images: readonly Record<K, ArrayLike<number>>[], sampleStd: readonly string[] = []): Record<K, MeanStd> {
   if (images.length === 0) throw new RangeError('no images');
   const names = Object.keys(images[0]) as K[];
-  return Object.fromEntries(names.map((name) => [name, meanStd(images.map((image) => image[name]))])) as Record<K, MeanStd>;
+  return Object.fromEntries(
+    names.map((name) => [name, meanStd(images.map((image) => image[name]), sampleStd.includes(name) ? 'sample' : 'population')]),
+  ) as Record<K, MeanStd>;
 }

@@ -13,13 +13,15 @@
  */
 import { attentionMaps, type GridSize } from '../analysis/attention.ts';
 import { officialCodingRate, paperCodingRate } from '../analysis/codingRate.ts';
-import { meanStd } from '../analysis/dataset.ts';
+import { meanStd, type StdKind } from '../analysis/dataset.ts';
+import type { LayerObjective } from '../analysis/objective.ts';
 import { bestHead, segmentHeads } from '../analysis/segmentation.ts';
 import { sparsity } from '../analysis/sparsity.ts';
 import type { CrateModel } from '../engine/model.ts';
 import { imageToTensor, type RgbaImage } from '../engine/preprocess.ts';
 import type { ForwardOutputs } from '../engine/runner.ts';
 import type { AdapterStatus } from './adapter.ts';
+import { objectiveOfLayer } from './analyse.ts';
 import type { DatasetStats, MeanStd } from './store.ts';
 import type { SegmentationMethod } from './urlState.ts';
 
@@ -97,6 +99,19 @@ export async function paperRates(model: CrateModel, outputs: ForwardOutputs, yie
   return rates;
 }
 
+/**
+ * Every layer's before/after objective values (docs/MEASUREMENTS.md §2.1),
+ * giving the page a turn between layers (three float64 N×d×d products each).
+ */
+export async function objectiveOfLayers(model: CrateModel, outputs: ForwardOutputs, yielder = new Yielder()): Promise<LayerObjective[]> {
+  const values: LayerObjective[] = [];
+  for (let l = 0; l < outputs.layers.length; l++) {
+    values.push(objectiveOfLayer(model, outputs, l));
+    await yielder.maybeYield();
+  }
+  return values;
+}
+
 /** The class token's attention map of every head, per layer, on the patch grid (float32 to halve what is kept). */
 export function classTokenMaps(model: CrateModel, outputs: ForwardOutputs): Float32Array[][] {
   const { tokens, gridHeight, gridWidth } = model.shape;
@@ -119,6 +134,10 @@ export interface ImageRecord {
   codingRate: number[];
   paperRate: number[];
   sparsity: number[];
+  /** docs/MEASUREMENTS.md §2.1, per layer. */
+  rateMssaOut: number[];
+  lassoBefore: number[];
+  lassoAfter: number[];
   /** [layer][head] class-token maps; kept only with a mask, for IoU under new settings. */
   maps?: Float32Array[][];
   mask?: Uint8Array;
@@ -146,7 +165,15 @@ export async function measureImage(model: CrateModel, outputs: ForwardOutputs, s
     codingRate: outputs.layers.map((l) => officialCodingRate(l.w, tokens, heads, dh)),
     sparsity: outputs.layers.map((l) => sparsity(l.zNext).l0Fraction),
     paperRate: await paperRates(model, outputs, yielder),
+    rateMssaOut: [],
+    lassoBefore: [],
+    lassoAfter: [],
   };
+  for (const values of await objectiveOfLayers(model, outputs, yielder)) {
+    record.rateMssaOut.push(values.rateMssaOut);
+    record.lassoBefore.push(values.lassoBefore);
+    record.lassoAfter.push(values.lassoAfter);
+  }
   if (sample.mask) {
     record.maps = classTokenMaps(model, outputs);
     record.mask = sample.mask;
@@ -168,12 +195,19 @@ export async function datasetIoUs(model: CrateModel, records: readonly ImageReco
   return out;
 }
 
-function column(records: readonly ImageRecord[], pick: (r: ImageRecord) => number[], layer: number): MeanStd {
-  const stats = meanStd(records.map((r) => [pick(r)[layer]]));
+function column(records: readonly ImageRecord[], pick: (r: ImageRecord) => number[], layer: number, kind: StdKind): MeanStd {
+  const stats = meanStd(records.map((r) => [pick(r)[layer]]), kind);
   return { mean: stats.mean[0], std: stats.std[0] };
 }
 
-/** Per-layer mean ± std (population std, as analysis/dataset.ts) and the accuracy where the labels belong to the model. */
+/**
+ * Per-layer mean ± std and the accuracy where the labels belong to the model.
+ * Which std (docs/MEASUREMENTS.md §2, dataset mode): coding rates use the
+ * sample std (n − 1), as the official coding-rate plot (torch.std); the
+ * sparsity uses the population std (n), as the official sparsity plot
+ * (np.std); IoU and the LASSO objective, which no official plot averages,
+ * use n as well.
+ */
 export function summariseDataset(
   modelId: string,
   records: readonly ImageRecord[],
@@ -189,9 +223,12 @@ export function summariseDataset(
     layers: Array.from({ length: depth }, (_, layer) => {
       const entry: DatasetStats['layers'][number] = {
         layer,
-        codingRate: column(records, (r) => r.codingRate, layer),
-        paperRate: column(records, (r) => r.paperRate, layer),
-        sparsity: column(records, (r) => r.sparsity, layer),
+        codingRate: column(records, (r) => r.codingRate, layer, 'sample'),
+        paperRate: column(records, (r) => r.paperRate, layer, 'sample'),
+        sparsity: column(records, (r) => r.sparsity, layer, 'population'),
+        rateMssaOut: column(records, (r) => r.rateMssaOut, layer, 'sample'),
+        lassoBefore: column(records, (r) => r.lassoBefore, layer, 'population'),
+        lassoAfter: column(records, (r) => r.lassoAfter, layer, 'population'),
       };
       if (ious) {
         const stats = meanStd(ious.map((row) => [row[layer]]));
@@ -238,16 +275,21 @@ export async function runDataset(options: DatasetRunOptions): Promise<ImageRecor
   return records;
 }
 
-/** Per-layer figures of one image that need U or the ground truth: the paper rate, and the best-head IoU for the settings. */
+/**
+ * Per-layer figures of one image that need the weights or the ground truth:
+ * the paper rate, the before/after objective values (docs/MEASUREMENTS.md §2.1)
+ * and the best-head IoU for the settings.
+ */
 export async function imageExtras(
   model: CrateModel,
   outputs: ForwardOutputs,
   truth: { mask: Uint8Array; image: GridSize } | undefined,
   s: SegmentationSettings,
   yielder = new Yielder(),
-): Promise<{ paperRate: number[]; iou?: number[] }> {
+): Promise<{ paperRate: number[]; objective: LayerObjective[]; iou?: number[] }> {
   const paperRate = await paperRates(model, outputs, yielder);
-  return { paperRate, iou: truth ? imageIoUs(model, outputs, truth, s) : undefined };
+  const objective = await objectiveOfLayers(model, outputs, yielder);
+  return { paperRate, objective, iou: truth ? imageIoUs(model, outputs, truth, s) : undefined };
 }
 
 export function imageIoUs(model: CrateModel, outputs: ForwardOutputs, truth: { mask: Uint8Array; image: GridSize }, s: SegmentationSettings): number[] {

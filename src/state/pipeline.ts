@@ -377,7 +377,7 @@ export function startPipeline(store: Store = useApp): () => void {
           label,
           mask,
           top,
-          layers: layers.map((l, i) => ({ ...l, paperRate: extras.paperRate[i], iou: extras.iou?.[i] })),
+          layers: layers.map((l, i) => ({ ...l, ...extras.objective[i], paperRate: extras.paperRate[i], iou: extras.iou?.[i] })),
           outputs,
           forwardMillis,
           analysisMillis,

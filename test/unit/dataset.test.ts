@@ -66,16 +66,23 @@ describe('runDataset and its records', () => {
     }
   });
 
-  it('mean ± std are the population statistics of the records, accuracy counts label = argmax', async () => {
+  it('mean ± std: sample std (n − 1) for coding rates, population std (n) for sparsity and LASSO; accuracy counts label = argmax', async () => {
     const records = await measured();
     const stats = summariseDataset('m', records, undefined, { accuracy: true });
     expect(stats.count).toBe(COUNT);
-    for (let l = 0; l < model.config.depth; l++) {
-      const values = records.map((r) => r.codingRate[l]);
+    const check = (values: number[], got: { mean: number; std: number } | undefined, divisor: number) => {
       const mean = values.reduce((a, b) => a + b, 0) / COUNT;
-      const std = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / COUNT);
-      expect(stats.layers[l].codingRate.mean).toBeCloseTo(mean, 10);
-      expect(stats.layers[l].codingRate.std).toBeCloseTo(std, 10);
+      const std = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / divisor);
+      expect(got!.mean).toBeCloseTo(mean, 10);
+      expect(got!.std).toBeCloseTo(std, 10);
+    };
+    for (let l = 0; l < model.config.depth; l++) {
+      check(records.map((r) => r.codingRate[l]), stats.layers[l].codingRate, COUNT - 1);
+      check(records.map((r) => r.paperRate[l]), stats.layers[l].paperRate, COUNT - 1);
+      check(records.map((r) => r.rateMssaOut[l]), stats.layers[l].rateMssaOut, COUNT - 1);
+      check(records.map((r) => r.sparsity[l]), stats.layers[l].sparsity, COUNT);
+      check(records.map((r) => r.lassoBefore[l]), stats.layers[l].lassoBefore, COUNT);
+      check(records.map((r) => r.lassoAfter[l]), stats.layers[l].lassoAfter, COUNT);
       expect(stats.layers[l].codingRate.std).toBeGreaterThan(0); // different images really differ
       expect(stats.layers[l].iou).toBeUndefined();
     }
