@@ -288,8 +288,11 @@ test('exports: CSV and JSON of the layers, PNG and SVG of the figure', async ({ 
   for (let l = 0; l < config.depth; l++) rates.push(await numberAttr(page.getByTestId(`rate-${l}`), 'data-value'));
 
   const [csv] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-csv').click()]);
-  expect(csv.suggestedFilename()).toBe(`crate-${entry.id}-s0-layers.csv`);
-  const lines = (await savedText(csv)).trimEnd().split('\r\n');
+  expect(csv.suggestedFilename()).toBe(`crate-${entry.id}-s0-layers-rate-official-top60.csv`);
+  const allLines = (await savedText(csv)).trimEnd().split('\r\n');
+  // Provenance first, as '#' comment lines (issue 19), then the table.
+  expect(allLines.filter((l) => l.startsWith('#')).join('\n')).toContain(`engine: `);
+  const lines = allLines.filter((l) => !l.startsWith('#'));
   expect(lines).toHaveLength(1 + config.depth);
   expect(lines[0]).toMatch(/^layer,"R\^c official/);
   lines.slice(1).forEach((line, l) => {
@@ -306,14 +309,14 @@ test('exports: CSV and JSON of the layers, PNG and SVG of the figure', async ({ 
   expect(exported.view.layer).toBe(2);
 
   const [svg] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-svg').click()]);
-  expect(svg.suggestedFilename()).toBe(`crate-${entry.id}-s0-l2-attention.svg`);
+  expect(svg.suggestedFilename()).toBe(`crate-${entry.id}-s0-l2-attention-hmean-qcls.svg`);
   const markup = await savedText(svg);
   expect(markup).toMatch(/^<\?xml[^>]*>\s*<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
   expect((markup.match(/<image [^>]*href="data:image\/png;base64,/g) ?? []).length).toBe(config.heads + 2);
   await expect(page.getByTestId('export-status')).toContainText('Saved');
 
   const [png] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-png').click()]);
-  expect(png.suggestedFilename()).toBe(`crate-${entry.id}-s0-l2-attention.png`);
+  expect(png.suggestedFilename()).toBe(`crate-${entry.id}-s0-l2-attention-hmean-qcls.png`);
   const image = PNG.sync.read(readFileSync((await png.path())!));
   const viewBox = /viewBox="0 0 ([\d.]+) ([\d.]+)"/.exec(markup)!;
   expect(image.width).toBe(Math.round(2 * Number(viewBox[1])));

@@ -6,7 +6,9 @@
  */
 import { expansionRates, iouSeries } from './derived.ts';
 import type { DatasetStats, RunResult } from './store.ts';
-import type { SegmentationMethod, UrlState } from './urlState.ts';
+import type { Provenance } from './provenance.ts';
+import { queryFileTag } from './queryNaming.ts';
+import type { DetailView, SegmentationMethod, UrlState } from './urlState.ts';
 
 export interface Column {
   key: string;
@@ -97,9 +99,14 @@ export function csvField(value: string | number | undefined | null): string {
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-/** The table as CSV: a header of labels, then one line per layer, full float precision, CRLF line ends. */
-export function tableToCsv(table: LayerTable): string {
-  const lines = [table.columns.map((c) => csvField(c.label)).join(',')];
+/**
+ * The table as CSV: the provenance as '#' comment lines (issue 19; readers
+ * such as pandas take them with comment='#'), a header of labels, then one
+ * line per layer, full float precision, CRLF line ends.
+ */
+export function tableToCsv(table: LayerTable, provenance: readonly string[] = []): string {
+  const lines = provenance.map((line) => `# ${line.replace(/[\r\n]+/g, ' ')}`);
+  lines.push(table.columns.map((c) => csvField(c.label)).join(','));
   for (const row of table.rows) lines.push(table.columns.map((c) => csvField(row[c.key])).join(','));
   return `${lines.join('\r\n')}\r\n`;
 }
@@ -111,6 +118,8 @@ export interface ExportContext {
   run: RunResult;
   /** ISO time of the export. */
   exportedAt: string;
+  /** Image, preprocessing, heads, engine, adapter and app version (src/state/provenance.ts). */
+  provenance?: Provenance;
 }
 
 /** The table as JSON with what produced it: model, sample, engine, view state, link. Non-finite numbers become null. */
@@ -123,6 +132,7 @@ export function tableToJson(table: LayerTable, context: ExportContext): string {
     model: { id: run.model.id, name: run.model.name, tokens: run.model.tokens, dim: run.model.dim, depth: run.model.depth, heads: run.model.heads, dimHead: run.model.dimHead },
     sample: { index: run.sampleIndex, label: run.label ?? null },
     engine: run.engine,
+    provenance: context.provenance ?? null,
     view: context.view,
     columns: table.columns,
     layers: table.rows.map((row) => Object.fromEntries(table.columns.map((c) => [c.key, finiteOrNull(row[c.key])]))),
@@ -135,12 +145,31 @@ function finiteOrNull(value: number | undefined): number | null {
 }
 
 /**
- * A file name for an export: crate-<model>-s<sample>-l<layer>-<what>.<ext>.
- * The model id may be a URL from a link (untrusted), so only [A-Za-z0-9._-]
- * survive and the name is bounded.
+ * A file name for an export: crate-<model>-s<sample>[-l<layer>]-<what>[-<tag>…].<ext>.
+ * The tags make the name unique per view (issue 19: a second head's export
+ * must not overwrite the first): head, query token, segmentation method,
+ * coding-rate variant, as `figureFileTags` gives them. The model id may be a
+ * URL from a link (untrusted), so only [A-Za-z0-9._-] survive and the name is bounded.
  */
-export function exportFileName(parts: { model: string; sample: number; layer?: number; what: string }, extension: 'png' | 'svg' | 'csv' | 'json'): string {
+export function exportFileName(parts: { model: string; sample: number; layer?: number; what: string; tags?: readonly string[] }, extension: 'png' | 'svg' | 'csv' | 'json'): string {
   const clean = (text: string) => text.replace(/^https?:\/\//, '').replace(/[^A-Za-z0-9._-]+/g, '-').replace(/\.{2,}/g, '.').replace(/^[-.]+|[-.]+$/g, '').slice(0, 48) || 'model';
   const layer = parts.layer === undefined ? '' : `-l${parts.layer}`;
-  return `crate-${clean(parts.model)}-s${parts.sample}${layer}-${clean(parts.what)}.${extension}`;
+  const tags = (parts.tags ?? []).map((t) => `-${clean(t)}`).join('');
+  return `crate-${clean(parts.model)}-s${parts.sample}${layer}-${clean(parts.what)}${tags}.${extension}`;
+}
+
+/** What a figure depends on besides model, sample and layer: the tags of its file name. */
+export function figureFileTags(what: DetailView | 'layers', view: Pick<UrlState, 'head' | 'query' | 'seg' | 'p' | 'tau' | 'rate'>): string[] {
+  const head = view.head === 'mean' ? 'hmean' : `h${view.head}`;
+  const method = view.seg === 'top' ? `top${Math.round(view.p * 100)}` : `mass${Math.round(view.tau * 100)}`;
+  switch (what) {
+    case 'attention':
+      return [head, queryFileTag(view.query)];
+    case 'segmentation':
+      return [head, method];
+    case 'layers':
+      return [`rate-${view.rate}`, method];
+    default:
+      return [];
+  }
 }

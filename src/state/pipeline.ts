@@ -65,6 +65,8 @@ function summarise(source: ModelSource, loaded: LoadedModel): ModelSummary {
     heads: config.heads,
     dimHead: config.dim_head,
     numClasses: config.num_classes,
+    mean: config.mean,
+    std: config.std,
   };
 }
 

@@ -4,6 +4,7 @@ import { useApp, type RunResult } from '../state/store.ts';
 import type { HeadChoice } from '../state/urlState.ts';
 import { SELECT_COLOUR, viridisCss } from '../viz/colours.ts';
 import { attentionOverlay, rasterImage } from '../viz/raster.ts';
+import { attentionTitle, cellOfQuery, queryLabel, queryOfCell } from '../state/queryNaming.ts';
 
 const LARGE = 300;
 const SMALL = 100;
@@ -25,13 +26,6 @@ function maxOf(map: ArrayLike<number>): number {
   let max = 0;
   for (let i = 0; i < map.length; i++) max = Math.max(max, map[i]);
   return max;
-}
-
-/** "class token" or "patch (row, col)" for query token q (docs/MEASUREMENTS.md §1: patches in row-major order after the class token). */
-export function queryName(query: number, gridWidth: number): string {
-  if (query === 0) return 'the class token';
-  const cell = query - 1;
-  return `patch (row ${Math.floor(cell / gridWidth)}, col ${cell % gridWidth})`;
 }
 
 /**
@@ -73,12 +67,12 @@ export function AttentionView({ result }: { result: RunResult }) {
   const height = Math.max(LABEL + largeHeight + 40, rows * (SMALL * aspect + LABEL + GAP));
   const cellW = LARGE / grid.width;
   const cellH = largeHeight / grid.height;
-  const patch = query > 0 ? query - 1 : -1;
+  const patch = cellOfQuery(query);
   return (
     <div className="attention-view">
       <div className="view-controls">
         <span>
-          Query: <strong data-testid="attention-query" data-query={query}>{queryName(query, grid.width)}</strong>
+          Query: <strong data-testid="attention-query" data-query={query}>{queryLabel(query, grid.width)}</strong>
         </span>
         <button type="button" onClick={() => select({ query: 0 })} disabled={query === 0} data-testid="query-reset">
           Back to the class token
@@ -94,7 +88,7 @@ export function AttentionView({ result }: { result: RunResult }) {
           </linearGradient>
         </defs>
         <text className="figure-label" x={0} y={13}>
-          {shown === 'mean' ? 'mean of heads' : `head ${shown}`}, query {query === 0 ? 'class token' : `patch ${query - 1}`}
+          {attentionTitle(shown, query, grid.width)}
         </text>
         <g
           data-testid="attention-large"
@@ -122,9 +116,9 @@ export function AttentionView({ result }: { result: RunResult }) {
                 stroke={cell === patch ? SELECT_COLOUR : 'none'}
                 strokeWidth={cell === patch ? 3 : 0}
                 data-testid={`attention-patch-${cell}`}
-                onClick={() => select({ query: 1 + cell })}
+                onClick={() => select({ query: queryOfCell(cell) })}
               >
-                <title>{`make patch (row ${row}, col ${col}) the query`}</title>
+                <title>{`make ${queryLabel(queryOfCell(cell), grid.width)} the query`}</title>
               </rect>
             );
           })}

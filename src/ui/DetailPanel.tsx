@@ -1,9 +1,8 @@
 import { useRef, useState } from 'react';
-import { exportFileName } from '../state/exporters.ts';
 import { useApp, type RunResult } from '../state/store.ts';
 import { DETAIL_VIEWS, type DetailView } from '../state/urlState.ts';
-import { downloadFile, figureSize, svgMarkup, svgToPng } from '../viz/exportFigure.ts';
 import { AttentionView } from './AttentionView.tsx';
+import { exportFigure as saveFigure } from './figureExport.ts';
 import { HistogramView } from './HistogramView.tsx';
 import { PcaView } from './PcaView.tsx';
 import { SegmentationView } from './SegmentationView.tsx';
@@ -34,11 +33,9 @@ export function DetailPanel({ result }: { result: RunResult }) {
       setStatus('There is no figure to export in this view.');
       return;
     }
-    const name = exportFileName({ model: result.model.id, sample: result.sampleIndex, layer, what: view }, kind);
     try {
-      const markup = svgMarkup(svg);
-      if (kind === 'svg') downloadFile(markup, name, 'image/svg+xml');
-      else downloadFile(await svgToPng(markup, figureSize(svg)), name, 'image/png');
+      // Caption, provenance and a file name unique per view (issue 19): src/ui/figureExport.ts.
+      const name = await saveFigure(svg, kind, view, result);
       setStatus(`Saved ${name}`);
     } catch (error) {
       setStatus(`Export failed: ${(error as Error).message}`);

@@ -71,7 +71,10 @@ export function ImageDrop({ size, channels, incoming }: { size: [number, number]
   const apply = useCallback(
     (d: DecodedImage & { name: string }, c: Crop, inv: boolean) => {
       try {
-        useLocalImage({ image: modelView(d, c, size, channels, inv), source: 'upload', name: d.name });
+        // The crop box in the file's own pixels (the decoder may have downscaled it), for an export's provenance.
+        const k = d.original.width / d.image.width;
+        const box = { x: Math.round(c.x * k), y: Math.round(c.y * k), width: Math.round(c.width * k), height: Math.round(c.height * k), sourceWidth: d.original.width, sourceHeight: d.original.height };
+        useLocalImage({ image: modelView(d, c, size, channels, inv), source: 'upload', name: d.name, crop: box });
       } catch (error) {
         notify([`${d.name}: ${(error as Error).message}`]);
       }

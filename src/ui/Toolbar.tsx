@@ -1,8 +1,10 @@
 import { useEffect, useRef, useState } from 'react';
 import { segmentationFraction } from '../state/derived.ts';
-import { exportFileName, layerTable, tableToCsv, tableToJson } from '../state/exporters.ts';
+import { exportFileName, figureFileTags, layerTable, tableToCsv, tableToJson } from '../state/exporters.ts';
+import { provenanceLines, provenanceOf } from '../state/provenance.ts';
 import { useApp, viewState, type RunResult } from '../state/store.ts';
 import { downloadFile } from '../viz/exportFigure.ts';
+import { currentProvenanceInput } from './figureExport.ts';
 
 /**
  * "Copy link": the page's URL already holds the whole view state (urlState.ts,
@@ -48,9 +50,11 @@ export function DataExport({ result }: { result: RunResult }) {
     const s = useApp.getState();
     const stats = s.dataset && s.datasetStats.status === 'ready' ? s.datasetStats.value : undefined;
     const table = layerTable(result, { method: s.seg, fraction: segmentationFraction(s.seg, s.p, s.tau), dataset: stats });
-    const name = exportFileName({ model: result.model.id, sample: result.sampleIndex, what: 'layers' }, kind);
-    if (kind === 'csv') downloadFile(tableToCsv(table), name, 'text/csv;charset=utf-8');
-    else downloadFile(tableToJson(table, { link: window.location.href, view: viewState(s), run: result, exportedAt: new Date().toISOString() }), name, 'application/json');
+    const name = exportFileName({ model: result.model.id, sample: result.sampleIndex, what: 'layers', tags: figureFileTags('layers', s) }, kind);
+    const input = currentProvenanceInput(result);
+    const provenance = provenanceOf(input);
+    if (kind === 'csv') downloadFile(tableToCsv(table, provenanceLines(provenance)), name, 'text/csv;charset=utf-8');
+    else downloadFile(tableToJson(table, { link: input.link, view: viewState(s), run: result, exportedAt: input.exportedAt, provenance }), name, 'application/json');
   };
   return (
     <span className="toolbar-buttons">
