@@ -6,6 +6,7 @@ import { PNG } from 'pngjs';
 import { officialCodingRate } from '../src/analysis/codingRate.ts';
 import { analyseLayer } from '../src/analysis/layer.ts';
 import { sparsity } from '../src/analysis/sparsity.ts';
+import { DEFAULT_MASS_FRACTION, DEFAULT_TOP_FRACTION } from '../src/analysis/segmentation.ts';
 import { cpuForward } from '../src/engine/cpu/reference.ts';
 import { imageToTensor, type RgbaImage } from '../src/engine/preprocess.ts';
 import { cropAndResize, greyToRgba, lumaOf, type Crop } from '../src/state/imageInput.ts';
@@ -368,8 +369,8 @@ test('dataset mode on a model with masks: best-head IoU mean ± std, recomputed 
   };
   // Engines differ by ~1e-6 in the attention, which can move a tie at the top-P% cut in a few images: allow 0.01.
   const close = (a: number[], b: number[]) => a.every((v, i) => Math.abs(v - b[i]) < 0.01);
-  const top = meanIoU('top', 0.6);
-  const mass = meanIoU('mass', 0.6);
+  const top = meanIoU('top', DEFAULT_TOP_FRACTION);
+  const mass = meanIoU('mass', DEFAULT_MASS_FRACTION);
   expect(Math.max(...top.map((v, i) => Math.abs(v - mass[i]))), 'the two methods differ, so a stale IoU is caught').toBeGreaterThan(0.02);
   expect(close(await shown(), top), `page ${await shown()} vs Node ${top}`).toBe(true);
 

@@ -15,7 +15,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
 import { attentionMaps } from '../src/analysis/attention.ts';
 import { paperCodingRate } from '../src/analysis/codingRate.ts';
-import { bestHead, massFractionMask, segmentHeads, topFractionCount } from '../src/analysis/segmentation.ts';
+import { DEFAULT_TOP_FRACTION, bestHead, massFractionMask, segmentHeads, topFractionCount } from '../src/analysis/segmentation.ts';
 import { cpuForward } from '../src/engine/cpu/reference.ts';
 import { imageToTensor } from '../src/engine/preprocess.ts';
 import { loadShippedModel, shippedManifest } from '../test/helpers/shippedModels.ts';
@@ -113,14 +113,14 @@ test('the default model: every view shows real numbers', async ({ page }) => {
   expect(await histogram.locator('rect.histogram-bar').count()).toBe(32);
   await page.getByTestId('detail-figure').screenshot({ path: `${ARTIFACTS}/views-histogram.png` });
 
-  // Segmentation: top 60% keeps round(0.6·cells) patches per head.
+  // Segmentation: the default top P keeps round(P·cells) patches per head.
   await page.getByTestId('view-tab-segmentation').click();
   const segmentation = page.getByTestId('segmentation');
   await expect(segmentation).toHaveAttribute('data-method', 'top');
   for (let k = 0; k < config.heads; k++) {
-    expect(await numberAttr(page.getByTestId(`segmentation-head-${k}`), 'data-kept')).toBeCloseTo(topFractionCount(0.6, cells) / cells, 12);
+    expect(await numberAttr(page.getByTestId(`segmentation-head-${k}`), 'data-kept')).toBeCloseTo(topFractionCount(DEFAULT_TOP_FRACTION, cells) / cells, 12);
   }
-  expect(await numberAttr(page.getByTestId('segmentation-union'), 'data-kept')).toBeGreaterThanOrEqual(topFractionCount(0.6, cells) / cells);
+  expect(await numberAttr(page.getByTestId('segmentation-union'), 'data-kept')).toBeGreaterThanOrEqual(topFractionCount(DEFAULT_TOP_FRACTION, cells) / cells);
   await page.getByTestId('detail-figure').screenshot({ path: `${ARTIFACTS}/views-segmentation.png` });
 
   // PCA: a coloured picture, not an empty canvas.
@@ -230,7 +230,7 @@ test('the P and τ sliders change the masks', async ({ page }) => {
   await page.goto('/?engine=cpu&view=segmentation&layer=2');
   await waitForResults(page);
   const head0 = page.getByTestId('segmentation-head-0');
-  expect(await numberAttr(head0, 'data-kept')).toBeCloseTo(topFractionCount(0.6, cells) / cells, 12);
+  expect(await numberAttr(head0, 'data-kept')).toBeCloseTo(topFractionCount(DEFAULT_TOP_FRACTION, cells) / cells, 12);
 
   await page.getByTestId('slider-p').fill('0.3');
   await expect(page).toHaveURL(/p=0\.3&/);
@@ -419,7 +419,7 @@ test('a model with ground-truth masks: IoU per layer and per head, best head mar
   const sample = 1;
   const trace = cpuForward(model.model, imageToTensor(model.samples[sample], c));
   const image = { height: sh.imageHeight, width: sh.imageWidth };
-  /** Node's best head and its IoU at a layer, for the paper's top-P. */
+  /** Node's best head (with ties) and its IoU at a layer, for the top-P% method. */
   const want = (layer: number, p: number) => {
     const maps = attentionMaps(trace.layers[layer].attention, c.heads, sh.tokens, g, 0);
     const masks = segmentHeads(maps.heads, { kind: 'top', fraction: p });
@@ -431,11 +431,11 @@ test('a model with ground-truth masks: IoU per layer and per head, best head mar
   const iou = page.getByTestId('chart-iou');
   const points = await iou.locator('g.chart-point').evaluateAll((nodes) => nodes.map((n) => Number(n.getAttribute('data-value'))));
   expect(points).toHaveLength(c.depth);
-  points.forEach((value, l) => expect(value, `best-head IoU of layer ${l}`).toBeCloseTo(want(l, 0.6).iou, 12));
-  const last = want(c.depth - 1, 0.6);
+  points.forEach((value, l) => expect(value, `best-head IoU of layer ${l}`).toBeCloseTo(want(l, DEFAULT_TOP_FRACTION).iou, 12));
+  const last = want(c.depth - 1, DEFAULT_TOP_FRACTION);
   await expect(page.getByTestId('segmentation-truth')).toBeVisible();
-  await expect(page.getByTestId('segmentation-best')).toHaveAttribute('data-head', String(last.head));
-  await expect(page.getByTestId(`segmentation-head-${last.head}`)).toHaveAttribute('data-best', 'true');
+  await expect(page.getByTestId('segmentation-best')).toHaveAttribute('data-tied', last.tied.join(','));
+  for (const k of last.tied) await expect(page.getByTestId(`segmentation-head-${k}`)).toHaveAttribute('data-best', 'true');
   expect(await numberAttr(page.getByTestId('segmentation-union'), 'data-iou')).toBeCloseTo(last.union, 12);
   for (let k = 0; k < c.heads; k++) expect(await numberAttr(page.getByTestId(`segmentation-head-${k}`), 'data-iou')).toBeCloseTo(last.ious[k], 12);
   await page.getByTestId('panel-layers').screenshot({ path: `${ARTIFACTS}/views-scenes-layers.png` });

@@ -35,9 +35,9 @@ export interface LayerOptions {
   epsSquared?: number;
   /** Query token of the attention maps (default 0, the class token). */
   query?: number;
-  /** P of the top-P% segmentation (default 0.6). */
+  /** P of the top-P% segmentation (default DEFAULT_TOP_FRACTION, chosen by measurement: segmentation.ts). */
   topFraction?: number;
-  /** τ of the DINO segmentation (default 0.6). */
+  /** τ of DINO's attention-mass segmentation (default 0.6, DINO's paper text). */
   massFraction?: number;
   histogram?: LogHistogramOptions;
   pca?: PcaOptions;

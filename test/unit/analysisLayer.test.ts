@@ -9,7 +9,7 @@ import { attentionMaps } from '../../src/analysis/attention.ts';
 import { codingRate, officialCodingRate, paperCodingRate } from '../../src/analysis/codingRate.ts';
 import { analyseLayer, type LayerTensors } from '../../src/analysis/layer.ts';
 import { pcaImage } from '../../src/analysis/pca.ts';
-import { patchMaskIoU, topFractionMask, massFractionMask } from '../../src/analysis/segmentation.ts';
+import { DEFAULT_TOP_FRACTION, patchMaskIoU, topFractionCount, topFractionMask, massFractionMask } from '../../src/analysis/segmentation.ts';
 import { logHistogram, sparsity } from '../../src/analysis/sparsity.ts';
 import { goldenTensor, loadFixture } from '../helpers/fixtures.ts';
 
@@ -53,12 +53,12 @@ describe('analyseLayer on the grey17 trace', () => {
     }
   });
 
-  it('leaves out IoU without ground truth and uses the defaults (class token, P = τ = 0.6, ε² = 0.01)', () => {
+  it('leaves out IoU without ground truth and uses the defaults (class token, P = DEFAULT_TOP_FRACTION, ε² = 0.01)', () => {
     const key = (name: string) => goldenTensor(fixture, `input.0.layers.0.${name}`);
     const figures = analyseLayer({ w: key('w'), attention: key('attention'), zHalf: key('z_half'), zNext: key('z_next'), qkv: weights.layers[0].qkv }, dims);
     expect(figures.iou).toBeUndefined();
     expect(figures.attention.heads[0]).toEqual(Float64Array.from(key('attention').subarray(1, shape.tokens)));
-    expect(figures.segmentationTop.heads[0].reduce((a, b) => a + b, 0)).toBe(Math.round(0.6 * (shape.tokens - 1)));
+    expect(figures.segmentationTop.heads[0].reduce((a, b) => a + b, 0)).toBe(topFractionCount(DEFAULT_TOP_FRACTION, shape.tokens - 1));
     expect(figures.rate).toBe(codingRate(key('z_half'), shape.tokens, config.dim, 0.01));
   });
 });
