@@ -9,6 +9,7 @@ import { sparsity } from '../analysis/sparsity.ts';
 import { CAPTURE_TENSORS, type CaptureRequest, type CaptureTensor } from '../engine/gpu/capture.ts';
 import type { CrateGpuEngine } from '../engine/gpu/engine.ts';
 import type { CrateModel } from '../engine/model.ts';
+import { checkFiniteLayer, checkFiniteLogits } from './finite.ts';
 
 /** What every run captures: what the report needs. */
 export const REPORT_TENSORS: readonly CaptureTensor[] = ['w', 'zNext', 'attention'];
@@ -52,11 +53,13 @@ export async function analyseImage(engine: CrateGpuEngine, model: CrateModel, im
   for (let l = 0; l < config.depth; l++) {
     const read = new Map<CaptureTensor, Float32Array>();
     for (const tensor of tensors) read.set(tensor, await captures.read(l, tensor));
+    checkFiniteLayer(l, read); // a NaN is the image's result, not a crash in the rate below
     report.rateOfficial.push(officialCodingRate(read.get('w')!, shape.tokens, config.heads, config.dim_head));
     report.zeroFraction.push(sparsity(read.get('zNext')!).zeroFraction);
     report.clsAttention.push(classTokenRows(read.get('attention')!, config.heads, shape.tokens));
     report.captures?.push(Object.fromEntries(read) as Record<CaptureTensor, Float32Array>);
   }
+  checkFiniteLogits(logits);
   return report;
 }
 

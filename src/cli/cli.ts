@@ -2,12 +2,14 @@
 import { parseArgs } from 'node:util';
 import { CrateGpuEngine } from '../engine/gpu/engine.ts';
 import { requestNodeGpu, type NodeGpu } from '../engine/node/nodeGpu.ts';
-import { analyseImage } from './analyse.ts';
+import { analyseImage, type ImageReport } from './analyse.ts';
 import { CliError, UsageError } from './errors.ts';
+import { NonFiniteError } from './finite.ts';
 import { loadImageFile, type LoadedImage } from './images.ts';
 import { isPthPath, loadAnyModelFile } from './loadModel.ts';
 import { describeModel, formatImageReport, JsonReportWriter } from './report.ts';
 import { parseStatsCommandLine, runStats, STATS_USAGE } from './stats.ts';
+import { printable, printableLines } from './terminalText.ts';
 
 export const USAGE = `Usage: crate-explorer run MODEL IMAGE... [--json OUT.json] [--capture all] [--heads N]
 
@@ -16,10 +18,12 @@ driver when there is no GPU driver) and prints, for each image, the top-5
 classes and, for each layer, the official coding rate R^c of the MSSA input
 and the fraction of exact zeros in the ISTA output Z^{l+1}.
 
-  MODEL            a .safetensors model in the project format, or a PyTorch
-                   checkpoint (.pth, .pt, .pth.tar: official CRATE state dict;
-                   read without Python, config inferred from the weights)
-                   (ONNX models are not supported yet)
+  MODEL            a CRATE model: a project .onnx file (config in its
+                   metadata; the WGSL engine runs its weights), a .safetensors
+                   file (config in its metadata, or inferred from the tensor
+                   shapes), or a PyTorch checkpoint (.pth, .pt, .pth.tar:
+                   official CRATE state dict; read without Python, config
+                   inferred from the weights)
   IMAGE            a PNG or JPEG image (resized and normalised as the model's
                    config says), or a float32 .npy array of shape (C, H, W),
                    used as the model input as it is
@@ -32,8 +36,11 @@ and the fraction of exact zeros in the ISTA output Z^{l+1}.
                    the width, e.g. 6 for d = 384)
   -h, --help       show this help
 
+An image whose forward pass produces a NaN or an infinity is reported as its
+result ("layer 3 produced NaN in ..."); the other images still run.
+
 Exit status: 0 on success, 1 on an error (unreadable or invalid file, no GPU
-adapter, wrong image shape), 2 on bad usage.
+adapter, wrong image shape) or when an image gave no result, 2 on bad usage.
 
        crate-explorer stats MODEL DIR|GLOB|IMAGE... [--json OUT.json]
 per-layer mean ± std over an image set; 'crate-explorer stats --help' for more.
@@ -44,6 +51,18 @@ export interface CliIo {
   stderr: (text: string) => void;
   /** stderr is a terminal: progress bars are drawn on it. */
   stderrIsTTY?: boolean;
+  /** stderr without escaping, for the progress bar's own \r and ESC[K (its text escaped by progressLine). */
+  terminal?: (text: string) => void;
+}
+
+/** Everything printed through `io` has its control characters escaped (terminalText.ts), line feeds kept. */
+function printableIo(io: CliIo): CliIo {
+  return {
+    stdout: (text) => io.stdout(printableLines(text)),
+    stderr: (text) => io.stderr(printableLines(text)),
+    stderrIsTTY: io.stderrIsTTY,
+    terminal: io.stderr,
+  };
 }
 
 interface RunArgs {
@@ -110,15 +129,27 @@ async function run(args: RunArgs, io: CliIo): Promise<void> {
   try {
     gpu = await requestNodeGpu((message) => io.stderr(`${message}\n`));
     engine = CrateGpuEngine.create(gpu.device, model);
-    io.stdout(`${describeModel(args.model, model)}\nadapter: ${gpu.adapterName}${gpu.software ? ' (software)' : ''}\n`);
+    io.stdout(`${describeModel(printable(args.model), model)}\nadapter: ${gpu.adapterName}${gpu.software ? ' (software)' : ''}\n`);
     json?.begin(args.model, gpu.adapterName);
+    let failed = 0;
     for (const image of images) {
-      const report = await analyseImage(engine, model, image.tensor, args.captureAll);
-      io.stdout(`\n${formatImageReport(image.path, report).join('\n')}\n`);
+      let report: ImageReport;
+      try {
+        report = await analyseImage(engine, model, image.tensor, args.captureAll);
+      } catch (error) {
+        if (!(error instanceof NonFiniteError)) throw error;
+        io.stdout(`\nimage: ${printable(image.path)}\n  no result: ${error.message}\n`);
+        json?.addFailedImage(image.path, error.message);
+        failed++;
+        continue;
+      }
+      const shown = { ...report, top5: report.top5.map((c) => ({ ...c, label: printable(c.label) })) };
+      io.stdout(`\n${formatImageReport(printable(image.path), shown).join('\n')}\n`);
       json?.addImage(image.path, report);
     }
     json?.finish();
-    if (json) io.stdout(`\nwrote ${args.json}\n`);
+    if (json) io.stdout(`\nwrote ${printable(args.json!)}\n`);
+    if (failed > 0) throw new CliError(`${failed} of ${images.length} image${images.length === 1 ? '' : 's'} gave no result`);
   } catch (error) {
     json?.abandon();
     throw error;
@@ -129,7 +160,8 @@ async function run(args: RunArgs, io: CliIo): Promise<void> {
 }
 
 /** Runs the command line; returns the exit status. Errors become one line on stderr. */
-export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+export async function runCli(argv: readonly string[], rawIo: CliIo): Promise<number> {
+  const io = printableIo(rawIo);
   try {
     if (argv[0] === 'stats') {
       const stats = parseStatsCommandLine(argv.slice(1));

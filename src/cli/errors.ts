@@ -17,14 +17,3 @@ export class UsageError extends CliError {
   }
 }
 
-/** Reads a file, turning the usual system errors into one readable line. */
-export function readInput(path: string, what: string, read: (path: string) => Uint8Array): Uint8Array {
-  try {
-    return read(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason =
-      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
-    throw new CliError(`cannot read ${what} ${path}: ${reason}`);
-  }
-}

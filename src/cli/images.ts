@@ -3,20 +3,33 @@
  * JPEG are decoded to RGBA and preprocessed with the model's config
  * (imageToTensor: resize, grey conversion, normalisation); a .npy float32
  * array is taken as the already-normalised model input and must have the
- * model's shape (C, H, W) exactly.
+ * model's shape (C, H, W) exactly, and finite values of a sane size.
+ *
+ * Nothing is decoded before it is known to fit: the file must be a regular
+ * file of bounded size (inputFile.ts), and the pixel size its header declares
+ * (imageHeader.ts) must be within MAX_MEGAPIXELS.
  */
-import { readFileSync } from 'node:fs';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import type { CrateModel } from '../engine/model.ts';
 import { imageToTensor, type RgbaImage } from '../engine/preprocess.ts';
-import { CliError, readInput } from './errors.ts';
+import { CliError } from './errors.ts';
+import { jpegDeclaredSize, pngDeclaredSize, type DeclaredSize } from './imageHeader.ts';
+import { MiB, readRegularFile } from './inputFile.ts';
 import { readNpy } from './npy.ts';
 
 export type ImageFormat = 'png' | 'jpeg' | 'npy';
 
 /** Decoders refuse images above this many pixels (a 16k × 16k image is 1 GiB of RGBA). */
 const MAX_MEGAPIXELS = 256;
+/** Encoded PNG/JPEG files above this size are refused unread; the .npy limit is the model input's own size. */
+const MAX_ENCODED_IMAGE_BYTES = 128 * MiB;
+/**
+ * A .npy model input is already normalised: (x - mean) / std of pixels in
+ * [0, 1] is a few units for any sane config. Values beyond this overflow
+ * float32 inside the first layer (3e38 does), so they are refused as input.
+ */
+export const MAX_INPUT_MAGNITUDE = 1e6;
 
 export function sniffImageFormat(bytes: Uint8Array): ImageFormat | undefined {
   const starts = (...magic: number[]) => magic.every((b, i) => bytes[i] === b);
@@ -44,8 +57,31 @@ export interface LoadedImage {
   tensor: Float32Array;
 }
 
-export function loadImageFile(path: string, model: CrateModel, read: (path: string) => Uint8Array = readFileSync): LoadedImage {
-  const bytes = readInput(path, 'image', read);
+/** The largest image file worth reading for this model: a .npy of its input, with room for a long header, or an encoded image. */
+export function maxImageFileBytes(model: CrateModel): number {
+  const { config, shape } = model;
+  return Math.max(MAX_ENCODED_IMAGE_BYTES, 4 * config.channels * shape.imageHeight * shape.imageWidth + MiB);
+}
+
+function checkDeclaredSize(path: string, size: DeclaredSize | undefined): void {
+  if (size && size.width * size.height > MAX_MEGAPIXELS * 1e6) {
+    throw new CliError(`${path}: image is ${size.width}×${size.height}, over ${MAX_MEGAPIXELS} megapixels`);
+  }
+}
+
+/** Refuses a model input with a NaN, an infinity or an absurd magnitude, naming the first such value and where it is. */
+export function checkInputValues(path: string, tensor: Float32Array, height: number, width: number): void {
+  for (let i = 0; i < tensor.length; i++) {
+    const value = tensor[i];
+    if (Number.isFinite(value) && Math.abs(value) <= MAX_INPUT_MAGNITUDE) continue;
+    const where = `(channel ${Math.floor(i / (height * width))}, row ${Math.floor(i / width) % height}, column ${i % width})`;
+    const what = Number.isNaN(value) ? 'NaN' : Number.isFinite(value) ? `${value.toPrecision(3)}, beyond ±${MAX_INPUT_MAGNITUDE.toExponential()}` : String(value);
+    throw new CliError(`${path}: value at ${where} is ${what}; a model input must be finite and normalised (no image gives such values)`);
+  }
+}
+
+export function loadImageFile(path: string, model: CrateModel): LoadedImage {
+  const bytes = readRegularFile(path, 'image', maxImageFileBytes(model));
   const format = sniffImageFormat(bytes);
   if (!format) throw new CliError(`${path}: not a PNG, JPEG or .npy file`);
   const { config, shape } = model;
@@ -60,14 +96,16 @@ export function loadImageFile(path: string, model: CrateModel, read: (path: stri
     if (array.shape.length !== 3 || array.shape.some((n, i) => n !== expected[i])) {
       throw new CliError(`${path}: array has shape (${array.shape.join(', ')}); the model needs (C, H, W) = (${expected.join(', ')})`);
     }
+    checkInputValues(path, array.data, shape.imageHeight, shape.imageWidth);
     return { path, format, tensor: array.data };
   }
+  checkDeclaredSize(path, format === 'png' ? pngDeclaredSize(bytes) : jpegDeclaredSize(bytes));
   let rgba: RgbaImage;
   try {
     rgba = format === 'png' ? decodePng(bytes) : decodeJpeg(bytes);
   } catch (error) {
     throw new CliError(`${path}: cannot decode ${format === 'png' ? 'PNG' : 'JPEG'}: ${(error as Error).message}`);
   }
-  if (rgba.width * rgba.height > MAX_MEGAPIXELS * 1e6) throw new CliError(`${path}: image is ${rgba.width}×${rgba.height}, over ${MAX_MEGAPIXELS} megapixels`);
+  checkDeclaredSize(path, rgba);
   return { path, format, tensor: imageToTensor(rgba, config) };
 }

@@ -3,13 +3,13 @@
  * (config from `__metadata__.config`, or inferred from the tensor shapes), and
  * PyTorch checkpoints (read without Python; see loadPthModelFile).
  */
-import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { modelFromSafetensorsAuto } from '../engine/inferConfig.ts';
 import type { CrateModel } from '../engine/model.ts';
 import { modelFromOnnx } from '../engine/onnx/onnxModel.ts';
 import { modelFromPth } from '../engine/pth/index.ts';
-import { CliError, readInput } from './errors.ts';
+import { CliError } from './errors.ts';
+import { MiB, readRegularFile } from './inputFile.ts';
 
 export interface ModelFileOptions {
   /** Heads, where the file does not say (.pth, safetensors without a config). */
@@ -18,6 +18,10 @@ export interface ModelFileOptions {
 }
 
 type Loader = (bytes: Uint8Array, options: ModelFileOptions) => CrateModel;
+
+/** The largest model file read (a Node buffer holds at most 4 GiB; CRATE-L in float32 is about 1.2 GB). */
+export const MAX_MODEL_BYTES = 4096 * MiB - 1;
+const readModelBytes = (path: string) => readRegularFile(path, 'model file', MAX_MODEL_BYTES);
 
 const LOADERS: Record<string, Loader> = {
   '.onnx': (bytes) => modelFromOnnx(bytes).model,
@@ -28,14 +32,14 @@ const LOADERS: Record<string, Loader> = {
   },
 };
 
-export function loadModelFile(path: string, read: (path: string) => Uint8Array = readFileSync, options: ModelFileOptions = {}): CrateModel {
+export function loadModelFile(path: string, options: ModelFileOptions = {}): CrateModel {
   const ext = extname(path).toLowerCase();
   const loader = LOADERS[ext];
   if (!loader) {
     const supported = [...Object.keys(LOADERS), '.pth', '.pt', '.pth.tar'].join(', ');
     throw new CliError(`${path}: unsupported model file extension ${JSON.stringify(ext || '(none)')}; supported: ${supported}`);
   }
-  const bytes = readInput(path, 'model file', read);
+  const bytes = readModelBytes(path);
   try {
     return loader(bytes, options);
   } catch (error) {
@@ -45,7 +49,7 @@ export function loadModelFile(path: string, read: (path: string) => Uint8Array =
 
 /** Any accepted model file: PyTorch checkpoints asynchronously, the others as loadModelFile. */
 export async function loadAnyModelFile(path: string, options: ModelFileOptions = {}): Promise<CrateModel> {
-  return isPthPath(path) ? loadPthModelFile(path, options) : loadModelFile(path, readFileSync, options);
+  return isPthPath(path) ? loadPthModelFile(path, options) : loadModelFile(path, options);
 }
 
 /** PyTorch `torch.save` checkpoints, by name: .pth, .pt, .pth.tar. */
@@ -61,9 +65,8 @@ export function isPthPath(path: string): boolean {
 export async function loadPthModelFile(
   path: string,
   options: { heads?: number; onNote?: (line: string) => void } = {},
-  read: (path: string) => Uint8Array = readFileSync,
 ): Promise<CrateModel> {
-  const bytes = readInput(path, 'model file', read);
+  const bytes = readModelBytes(path);
   try {
     const loaded = await modelFromPth(bytes, { heads: options.heads });
     for (const note of loaded.notes) options.onNote?.(note);

@@ -1,8 +1,7 @@
 /** The command's two outputs: lines for people, and a JSON file for programs. */
-import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import type { CrateModel } from '../engine/model.ts';
 import { captureShapes, type ImageReport } from './analyse.ts';
-import { CliError } from './errors.ts';
+import { openOutputFile, type OutputFile } from './outputFile.ts';
 
 export function describeModel(path: string, model: CrateModel): string {
   const { config, shape } = model;
@@ -50,29 +49,23 @@ const list = (values: ArrayLike<number>) => Array.from(values);
 
 /**
  * Writes `{ model, adapter, images: [...] }` one image at a time (captures of
- * big models would not fit in one string), into a temporary file that is
- * renamed over the target only when everything was written.
+ * big models would not fit in one string), through openOutputFile: a
+ * temporary file renamed over a regular target only when everything was
+ * written; links, devices and the command's own stdout are written through.
  */
 export class JsonReportWriter {
-  private readonly temporary: string;
-  private fd: number | undefined;
+  private readonly file: OutputFile;
   private images = 0;
 
   constructor(
-    private readonly path: string,
+    path: string,
     private readonly model: CrateModel,
   ) {
-    this.temporary = `${path}.tmp-${process.pid}`;
-    try {
-      this.fd = openSync(this.temporary, 'w');
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      throw new CliError(`cannot write ${path}: ${code === 'ENOENT' ? 'no such directory' : (error as Error).message}`);
-    }
+    this.file = openOutputFile(path);
   }
 
   private write(text: string): void {
-    writeSync(this.fd!, text);
+    this.file.write(text);
   }
 
   begin(modelPath: string, adapter: string): void {
@@ -104,17 +97,19 @@ export class JsonReportWriter {
     this.images++;
   }
 
-  finish(): void {
-    this.write(']}\n');
-    closeSync(this.fd!);
-    this.fd = undefined;
-    renameSync(this.temporary, this.path);
+  /** An image that gave no result (e.g. a NaN activation): its path and why, in place of its values. */
+  addFailedImage(path: string, error: string): void {
+    this.write(`${this.images > 0 ? ',' : ''}${JSON.stringify({ path, error })}`);
+    this.images++;
   }
 
-  /** Leaves no partial file behind. */
+  finish(): void {
+    this.write(']}\n');
+    this.file.commit();
+  }
+
+  /** Leaves no partial file behind (where the target was a temporary file). */
   abandon(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
-    rmSync(this.temporary, { force: true });
+    this.file.abandon();
   }
 }

@@ -5,8 +5,8 @@
  * paper's R^c(Z^{ℓ+½}; U), R(Z^{ℓ+½}), ΔR and the sparsity of Z^{ℓ+1}, then
  * prints and writes their mean ± std over the images (population std).
  */
-import { readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, sep } from 'node:path';
+import { readdirSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { topClasses } from '../analysis/classes.ts';
 import { OFFICIAL_EPS_SQUARED, officialCodingRate, rateReduction } from '../analysis/codingRate.ts';
@@ -18,9 +18,13 @@ import type { CrateModel } from '../engine/model.ts';
 import { requestNodeGpu, type NodeGpu } from '../engine/node/nodeGpu.ts';
 import type { CliIo } from './cli.ts';
 import { CliError, UsageError } from './errors.ts';
-import { loadImageFile } from './images.ts';
+import { checkFiniteLayer, checkFiniteLogits, NonFiniteError } from './finite.ts';
+import { expandGlob, hasWildcard } from './glob.ts';
+import { loadImageFile, type LoadedImage } from './images.ts';
 import { loadAnyModelFile } from './loadModel.ts';
+import { writeOutputFile } from './outputFile.ts';
 import { describeModel, modelSummary } from './report.ts';
+import { printable } from './terminalText.ts';
 
 export const STATS_USAGE = `Usage: crate-explorer stats MODEL DIR|GLOB|IMAGE... [--json OUT.json] [--eps-squared E]
 
@@ -29,13 +33,19 @@ the mean ± std over the images of: the official coding rate R^c of the MSSA
 input; the paper's R^c(Z^{l+1/2}; U), R(Z^{l+1/2}) and the rate reduction
 R - R^c; the zero fraction and the l1 norm of the ISTA output Z^{l+1}.
 
-  MODEL              a .safetensors model in the project format
+  MODEL              a CRATE model: a project .onnx file, a .safetensors file,
+                     or a PyTorch checkpoint (.pth, .pt, .pth.tar); see
+                     'crate-explorer run --help'
   DIR                every .png, .jpg, .jpeg and .npy file in it (not recursive)
   GLOB               a quoted pattern with * ? or ** (e.g. 'data/**/*.png')
   IMAGE              a PNG, JPEG or (C, H, W) float32 .npy file
   --json OUT.json    also write the means, stds and every image's values
   --eps-squared E    epsilon^2 of the paper-formula rates (default 0.01)
   -h, --help         show this help
+
+An image that cannot be read, or whose forward pass produces a NaN or an
+infinity, is reported on stderr and listed under "failed" in the JSON; the
+others still run, and the exit status is then 1.
 
 A progress bar goes to stderr when it is a terminal.
 `;
@@ -78,55 +88,6 @@ export function parseStatsCommandLine(argv: readonly string[]): { help: true } |
   return { help: false, model, inputs, json: values.json, epsSquared };
 }
 
-const hasWildcard = (text: string) => /[*?[]/.test(text);
-
-/** A glob segment or path as a RegExp: `**` any number of folders, `*` and `?` within one name, `[…]` a class. */
-function globToRegExp(pattern: string): RegExp {
-  let source = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i];
-    if (c === '*' && pattern[i + 1] === '*') {
-      source += pattern[i + 2] === '/' ? '(?:[^/]*/)*' : '.*';
-      i += pattern[i + 2] === '/' ? 2 : 1;
-    } else if (c === '*') source += '[^/]*';
-    else if (c === '?') source += '[^/]';
-    else if (c === '[') {
-      const end = pattern.indexOf(']', i + 1);
-      if (end < 0) source += '\\[';
-      else {
-        source += `[${pattern.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\')}]`;
-        i = end;
-      }
-    } else source += c.replace(/[.+^${}()|\\]/g, '\\$&');
-  }
-  return new RegExp(`^${source}$`);
-}
-
-function walk(folder: string, out: string[]): void {
-  for (const entry of readdirSync(folder, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-    const path = join(folder, entry.name);
-    if (entry.isDirectory()) walk(path, out);
-    else out.push(path);
-  }
-}
-
-/** Paths matching a glob, sorted; searched below the pattern's longest folder without wildcards. */
-export function expandGlob(pattern: string): string[] {
-  const normalised = pattern.split(sep).join('/');
-  const segments = normalised.split('/');
-  const fixed = segments.findIndex(hasWildcard);
-  const root = fixed <= 0 ? (normalised.startsWith('/') ? '/' : '.') : segments.slice(0, fixed).join('/') || '/';
-  let files: string[] = [];
-  try {
-    walk(root, files);
-  } catch {
-    return [];
-  }
-  const matcher = globToRegExp(normalised.replace(/^\.\//, ''));
-  files = files.map((f) => f.split(sep).join('/'));
-  return files.filter((f) => matcher.test(root === '.' ? f.replace(/^\.\//, '') : f)).sort();
-}
-
 /** DIR, GLOB and IMAGE arguments → image paths, in argument order, each folder and glob sorted. */
 export function expandImageArguments(inputs: readonly string[]): string[] {
   const paths: string[] = [];
@@ -161,12 +122,18 @@ export interface StatsCaptures {
   zNext: Float32Array;
 }
 
-/** Reads what the statistics need from one run; done before the next run reuses the buffers. */
+/**
+ * Reads what the statistics need from one run; done before the next run
+ * reuses the buffers. A NaN or an infinity throws NonFiniteError (finite.ts).
+ */
 export async function readStatsCaptures(model: CrateModel, result: RunResult): Promise<StatsCaptures[]> {
   const layers: StatsCaptures[] = [];
   for (let l = 0; l < model.config.depth; l++) {
-    layers.push({ w: await result.captures.read(l, 'w'), zHalf: await result.captures.read(l, 'zHalf'), zNext: await result.captures.read(l, 'zNext') });
+    const layer = { w: await result.captures.read(l, 'w'), zHalf: await result.captures.read(l, 'zHalf'), zNext: await result.captures.read(l, 'zNext') };
+    checkFiniteLayer(l, Object.entries(layer) as [keyof StatsCaptures, Float32Array][]);
+    layers.push(layer);
   }
+  checkFiniteLogits(result.logits);
   return layers;
 }
 
@@ -190,7 +157,7 @@ export function imageStats(model: CrateModel, layers: readonly StatsCaptures[], 
 /** `[#####-----] 3/10 name` on one terminal line, redrawn in place. */
 export function progressLine(done: number, total: number, label: string, width = 30): string {
   const filled = Math.round((width * done) / total);
-  return `\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total} ${label}`.slice(0, 200) + '\x1b[K';
+  return `\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total} ${printable(label)}`.slice(0, 200) + '\x1b[K';
 }
 
 const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : String(value));
@@ -212,26 +179,42 @@ export function formatStatsTable(summary: Record<StatsSeries, MeanStd>): string[
   return lines;
 }
 
-function writeJsonAtomically(path: string, value: unknown): void {
-  const temporary = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
-  try {
-    writeFileSync(temporary, `${JSON.stringify(value)}\n`);
-    renameSync(temporary, path);
-  } catch (error) {
-    rmSync(temporary, { force: true });
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new CliError(`cannot write ${path}: ${code === 'ENOENT' ? 'no such directory' : (error as Error).message}`);
-  }
+const list = (values: ArrayLike<number>) => Array.from(values);
+
+/** An image that gave no result, and why. */
+interface FailedImage {
+  path: string;
+  error: string;
 }
 
-const list = (values: ArrayLike<number>) => Array.from(values);
+/** An image that cannot be read is a result of the set (listed as failed); anything else stops the command. */
+const isImageFailure = (error: unknown): error is CliError => error instanceof CliError;
 
 export async function runStats(args: StatsArgs, io: CliIo): Promise<void> {
   const model = await loadAnyModelFile(args.model, { onNote: (line) => io.stderr(`note: ${line}\n`) });
   const paths = expandImageArguments(args.inputs);
-  // The first image is checked before the (slow) GPU start; the others are read one at a time.
-  let next = loadImageFile(paths[0], model);
-  const progress = io.stderrIsTTY ? (done: number, label: string) => io.stderr(progressLine(done, paths.length, label)) : undefined;
+  const draw = io.terminal ?? io.stderr;
+  const progress = io.stderrIsTTY ? (done: number, label: string) => draw(progressLine(done, paths.length, label)) : undefined;
+  const failed: FailedImage[] = [];
+  const fail = (path: string, error: CliError) => {
+    failed.push({ path, error: error.message });
+    io.stderr(`${progress ? '\n' : ''}crate-explorer: ${error.message.includes(path) ? '' : `${path}: `}${error.message}\n`);
+  };
+  /** The first readable image from index `from` on, recording those that are not; index paths.length when none is left. */
+  const loadFrom = (from: number): { index: number; image?: LoadedImage } => {
+    for (let i = from; i < paths.length; i++) {
+      try {
+        return { index: i, image: loadImageFile(paths[i], model) };
+      } catch (error) {
+        if (!isImageFailure(error)) throw error;
+        fail(paths[i], error);
+      }
+    }
+    return { index: paths.length };
+  };
+  // The first readable image is found before the (slow) GPU start; the others are read one at a time.
+  let current = loadFrom(0);
+  if (!current.image) throw new CliError(`none of the ${paths.length} image${paths.length === 1 ? '' : 's'} could be read`);
   const request = { layers: 'all' as const, tensors: STATS_TENSORS };
   let gpu: NodeGpu | undefined;
   let engine: CrateGpuEngine | undefined;
@@ -239,37 +222,52 @@ export async function runStats(args: StatsArgs, io: CliIo): Promise<void> {
   try {
     gpu = await requestNodeGpu((message) => io.stderr(`${message}\n`));
     engine = CrateGpuEngine.create(gpu.device, model);
-    io.stdout(`${describeModel(args.model, model)}\nadapter: ${gpu.adapterName}${gpu.software ? ' (software)' : ''}\n${paths.length} image${paths.length === 1 ? '' : 's'}\n`);
+    io.stdout(`${describeModel(printable(args.model), model)}\nadapter: ${gpu.adapterName}${gpu.software ? ' (software)' : ''}\n${paths.length} image${paths.length === 1 ? '' : 's'}\n`);
     progress?.(0, '');
-    let pending = engine.run(next.tensor, request);
-    for (let i = 0; i < paths.length; i++) {
+    let pending = engine.run(current.image.tensor, request);
+    while (current.image) {
       const result = await pending;
-      const layers = await readStatsCaptures(model, result);
-      // The GPU runs the next image while the CPU analyses this one.
-      if (i + 1 < paths.length) {
-        next = loadImageFile(paths[i + 1], model);
-        pending = engine.run(next.tensor, request);
+      let layers: StatsCaptures[] | undefined;
+      try {
+        layers = await readStatsCaptures(model, result);
+      } catch (error) {
+        if (!(error instanceof NonFiniteError)) throw error;
+        fail(current.image.path, error);
       }
-      const top1 = topClasses(result.logits, model.config.labels, 1)[0].label;
-      perImage.push({ path: paths[i], top1, ...imageStats(model, layers, args.epsSquared) });
-      progress?.(i + 1, basename(paths[i]));
+      // The GPU runs the next image while the CPU analyses this one.
+      const following = loadFrom(current.index + 1);
+      if (following.image) pending = engine.run(following.image.tensor, request);
+      if (layers) {
+        const top1 = topClasses(result.logits, model.config.labels, 1)[0].label;
+        perImage.push({ path: current.image.path, top1, ...imageStats(model, layers, args.epsSquared) });
+      }
+      progress?.(following.index, basename(current.image.path));
+      current = following;
     }
     if (progress) io.stderr('\n');
   } finally {
     engine?.destroy();
     gpu?.device.destroy();
   }
-  const summary = summariseImages(perImage.map((image) => Object.fromEntries(STATS_SERIES.map((name) => [name, image[name]])) as ImageStats));
-  io.stdout(`per layer, mean ± std over ${paths.length} image${paths.length === 1 ? '' : 's'} (ε² = ${args.epsSquared} for R^c(Z½), R(Z½), ΔR):\n${formatStatsTable(summary).join('\n')}\n`);
+  const count = (n: number) => `${n} image${n === 1 ? '' : 's'}`;
+  const summary = perImage.length > 0 ? summariseImages(perImage.map((image) => Object.fromEntries(STATS_SERIES.map((name) => [name, image[name]])) as ImageStats)) : undefined;
+  if (summary) {
+    io.stdout(`per layer, mean ± std over ${count(perImage.length)} (ε² = ${args.epsSquared} for R^c(Z½), R(Z½), ΔR):\n${formatStatsTable(summary).join('\n')}\n`);
+  } else io.stdout('no image gave a result\n');
   if (args.json !== undefined) {
-    writeJsonAtomically(args.json, {
-      model: modelSummary(args.model, model),
-      adapter: gpu.adapterName,
-      eps_squared: args.epsSquared,
-      images: paths.length,
-      per_layer: Object.fromEntries(STATS_SERIES.map((name) => [name, { mean: list(summary[name].mean), std: list(summary[name].std) }])),
-      per_image: perImage,
-    });
-    io.stdout(`wrote ${args.json}\n`);
+    writeOutputFile(
+      args.json,
+      `${JSON.stringify({
+        model: modelSummary(args.model, model),
+        adapter: gpu.adapterName,
+        eps_squared: args.epsSquared,
+        images: perImage.length,
+        per_layer: summary ? Object.fromEntries(STATS_SERIES.map((name) => [name, { mean: list(summary[name].mean), std: list(summary[name].std) }])) : null,
+        per_image: perImage,
+        failed,
+      })}\n`,
+    );
+    io.stdout(`wrote ${printable(args.json)}\n`);
   }
+  if (failed.length > 0) throw new CliError(`${failed.length} of ${count(paths.length)} gave no result (listed above${args.json === undefined ? '' : ' and in the JSON'})`);
 }

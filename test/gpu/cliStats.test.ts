@@ -14,7 +14,8 @@ import { meanStd } from '../../src/analysis/dataset.ts';
 import { sparsity } from '../../src/analysis/sparsity.ts';
 import { runCli } from '../../src/cli/cli.ts';
 import { loadImageFile } from '../../src/cli/images.ts';
-import { expandGlob, expandImageArguments, parseStatsCommandLine, progressLine } from '../../src/cli/stats.ts';
+import { expandGlob } from '../../src/cli/glob.ts';
+import { expandImageArguments, parseStatsCommandLine, progressLine } from '../../src/cli/stats.ts';
 import { cpuForward } from '../../src/engine/cpu/reference.ts';
 import { loadFixture } from '../helpers/fixtures.ts';
 
