@@ -211,7 +211,7 @@ export function rateChart(run: RunResult, variant: RateVariant, stats?: DatasetS
     series.push({ ...official, primary: false });
     series.push({ id: 'reduction-mixed', name: 'R(Z^(ℓ+½)) − Rᶜ official (mixed measures)', values: expansion.map((r, i) => r - run.layers[i].codingRate) });
     note =
-      'The paper’s Rᶜ(Z^(ℓ+½); U) needs the layer’s U, which this run does not carry: shown are R(Z^(ℓ+½)) (ε² = 0.01, no normalisation) and, for reference, its difference from the official Rᶜ — two different measurements, not the paper’s ΔR.';
+      'The paper’s Rᶜ(Z^(ℓ+½); U) needs the layer’s U, which this run does not carry: shown are R(Z^(ℓ+½)) (ε² = 0.01, no normalisation) and, for reference, its difference from the official Rᶜ — two different measurements, not the paper’s ΔR (docs/MEASUREMENTS.md §2).';
   }
   const mean = dataset && meanSeries('paper-mean', `Rᶜ paper, mean ± std of ${dataset.count} images`, dataset.layers.map((l) => l.paperRate));
   if (mean) series.push(mean);

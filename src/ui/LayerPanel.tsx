@@ -1,5 +1,6 @@
 import { useMemo } from 'react';
 import { iouChart, rateChart, segmentationFraction, sparsityChart } from '../state/derived.ts';
+import { rateNumbers } from '../state/layerNumbers.ts';
 import { useApp, type RunResult } from '../state/store.ts';
 import { RATE_VARIANTS, type RateVariant } from '../state/urlState.ts';
 import { formatFraction, formatRate } from './format.ts';
@@ -30,6 +31,8 @@ export function LayerPanel({ result }: { result: RunResult }) {
   const rates = useMemo(() => rateChart(result, rate, stats), [result, rate, stats]);
   const sparsities = useMemo(() => sparsityChart(result, stats), [result, stats]);
   const ious = useMemo(() => iouChart(result, seg, fraction, stats), [result, seg, fraction, stats]);
+  // The numbers beside the chart come from the chart's own series (issue 19, bug 2).
+  const rateValues = useMemo(() => rateNumbers(result, rate, stats), [result, rate, stats]);
   const current = result.layers[layer];
   const m = result.model;
   const method = seg === 'top' ? `top ${Math.round(p * 100)}%` : `mass τ = ${tau}`;
@@ -101,14 +104,17 @@ export function LayerPanel({ result }: { result: RunResult }) {
           <div className="layer-numbers">
             {current && (
               <p className="layer-detail" data-testid="layer-detail" data-layer={layer}>
-                Layer {layer}: Rᶜ = {formatRate(current.codingRate)} nats, ‖Z‖₀/(d·N) = {formatFraction(current.sparsity)}
+                Layer {layer}: {rateValues.label} = <span data-testid="layer-detail-rate">{formatRate(rateValues.values[layer])}</span> nats, ‖Z‖₀/(d·N) ={' '}
+                {formatFraction(current.sparsity)}
               </p>
             )}
             <table className="layer-table" data-testid="layer-table">
               <thead>
                 <tr>
                   <th scope="col">layer ℓ</th>
-                  <th scope="col">Rᶜ (nats)</th>
+                  <th scope="col" data-testid="rate-column" data-variant={rateValues.variant}>
+                    {rateValues.label} (nats)
+                  </th>
                   <th scope="col">‖Zˡ⁺¹‖₀ / (d·N)</th>
                 </tr>
               </thead>
@@ -116,8 +122,8 @@ export function LayerPanel({ result }: { result: RunResult }) {
                 {result.layers.map((l) => (
                   <tr key={l.layer} className={l.layer === layer ? 'selected' : undefined} aria-selected={l.layer === layer} onClick={() => onSelect(l.layer)} data-layer={l.layer}>
                     <th scope="row">{l.layer}</th>
-                    <td data-testid={`rate-${l.layer}`} data-value={l.codingRate}>
-                      {formatRate(l.codingRate)}
+                    <td data-testid={`rate-${l.layer}`} data-value={rateValues.values[l.layer]} data-variant={rateValues.variant}>
+                      {formatRate(rateValues.values[l.layer])}
                     </td>
                     <td data-testid={`sparsity-${l.layer}`} data-value={l.sparsity}>
                       {formatFraction(l.sparsity)}

@@ -6,13 +6,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { version } from '../../package.json';
+import type { AdapterStatus } from '../../src/state/adapter.ts';
 import { layerTable, tableToCsv, tableToJson } from '../../src/state/exporters.ts';
 import { adapterLine, figureCaption, latin1, provenanceLines, provenanceOf, type ProvenanceInput } from '../../src/state/provenance.ts';
 import { defaultUrlState } from '../../src/state/urlState.ts';
 import { crc32, readTextChunks, textChunk, withTextChunks } from '../../src/viz/pngText.ts';
 import { fakeRun, GRID } from './viewFixtures.ts';
 
-const SWIFTSHADER = { status: 'ready', name: 'SwiftShader Device (Subzero)', vendor: 'google', architecture: 'swiftshader', fallback: false, features: [] } as const;
+const SWIFTSHADER: AdapterStatus = { status: 'ready', name: 'SwiftShader Device (Subzero)', vendor: 'google', architecture: 'swiftshader', fallback: false, features: [] };
 
 function input(patch: Partial<ProvenanceInput> = {}): ProvenanceInput {
   return { run: fakeRun({ mask: true }), view: { ...defaultUrlState(), layer: 1, head: 1, query: 4 }, adapter: SWIFTSHADER, link: 'http://x/?model=fake', exportedAt: '2026-11-30T00:00:00.000Z', ...patch };
