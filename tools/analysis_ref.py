@@ -89,6 +89,57 @@ def full_rate(z: np.ndarray, eps2: float) -> float:
     return 0.5 * logdet_spd(np.eye(d) + d / (n * eps2) * (z.T @ z))
 
 
+def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    """torch.nn.LayerNorm over the last axis, in float64 (biased variance, eps inside the root)."""
+    x = x.astype(np.float64)
+    centred = x - x.mean(axis=1, keepdims=True)
+    return centred / np.sqrt(np.var(x, axis=1, keepdims=True) + eps) * weight.astype(np.float64) + bias.astype(np.float64)
+
+
+def rate_mssa_out(z_half, ln1_weight, ln1_bias, u, heads: int, dh: int) -> float:
+    """docs/MEASUREMENTS.md §2.1: the official R^c of LN1(Z^{l+1/2}) U^T, with the layer's own LN1 and U."""
+    return official_rate(layer_norm(z_half, ln1_weight, ln1_bias) @ u.astype(np.float64).T, heads, dh)
+
+
+def lasso(z: np.ndarray, x: np.ndarray, d: np.ndarray, lam: float) -> float:
+    """(1/N)(1/2 ||Z D^T - X||_F^2 + lambda ||Z||_1), docs/MEASUREMENTS.md §2.1."""
+    z = z.astype(np.float64)
+    residual = z @ d.astype(np.float64).T - x
+    return float((0.5 * np.sum(residual * residual) + lam * np.sum(np.abs(z))) / z.shape[0])
+
+
+def ista_step(x: np.ndarray, d: np.ndarray, eta: float, lam: float) -> np.ndarray:
+    """CRATE's ISTA block from Z = X: ReLU(X + eta (X - X D^T) D - eta lambda) (docs/MEASUREMENTS.md §1 step 4)."""
+    d = d.astype(np.float64)
+    return np.maximum(x + eta * (x - x @ d.T) @ d - eta * lam, 0.0)
+
+
+def subspace_basis(rows: np.ndarray, tolerance: float = 1e-10) -> np.ndarray:
+    """Orthonormal basis (columns) of the span of the rows, by SVD; singular values below tolerance * largest dropped."""
+    u, s, _ = np.linalg.svd(rows.astype(np.float64).T, full_matrices=False)
+    if s.size == 0 or s[0] == 0:
+        return u[:, :0]
+    return u[:, s > tolerance * s[0]]
+
+
+def head_coherence(u: np.ndarray, heads: int, dh: int) -> np.ndarray:
+    """K x K: ||Q_k^T Q_j||_F^2 / min(r_k, r_j) (dh at full rank), Q_k a basis of head k's rows of U."""
+    bases = [subspace_basis(u[k * dh:(k + 1) * dh]) for k in range(heads)]
+    out = np.zeros((heads, heads))
+    for k in range(heads):
+        for j in range(heads):
+            rank = min(bases[k].shape[1], bases[j].shape[1])
+            out[k, j] = np.linalg.norm(bases[k].T @ bases[j]) ** 2 / rank if rank else 0.0
+    return out
+
+
+def dictionary_incoherence(d: np.ndarray) -> Dict[str, float]:
+    d = d.astype(np.float64)
+    norms = np.linalg.norm(d, axis=0)
+    return dict(gram_deviation=float(np.linalg.norm(d.T @ d - np.eye(d.shape[0])) / math.sqrt(d.shape[0])),
+                norm_min=float(norms.min()), norm_max=float(norms.max()), norm_mean=float(norms.mean()), norm_std=float(norms.std()))
+
+
 def log_histogram(values: np.ndarray, bins: int, value_range=None) -> Dict[str, Any]:
     v = values.astype(np.float64).ravel()
     positive = v[v > 0]
@@ -378,12 +429,56 @@ def dataset_fixture(seed: int):
     return tensors, cases
 
 
+OBJECTIVE_CASES = [
+    # name, tokens, dim, heads, dh, lambda, rank-deficient head (its last rows in the span of its first)
+    ("n197_h4_dh12", 197, 48, 4, 12, 0.1, False),
+    ("n197_h2_dh48", 197, 96, 2, 48, 0.1, False),
+    ("n17_h4_dh6", 17, 24, 4, 6, 0.1, False),  # heads·dh = d
+    ("n65_h4_dh24", 65, 96, 4, 24, 0.1, False),  # the shipped models' shape (odd N)
+    ("n50_h6_dh12", 50, 40, 6, 12, 0.3, False),  # heads·dh > d: the heads cannot all be orthogonal
+    ("n33_h3_dh10_rank7", 33, 30, 3, 10, 0.1, True),  # dh not a multiple of 4, head 1 of rank 7 (3 rows repeat)
+]
+
+
+def objective_fixture(seed: int):
+    tensors, cases = {}, []
+    for name, n, d, heads, dh, lam, deficient in OBJECTIVE_CASES:
+        rng = rng_for(seed, "objective", name)
+        inner = heads * dh
+        z_half = f32(1.3 * rng.standard_normal([n, d]) + rng.uniform(-0.5, 0.5, [1, d]))
+        ln1_w, ln1_b = f32(1 + 0.2 * rng.standard_normal(d)), f32(0.1 * rng.standard_normal(d))
+        ln2_w, ln2_b = f32(1 + 0.2 * rng.standard_normal(d)), f32(0.1 * rng.standard_normal(d))
+        u = rng.standard_normal([inner, d]) / math.sqrt(d)
+        u = f32(u)
+        if deficient:
+            # Exact in float32 (powers of two and sign): rows 7.. of head 1 are multiples of its rows 0..
+            u[dh + 7:2 * dh] = u[dh:dh + dh - 7] * np.array([[2.0], [-1.0], [0.5]], dtype=np.float32)[:dh - 7]
+        # A dictionary near orthonormal, as training leaves it, with uneven atom norms.
+        q, _ = np.linalg.qr(rng.standard_normal([d, d]))
+        dictionary = f32((q + 0.15 * rng.standard_normal([d, d]) / math.sqrt(d)) * rng.uniform(0.8, 1.2, [1, d]))
+        x = layer_norm(z_half, ln2_w, ln2_b)
+        z_next = f32(ista_step(x, dictionary, 0.1, lam))
+        coherence = head_coherence(u, heads, dh)
+        ranks = [subspace_basis(u[k * dh:(k + 1) * dh]).shape[1] for k in range(heads)]
+        assert ranks == [dh if not (deficient and k == 1) else 7 for k in range(heads)], (name, ranks)
+        tensors.update({f"{name}.z_half": z_half, f"{name}.z_next": z_next, f"{name}.ln1_weight": ln1_w, f"{name}.ln1_bias": ln1_b,
+                        f"{name}.qkv": u, f"{name}.ln2_weight": ln2_w, f"{name}.ln2_bias": ln2_b, f"{name}.dictionary": dictionary,
+                        f"{name}.head_coherence": f32(coherence)})
+        cases.append(dict(name=name, tokens=n, dim=d, heads=heads, dim_head=dh, lambda_=lam, ranks=ranks,
+                          rate_mssa_out=rate_mssa_out(z_half, ln1_w, ln1_b, u, heads, dh),
+                          lasso_before=lasso(x, x, dictionary, lam), lasso_after=lasso(z_next, x, dictionary, lam),
+                          head_coherence=coherence.tolist(), random_reference=dh / d,
+                          dictionary=dictionary_incoherence(dictionary)))
+    return tensors, cases
+
+
 FAMILIES = {
     "rates": rates_fixture,
     "sparsity": histogram_fixture,
     "attention": attention_fixture,
     "pca": pca_fixture,
     "dataset": dataset_fixture,
+    "objective": objective_fixture,
 }
 
 

@@ -12,6 +12,7 @@ import sys
 import unittest
 
 import numpy as np
+import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import analysis_ref as ref  # noqa: E402
@@ -100,6 +101,60 @@ class ImageReferences(unittest.TestCase):
         self.assertEqual((h["zeros"], h["negatives"], h["below"], h["above"]), (2, 1, 1, 1))
         self.assertEqual(int(h["counts"].sum()), 3)
         self.assertEqual(h["counts"].tolist(), [0, 0, 1, 2])  # edges 1e-3, 1e-2, 1e-1, 1, 10
+
+
+class ObjectiveReferences(unittest.TestCase):
+    """docs/MEASUREMENTS.md §2.1 by a second route: torch for LayerNorm and the official ISTA code, principal angles for coherence."""
+
+    def setUp(self):
+        self.rng = np.random.RandomState(15)
+
+    def test_layer_norm_is_torchs(self):
+        x, w, b = self.rng.standard_normal([7, 10]), self.rng.standard_normal(10), self.rng.standard_normal(10)
+        expected = torch.nn.functional.layer_norm(torch.from_numpy(x), (10,), torch.from_numpy(w), torch.from_numpy(b), 1e-5).numpy()
+        np.testing.assert_allclose(ref.layer_norm(x, w, b), expected, atol=1e-12)
+
+    def test_ista_step_is_the_official_block(self):
+        # model/crate.py: x1 = F.linear(x, W); relu(x + eta (F.linear(x, W.t()) - F.linear(x1, W.t())) - eta lambda)
+        x, d = self.rng.standard_normal([9, 6]), self.rng.standard_normal([6, 6])
+        tx, tw = torch.from_numpy(x), torch.from_numpy(d)
+        x1 = torch.nn.functional.linear(tx, tw)
+        official = torch.relu(tx + 0.1 * (torch.nn.functional.linear(tx, tw.t()) - torch.nn.functional.linear(x1, tw.t())) - 0.1 * 0.1).numpy()
+        np.testing.assert_allclose(ref.ista_step(x, d, 0.1, 0.1), official, atol=1e-12)
+
+    def test_lasso_by_loops(self):
+        z, x, d = self.rng.standard_normal([4, 3]), self.rng.standard_normal([4, 3]), self.rng.standard_normal([3, 3])
+        total = 0.0
+        for r in range(4):
+            for i in range(3):
+                total += 0.5 * (sum(d[i, j] * z[r, j] for j in range(3)) - x[r, i]) ** 2
+            total += 0.2 * sum(abs(v) for v in z[r])
+        self.assertAlmostEqual(ref.lasso(z, x, d, 0.2), total / 4, places=12)
+
+    def test_head_coherence_is_the_mean_squared_cosine_of_principal_angles(self):
+        u = self.rng.standard_normal([3 * 5, 12])
+        c = ref.head_coherence(u, 3, 5)
+        for k in range(3):
+            for j in range(3):
+                qk, _ = np.linalg.qr(u[k * 5:(k + 1) * 5].T)
+                qj, _ = np.linalg.qr(u[j * 5:(j + 1) * 5].T)
+                cosines = np.linalg.svd(qk.T @ qj, compute_uv=False)
+                self.assertAlmostEqual(c[k, j], float(np.mean(cosines ** 2)), places=10)
+
+    def test_head_coherence_of_an_orthogonal_split_and_a_rank_deficient_head(self):
+        q, _ = np.linalg.qr(self.rng.standard_normal([12, 12]))
+        np.testing.assert_allclose(ref.head_coherence(q[:9], 3, 3), np.eye(3), atol=1e-12)
+        u = self.rng.standard_normal([8, 10])
+        u[6:8] = 2 * u[4:6]
+        c = ref.head_coherence(u, 2, 4)
+        self.assertEqual(ref.subspace_basis(u[4:8]).shape[1], 2)
+        self.assertAlmostEqual(c[1, 1], 1.0, places=12)
+
+    def test_dictionary_incoherence_of_an_orthogonal_dictionary(self):
+        q, _ = np.linalg.qr(self.rng.standard_normal([8, 8]))
+        d = ref.dictionary_incoherence(q)
+        self.assertLess(d["gram_deviation"], 1e-12)
+        self.assertAlmostEqual(d["norm_min"], 1.0, places=12)
 
 
 class CommittedFixtures(unittest.TestCase):

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { attentionMaps, upsampleBilinear } from '../../src/analysis/attention.ts';
 import { codingRate, officialCodingRate, paperCodingRate, rateReduction } from '../../src/analysis/codingRate.ts';
+import { dictionaryIncoherence, headCoherence } from '../../src/analysis/coherence.ts';
 import { meanStd } from '../../src/analysis/dataset.ts';
+import { layerObjective } from '../../src/analysis/objective.ts';
 import { pcaImage } from '../../src/analysis/pca.ts';
 import { bestHead, massFractionMask, patchMaskIoU, segmentHeads, topFractionMask } from '../../src/analysis/segmentation.ts';
 import { logHistogram, sparsity } from '../../src/analysis/sparsity.ts';
@@ -224,5 +226,62 @@ describe('dataset mean ± std vs NumPy (ddof = 0)', () => {
     expect(relativeError(result.mean, tensor(`${c.name}.mean`))).toBeLessThanOrEqual(TOLERANCE);
     const std = tensor(`${c.name}.std`);
     result.std.forEach((s, i) => expect(Math.abs(s - std[i]), `std[${i}]`).toBeLessThanOrEqual(TOLERANCE * Math.max(std[i], 1e-3)));
+  });
+});
+
+describe('each layer as an optimisation step (docs/MEASUREMENTS.md §2.1) vs NumPy', () => {
+  interface ObjectiveCase {
+    name: string;
+    tokens: number;
+    dim: number;
+    heads: number;
+    dim_head: number;
+    lambda_: number;
+    ranks: number[];
+    rate_mssa_out: number;
+    lasso_before: number;
+    lasso_after: number;
+    head_coherence: number[][];
+    random_reference: number;
+    dictionary: { gram_deviation: number; norm_min: number; norm_max: number; norm_mean: number; norm_std: number };
+  }
+  const { cases, tensor } = loadFamily<ObjectiveCase>('objective');
+  it('has the shapes the issue asks for (dh = 6, 10, 12, 48, not a multiple of 4; N = 197 and odd; a rank-deficient head)', () => {
+    expect(new Set(cases.map((c) => c.dim_head))).toEqual(new Set([6, 10, 12, 24, 48]));
+    expect(cases.some((c) => c.tokens === 197)).toBe(true);
+    expect(cases.filter((c) => c.tokens % 2 === 1).length).toBeGreaterThanOrEqual(3);
+    expect(cases.some((c) => c.ranks.some((r) => r < c.dim_head))).toBe(true);
+  });
+
+  describe.each(cases)('$name (N=$tokens d=$dim heads=$heads dh=$dim_head)', (c) => {
+    const dims = { tokens: c.tokens, dim: c.dim, heads: c.heads, dimHead: c.dim_head };
+    const weights = {
+      mssaNorm: { weight: tensor(`${c.name}.ln1_weight`), bias: tensor(`${c.name}.ln1_bias`) },
+      qkv: tensor(`${c.name}.qkv`),
+      istaNorm: { weight: tensor(`${c.name}.ln2_weight`), bias: tensor(`${c.name}.ln2_bias`) },
+      dictionary: tensor(`${c.name}.dictionary`),
+    };
+    const tensors = { zHalf: tensor(`${c.name}.z_half`), zNext: tensor(`${c.name}.z_next`) };
+    it('rate_mssa_out, lasso_before, lasso_after', () => {
+      const values = layerObjective(tensors, weights, dims, c.lambda_);
+      expect(relative(values.rateMssaOut, c.rate_mssa_out)).toBeLessThanOrEqual(TOLERANCE);
+      expect(relative(values.lassoBefore, c.lasso_before)).toBeLessThanOrEqual(TOLERANCE);
+      expect(relative(values.lassoAfter, c.lasso_after)).toBeLessThanOrEqual(TOLERANCE);
+    });
+    it('head_coherence (K×K), ranks and the dh/d reference', () => {
+      const coherence = headCoherence(weights.qkv, c.heads, c.dim_head, c.dim);
+      expect(coherence.ranks).toEqual(c.ranks);
+      expect(coherence.randomReference).toBeCloseTo(c.random_reference, 15);
+      expect(maxAbsDiff(coherence.matrix, c.head_coherence.flat())).toBeLessThanOrEqual(TOLERANCE);
+    });
+    it('dictionary incoherence ‖DᵀD − I‖_F/√d and the column-norm spread', () => {
+      const d = dictionaryIncoherence(weights.dictionary, c.dim);
+      const expected = c.dictionary;
+      expect(relative(d.gramDeviation, expected.gram_deviation)).toBeLessThanOrEqual(TOLERANCE);
+      expect(relative(d.columnNorms.min, expected.norm_min)).toBeLessThanOrEqual(TOLERANCE);
+      expect(relative(d.columnNorms.max, expected.norm_max)).toBeLessThanOrEqual(TOLERANCE);
+      expect(relative(d.columnNorms.mean, expected.norm_mean)).toBeLessThanOrEqual(TOLERANCE);
+      expect(relative(d.columnNorms.std, expected.norm_std)).toBeLessThanOrEqual(TOLERANCE);
+    });
   });
 });

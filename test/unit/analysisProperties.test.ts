@@ -7,8 +7,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { attentionMaps, upsampleBilinear } from '../../src/analysis/attention.ts';
 import { codingRate, officialCodingRate, paperCodingRate } from '../../src/analysis/codingRate.ts';
+import { dictionaryIncoherence, headCoherence, meanOffDiagonal } from '../../src/analysis/coherence.ts';
 import { meanStd, summariseImages } from '../../src/analysis/dataset.ts';
 import { symmetricEigen } from '../../src/analysis/eigen.ts';
+import { istaStep, lassoObjective } from '../../src/analysis/objective.ts';
 import { pcaImage } from '../../src/analysis/pca.ts';
 import { maskIoU, massFractionMask, topFractionCount, topFractionMask, unionMasks, upsampleMaskNearest } from '../../src/analysis/segmentation.ts';
 import { logHistogram, sparsity } from '../../src/analysis/sparsity.ts';
@@ -289,5 +291,154 @@ describe('dataset view', () => {
       }),
       FC,
     );
+  });
+});
+
+describe('each layer as an optimisation step (docs/MEASUREMENTS.md §2.1)', () => {
+  const coherenceShape = fc.record({
+    dim: fc.integer({ min: 2, max: 40 }),
+    heads: fc.integer({ min: 1, max: 6 }),
+    dimHead: fc.integer({ min: 1, max: 13 }),
+    seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+  });
+
+  it('head_coherence is symmetric with a unit diagonal, entries in [0, 1], heads of rank min(dh, d)', () => {
+    fc.assert(
+      fc.property(coherenceShape, ({ dim, heads, dimHead, seed }) => {
+        const { matrix, ranks } = headCoherence(randomMatrix(heads * dimHead, dim, seed), heads, dimHead, dim);
+        expect(ranks).toEqual(Array(heads).fill(Math.min(dimHead, dim)));
+        for (let k = 0; k < heads; k++) {
+          expect(Math.abs(matrix[k * heads + k] - 1)).toBeLessThanOrEqual(1e-12);
+          for (let j = 0; j < heads; j++) {
+            expect(matrix[k * heads + j]).toBe(matrix[j * heads + k]);
+            expect(matrix[k * heads + j]).toBeGreaterThanOrEqual(0);
+            expect(matrix[k * heads + j]).toBeLessThanOrEqual(1 + 1e-12);
+          }
+        }
+      }),
+      FC,
+    );
+  });
+
+  it('an orthogonal split of the rows gives zero off-diagonal, whatever basis each head uses for its subspace', () => {
+    fc.assert(
+      fc.property(coherenceShape, ({ dim, heads, dimHead, seed }) => {
+        fc.pre(heads * dimHead <= dim);
+        const rows = randomRotation(dim, seed).subarray(0, heads * dimHead * dim);
+        // Mix each head's rows by an invertible dh×dh matrix: the span, and so the coherence, stays.
+        const mixed = new Float64Array(heads * dimHead * dim);
+        const mix = randomMatrix(dimHead, dimHead, seed + 1);
+        for (let t = 0; t < dimHead; t++) mix[t * dimHead + t] += 3 * dimHead; // diagonally dominant: invertible
+        for (let k = 0; k < heads; k++) {
+          for (let r = 0; r < dimHead; r++) {
+            for (let s = 0; s < dimHead; s++) {
+              for (let i = 0; i < dim; i++) mixed[(k * dimHead + r) * dim + i] += mix[r * dimHead + s] * rows[(k * dimHead + s) * dim + i];
+            }
+          }
+        }
+        const { matrix } = headCoherence(mixed, heads, dimHead, dim);
+        for (let k = 0; k < heads; k++) {
+          for (let j = 0; j < heads; j++) expect(Math.abs(matrix[k * heads + j] - (k === j ? 1 : 0))).toBeLessThanOrEqual(1e-10);
+        }
+      }),
+      FC,
+    );
+  });
+
+  it('two heads with the same span have coherence 1; a head with repeated rows keeps a unit diagonal at its lower rank', () => {
+    const dim = 20;
+    const dimHead = 5;
+    const a = randomMatrix(dimHead, dim, 7);
+    const u = new Float64Array(3 * dimHead * dim);
+    u.set(a, 0);
+    u.set(a.map((v) => -2 * v), dimHead * dim); // head 1 = −2A: the same span as head 0
+    const repeated = randomMatrix(dimHead, dim, 8);
+    repeated.copyWithin(3 * dim, 0, 2 * dim); // rows 3, 4 repeat rows 0, 1: rank 3
+    u.set(repeated, 2 * dimHead * dim);
+    const { matrix, ranks } = headCoherence(u, 3, dimHead, dim);
+    expect(ranks).toEqual([5, 5, 3]);
+    expect(matrix[1]).toBeCloseTo(1, 12);
+    expect(matrix[2 * 3 + 2]).toBeCloseTo(1, 12);
+  });
+
+  it('independent random subspaces have mean off-diagonal coherence close to dh/d', () => {
+    const dim = 120;
+    const dimHead = 8;
+    const heads = 24;
+    const { matrix, randomReference } = headCoherence(randomMatrix(heads * dimHead, dim, 11), heads, dimHead, dim);
+    expect(randomReference).toBe(dimHead / dim);
+    // 276 pairs; each entry's spread around dh/d is about dh/d·√(2/dh²), so the mean is within a few %.
+    expect(Math.abs(meanOffDiagonal(matrix, heads) / randomReference - 1)).toBeLessThan(0.1);
+  });
+
+  it('an orthogonal dictionary has ‖DᵀD − I‖ = 0 and unit atoms; scaling one atom by s moves exactly that entry', () => {
+    const dim = 16;
+    const d = randomRotation(dim, 5);
+    const flat = dictionaryIncoherence(d, dim);
+    expect(flat.gramDeviation).toBeLessThanOrEqual(1e-12);
+    expect(flat.columnNorms.min).toBeCloseTo(1, 12);
+    expect(flat.columnNorms.max).toBeCloseTo(1, 12);
+    const scaled = Float64Array.from(d);
+    for (let r = 0; r < dim; r++) scaled[r * dim + 3] *= 2; // column 3, the atom
+    const moved = dictionaryIncoherence(scaled, dim);
+    expect(moved.gramDeviation).toBeCloseTo(3 / Math.sqrt(dim), 12); // only (DᵀD)₃₃ = 4 differs from I, by 3
+    expect(moved.columnNorms.max).toBeCloseTo(2, 12);
+  });
+
+  /** ‖D‖₂² by power iteration on DᵀD: the Lipschitz constant of the LASSO's smooth part. */
+  function spectralNormSquared(d: Float64Array, dim: number): number {
+    let v = Float64Array.from({ length: dim }, (_, i) => 1 + i / dim);
+    let value = 0;
+    for (let iteration = 0; iteration < 500; iteration++) {
+      const dv = new Float64Array(dim);
+      for (let i = 0; i < dim; i++) for (let j = 0; j < dim; j++) dv[i] += d[i * dim + j] * v[j];
+      const next = new Float64Array(dim);
+      for (let j = 0; j < dim; j++) for (let i = 0; i < dim; i++) next[j] += d[i * dim + j] * dv[i];
+      value = Math.sqrt(next.reduce((a, b) => a + b * b, 0));
+      v = next.map((x) => x / value);
+    }
+    return value;
+  }
+
+  const lassoShape = fc.record({
+    tokens: fc.integer({ min: 1, max: 20 }),
+    dim: fc.integer({ min: 2, max: 24 }),
+    seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+    lambda: fc.constantFrom(0, 0.01, 0.1, 1),
+  });
+
+  it('one non-negative ISTA step with η ≤ 1/‖D‖₂² never increases the LASSO objective', () => {
+    fc.assert(
+      fc.property(lassoShape, fc.constantFrom(1, 0.1, 1e-3), ({ tokens, dim, seed, lambda }, share) => {
+        const d = randomMatrix(dim, dim, seed, 1 / Math.sqrt(dim));
+        const x = randomMatrix(tokens, dim, seed + 1);
+        const z = randomMatrix(tokens, dim, seed + 2).map((v) => Math.max(v, 0)); // a feasible (non-negative) start
+        const eta = share / spectralNormSquared(d, dim);
+        const before = lassoObjective(z, x, d, tokens, dim, lambda);
+        const after = lassoObjective(istaStep(z, x, d, tokens, dim, eta, lambda), x, d, tokens, dim, lambda);
+        expect(after).toBeLessThanOrEqual(before * (1 + 1e-12) + 1e-15);
+      }),
+      FC,
+    );
+  });
+
+  it('the same step with η far above 1/‖D‖₂² can increase it (the test above is not vacuous)', () => {
+    const dim = 6;
+    const tokens = 4;
+    const d = randomMatrix(dim, dim, 3, 1 / Math.sqrt(dim));
+    const x = randomMatrix(tokens, dim, 4);
+    const z = Float64Array.from(x, (v) => Math.max(v, 0));
+    const eta = 50 / spectralNormSquared(d, dim);
+    expect(lassoObjective(istaStep(z, x, d, tokens, dim, eta, 0.1), x, d, tokens, dim, 0.1)).toBeGreaterThan(lassoObjective(z, x, d, tokens, dim, 0.1));
+  });
+
+  it('istaStep from Z = X is the CRATE ISTA block, and the LASSO objective is (½‖ZDᵀ − X‖² + λ‖Z‖₁)/N by hand', () => {
+    // d = 2, N = 1: D = [[1, 2], [0, 1]], X = [1, −1], η = λ = 0.1.
+    const d = [1, 2, 0, 1];
+    const x = [1, -1];
+    // X·Dᵀ = [1·1 + 2·(−1), 0·1 + 1·(−1)] = [−1, −1]; (X − XDᵀ) = [2, 0]; (X − XDᵀ)·D = [2, 4].
+    expect(Array.from(istaStep(x, x, d, 1, 2, 0.1, 0.1))).toEqual([1 + 0.1 * 2 - 0.01, Math.max(0, -1 + 0.1 * 4 - 0.01)].map((v) => expect.closeTo(v, 14)));
+    // At Z = X: ½‖[−2, 0]‖² + 0.1·2 = 2.2.
+    expect(lassoObjective(x, x, d, 1, 2, 0.1)).toBeCloseTo(2.2, 14);
   });
 });

@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { officialCodingRate, paperCodingRate } from '../../src/analysis/codingRate.ts';
+import { mssaOutputRate } from '../../src/analysis/objective.ts';
 import { analyseLayer } from '../../src/analysis/layer.ts';
 import { sparsity } from '../../src/analysis/sparsity.ts';
 import { cpuForward } from '../../src/engine/cpu/reference.ts';
 import { imageToTensor, type RgbaImage } from '../../src/engine/preprocess.ts';
 import type { ForwardOutputs } from '../../src/engine/runner.ts';
 import type { AdapterStatus } from '../../src/state/adapter.ts';
+import { analyseOutputs, modelWeightMeasures, objectiveOfOutputs } from '../../src/state/analyse.ts';
 import {
   DATASET_MAX_IMAGES,
   DATASET_SOFTWARE_MAX_IMAGES,
@@ -167,6 +169,39 @@ describe('runDataset and its records', () => {
     const withMask = await imageExtras(model, outputs, { mask: mask!, image: { height: 16, width: 16 } }, { seg: 'top', p: 0.6, tau: 0.6 });
     expect(withMask.iou).toHaveLength(model.config.depth);
     for (const v of withMask.iou!) expect(v).toBeGreaterThanOrEqual(0);
+  });
+
+  it('imageExtras and the records carry every layer\'s objective values, as objectiveOfOutputs computes them (docs/MEASUREMENTS.md §2.1)', async () => {
+    const records = await measured();
+    const outputs = await forward(imageToTensor(sample(0).image, model.config));
+    const expected = objectiveOfOutputs(model, outputs);
+    expect(expected).toHaveLength(model.config.depth);
+    const extras = await imageExtras(model, outputs, undefined, { seg: 'top', p: 0.6, tau: 0.6 });
+    expect(extras.objective).toEqual(expected);
+    expect(records[0].rateMssaOut).toEqual(expected.map((v) => v.rateMssaOut));
+    expect(records[0].lassoBefore).toEqual(expected.map((v) => v.lassoBefore));
+    expect(records[0].lassoAfter).toEqual(expected.map((v) => v.lassoAfter));
+  });
+
+  it('rate_mssa_out takes the same path as rate_official: fed the layer input Z^ℓ instead of Z^{ℓ+½}, it gives rate_official', () => {
+    const trace = cpuForward(model, imageToTensor(sample(1).image, model.config));
+    const { heads, dim_head: dimHead, dim } = model.config;
+    trace.layers.forEach((layer, l) => {
+      const weights = model.weights.layers[l];
+      const official = officialCodingRate(layer.w, tokens, heads, dimHead);
+      const viaInput = mssaOutputRate(layer.z, { tokens, dim, heads, dimHead }, weights.mssaNorm, weights.qkv);
+      expect(Math.abs(viaInput - official) / official).toBeLessThanOrEqual(1e-5); // W is float32 in the trace
+    });
+  });
+
+  it('analyseOutputs attaches the weight-only measures, computed once per model', () => {
+    const outputs = { logits: new Float32Array(4), layers: cpuForward(model, imageToTensor(sample(2).image, model.config)).layers };
+    const first = analyseOutputs(model, outputs).layers;
+    const second = analyseOutputs(model, outputs).layers;
+    expect(first[0].headCoherence!.matrix).toHaveLength(model.config.heads ** 2);
+    expect(first[0].dictionary!.gramDeviation).toBeGreaterThan(0);
+    expect(second[1].headCoherence).toBe(first[1].headCoherence); // the cached object, not a recomputation
+    expect(modelWeightMeasures(model)[2].headCoherence).toBe(first[2].headCoherence);
   });
 });
 
