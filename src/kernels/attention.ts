@@ -1,21 +1,48 @@
-import code from './attention.wgsl?raw';
+import pairs from './attention.wgsl?raw';
+import blocked from './attentionBlocked.wgsl?raw';
+import { bufferList, declareKernel, kernelSpec, packUniforms, type KernelVariant } from './declaration.ts';
 import { ceilDiv, type Dispatch, type ProgramSpec } from './program.ts';
 
-const WORKGROUP: [number, number, number] = [64, 1, 1];
-/** Each invocation serves two query tokens, sharing every key row it loads. */
-const QUERIES_PER_INVOCATION = 2;
-/** The kernel keeps a query and an accumulator of dh values per invocation. */
+/** The kernel keeps a query and an accumulator of dh values per query per invocation (MAX_DH4 = dh/4 in WGSL). */
 export const MAX_DIM_HEAD = 256;
 
-export function attentionSpec(writeProbabilities: boolean): ProgramSpec {
-  return {
-    name: 'attention',
-    code,
-    entryPoint: 'main',
-    bindings: ['uniform', 'read-only-storage', 'storage', 'storage'],
-    workgroupSize: WORKGROUP,
-    constants: { WRITE_PROBS: Number(writeProbabilities) },
-  };
+export const attentionDeclaration = declareKernel({
+  name: 'attention',
+  bindings: [
+    { name: 'params', kind: 'uniform' },
+    { name: 'w', kind: 'read-only-storage' },
+    { name: 'out', kind: 'storage' },
+    { name: 'probabilities', kind: 'storage' },
+  ],
+  uniforms: [
+    { name: 'tokens', type: 'u32' },
+    { name: 'heads', type: 'u32' },
+    { name: 'dh4', type: 'u32' },
+    { name: 'inner4', type: 'u32' },
+    { name: 'scale', type: 'f32' },
+  ],
+  sharedConstants: { MAX_DH4: MAX_DIM_HEAD / 4 },
+});
+
+export interface AttentionVariant extends KernelVariant {
+  /** Query tokens per invocation: sizes the dispatch, and must equal the shader's QUERIES_PER_INVOCATION. */
+  queriesPerInvocation: number;
+}
+
+/** `pairs` is the original kernel; `blocked` walks keys four at a time for four queries (flash-style, online softmax). */
+export const ATTENTION_VARIANTS = {
+  pairs: { code: pairs, workgroupSize: [64, 1, 1], queriesPerInvocation: 2, description: '2 queries per invocation, one key at a time (the original kernel)' },
+  blocked: { code: blocked, workgroupSize: [64, 1, 1], queriesPerInvocation: 4, description: '4 queries × 4 keys per step, online softmax' },
+} as const satisfies Record<string, AttentionVariant>;
+
+export type AttentionVariantName = keyof typeof ATTENTION_VARIANTS;
+
+export function attentionSpec(writeProbabilities: boolean, variant: AttentionVariantName = 'pairs'): ProgramSpec {
+  const chosen = ATTENTION_VARIANTS[variant];
+  return kernelSpec(attentionDeclaration, variant, chosen, { WRITE_PROBS: Number(writeProbabilities) }, {
+    ...attentionDeclaration.sharedConstants,
+    QUERIES_PER_INVOCATION: chosen.queriesPerInvocation,
+  });
 }
 
 export interface AttentionShape {
@@ -26,31 +53,21 @@ export interface AttentionShape {
 
 export function attentionParams({ tokens, heads, dimHead }: AttentionShape): ArrayBuffer {
   if (dimHead % 4 !== 0 || dimHead > MAX_DIM_HEAD) throw new Error(`attention needs dim_head a multiple of 4 and ≤ ${MAX_DIM_HEAD}, got ${dimHead}`);
-  const buffer = new ArrayBuffer(32);
-  const u32 = new Uint32Array(buffer);
-  u32[0] = tokens;
-  u32[1] = heads;
-  u32[2] = dimHead / 4;
-  u32[3] = (heads * dimHead) / 4;
-  new Float32Array(buffer)[4] = 1 / Math.sqrt(dimHead);
-  return buffer;
+  return packUniforms(attentionDeclaration, { tokens, heads, dh4: dimHead / 4, inner4: (heads * dimHead) / 4, scale: 1 / Math.sqrt(dimHead) });
 }
 
-export interface AttentionBuffers {
-  params: GPUBuffer;
-  /** W = LN1(Z)·Uᵀ, [tokens, heads·dh]. */
-  w: GPUBuffer;
-  /** O, [tokens, heads·dh]. */
-  out: GPUBuffer;
-  /** [heads, tokens, tokens] when probabilities are written, else any small buffer. */
-  probabilities: GPUBuffer;
-}
+/**
+ * w: W = LN1(Z)·Uᵀ, [tokens, heads·dh]; out: O, [tokens, heads·dh];
+ * probabilities: [heads, tokens, tokens] when written, else any small buffer.
+ */
+export type AttentionBuffers = Record<(typeof attentionDeclaration.bindings)[number]['name'], GPUBuffer>;
 
-export function attentionDispatch(shape: AttentionShape, writeProbabilities: boolean, buffers: AttentionBuffers, scope: string): Dispatch {
+export function attentionDispatch(shape: AttentionShape, writeProbabilities: boolean, buffers: AttentionBuffers, scope: string, variant: AttentionVariantName = 'pairs'): Dispatch {
+  const { workgroupSize, queriesPerInvocation } = ATTENTION_VARIANTS[variant];
   return {
-    spec: attentionSpec(writeProbabilities),
-    buffers: [buffers.params, buffers.w, buffers.out, buffers.probabilities],
-    workgroups: [ceilDiv(ceilDiv(shape.tokens, QUERIES_PER_INVOCATION), WORKGROUP[0]), shape.heads, 1],
+    spec: attentionSpec(writeProbabilities, variant),
+    buffers: bufferList(attentionDeclaration, buffers),
+    workgroups: [ceilDiv(ceilDiv(shape.tokens, queriesPerInvocation), workgroupSize[0]), shape.heads, 1],
     scope,
   };
 }

@@ -10,8 +10,11 @@
 override WRITE_PROBS: bool = false;
 override WG_X: u32 = 64;
 
-// dh ≤ 4·MAX_DH4 = 256; the engine checks this before dispatching.
+// dh ≤ 4·MAX_DH4 = 256; the engine checks this before dispatching
+// (MAX_DIM_HEAD in attention.ts; checked against this at pipeline creation).
 const MAX_DH4: u32 = 64u;
+// Query tokens per invocation; attention.ts sizes the dispatch with the same number.
+const QUERIES_PER_INVOCATION: u32 = 2u;
 
 struct Params {
   tokens: u32,
@@ -27,7 +30,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> probs: array<f32>;
+@group(0) @binding(3) var<storage, read_write> probabilities: array<f32>;
 
 fn scores(q0: ptr<function, array<vec4<f32>, MAX_DH4>>, q1: ptr<function, array<vec4<f32>, MAX_DH4>>, keyBase: u32) -> vec2<f32> {
   var s = vec2<f32>(0.0);
@@ -42,7 +45,7 @@ fn scores(q0: ptr<function, array<vec4<f32>, MAX_DH4>>, q1: ptr<function, array<
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   // Two queries per invocation: every key row loaded serves both. With an odd
   // token count the last invocation computes its one query twice.
-  let i0 = gid.x * 2u;
+  let i0 = gid.x * QUERIES_PER_INVOCATION;
   let head = gid.y;
   if (i0 >= params.tokens) {
     return;
@@ -96,8 +99,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let rowBase1 = (head * params.tokens + i1) * params.tokens;
     for (var j = 0u; j < params.tokens; j++) {
       let p = exp(scores(&query0, &query1, j * params.inner4 + headOffset) - runningMax) * inverseSum;
-      probs[rowBase0 + j] = p.x;
-      probs[rowBase1 + j] = p.y;
+      probabilities[rowBase0 + j] = p.x;
+      probabilities[rowBase1 + j] = p.y;
     }
   }
 }

@@ -1,17 +1,29 @@
 import code from './layerNorm.wgsl?raw';
+import { bufferList, declareKernel, kernelSpec, packUniforms, type KernelVariant } from './declaration.ts';
 import { ceilDiv, type Dispatch, type ProgramSpec } from './program.ts';
 
-const WORKGROUP: [number, number, number] = [64, 1, 1];
+export const layerNormDeclaration = declareKernel({
+  name: 'layerNorm',
+  bindings: [
+    { name: 'params', kind: 'uniform' },
+    { name: 'x', kind: 'read-only-storage' },
+    { name: 'gamma', kind: 'read-only-storage' },
+    { name: 'beta', kind: 'read-only-storage' },
+    { name: 'addend', kind: 'read-only-storage' },
+    { name: 'out', kind: 'storage' },
+  ],
+  uniforms: [
+    { name: 'rows', type: 'u32' },
+    { name: 'cols', type: 'u32' },
+    { name: 'outRowOffset', type: 'u32' },
+    { name: 'eps', type: 'f32' },
+  ],
+});
+
+const VARIANT: KernelVariant = { code, workgroupSize: [64, 1, 1], description: 'one row per invocation' };
 
 export function layerNormSpec(hasAdd: boolean): ProgramSpec {
-  return {
-    name: 'layerNorm',
-    code,
-    entryPoint: 'main',
-    bindings: ['uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage'],
-    workgroupSize: WORKGROUP,
-    constants: { HAS_ADD: Number(hasAdd) },
-  };
+  return kernelSpec(layerNormDeclaration, 'rows', VARIANT, { HAS_ADD: Number(hasAdd) });
 }
 
 export interface LayerNormShape {
@@ -22,13 +34,7 @@ export interface LayerNormShape {
 }
 
 export function layerNormParams(shape: LayerNormShape): ArrayBuffer {
-  const buffer = new ArrayBuffer(16);
-  const u32 = new Uint32Array(buffer);
-  u32[0] = shape.rows;
-  u32[1] = shape.cols;
-  u32[2] = shape.outRowOffset ?? 0;
-  new Float32Array(buffer)[3] = shape.eps ?? 1e-5;
-  return buffer;
+  return packUniforms(layerNormDeclaration, { rows: shape.rows, cols: shape.cols, outRowOffset: shape.outRowOffset ?? 0, eps: shape.eps ?? 1e-5 });
 }
 
 export interface LayerNormBuffers {
@@ -46,8 +52,8 @@ export interface LayerNormBuffers {
 export function layerNormDispatch(shape: LayerNormShape, buffers: LayerNormBuffers, scope: string): Dispatch {
   return {
     spec: layerNormSpec(buffers.addend !== undefined),
-    buffers: [buffers.params, buffers.x, buffers.gamma, buffers.beta, buffers.addend ?? buffers.unused, buffers.out],
-    workgroups: [ceilDiv(shape.rows, WORKGROUP[0]), 1, 1],
+    buffers: bufferList(layerNormDeclaration, { ...buffers, addend: buffers.addend ?? buffers.unused }),
+    workgroups: [ceilDiv(shape.rows, VARIANT.workgroupSize[0]), 1, 1],
     scope,
   };
 }

@@ -1,5 +1,50 @@
-import code from './matmul.wgsl?raw';
+import blocks4x4 from './matmul.wgsl?raw';
+import blocks4x8 from './matmul4x8.wgsl?raw';
+import blocks8x4 from './matmul8x4.wgsl?raw';
+import blocks8x8 from './matmul8x8.wgsl?raw';
+import { bufferList, declareKernel, kernelSpec, packUniforms, type KernelVariant } from './declaration.ts';
 import { ceilDiv, type Dispatch, type ProgramSpec } from './program.ts';
+
+export const matmulDeclaration = declareKernel({
+  name: 'matmul',
+  bindings: [
+    { name: 'params', kind: 'uniform' },
+    { name: 'a', kind: 'read-only-storage' },
+    { name: 'b', kind: 'read-only-storage' },
+    { name: 'bias', kind: 'read-only-storage' },
+    { name: 'residual', kind: 'read-only-storage' },
+    { name: 'out', kind: 'storage' },
+  ],
+  uniforms: [
+    { name: 'M', type: 'u32' },
+    { name: 'N', type: 'u32' },
+    { name: 'K4', type: 'u32' },
+    { name: 'alpha', type: 'f32' },
+    { name: 'beta', type: 'f32' },
+    { name: 'shift', type: 'f32' },
+    { name: 'eps', type: 'f32' },
+    { name: '_pad', type: 'u32' },
+  ],
+});
+
+export interface MatmulVariant extends KernelVariant {
+  /** Rows and columns of C each invocation owns. */
+  block: readonly [number, number];
+}
+
+/**
+ * Register-blocked variants, 8×8 invocations each. Wider blocks serve more
+ * dot products per vec4 loaded; on SwiftShader, where every load is costly,
+ * that is most of the speed (docs/PLATFORM.md). `4x4` is the original kernel.
+ */
+export const MATMUL_VARIANTS = {
+  '4x4': { code: blocks4x4, workgroupSize: [8, 8, 1], block: [4, 4], description: '4×4 outputs per invocation, vec4 loads (the original kernel)' },
+  '4x8': { code: blocks4x8, workgroupSize: [8, 8, 1], block: [4, 8], description: '4×8 outputs per invocation, vec4 loads' },
+  '8x4': { code: blocks8x4, workgroupSize: [8, 8, 1], block: [8, 4], description: '8×4 outputs per invocation, vec4 loads' },
+  '8x8': { code: blocks8x8, workgroupSize: [8, 8, 1], block: [8, 8], description: '8×8 outputs per invocation, vec4 loads' },
+} as const satisfies Record<string, MatmulVariant>;
+
+export type MatmulVariantName = keyof typeof MATMUL_VARIANTS;
 
 export interface MatmulOptions {
   /** Normalise A's rows (LayerNorm without affine; γ, β folded into B and bias by the caller). */
@@ -9,23 +54,13 @@ export interface MatmulOptions {
   relu?: boolean;
 }
 
-/** Four rows and four columns per invocation, 8×8 invocations: a 32×32 tile of C per workgroup. */
-const WORKGROUP: [number, number, number] = [8, 8, 1];
-
-export function matmulSpec(options: MatmulOptions): ProgramSpec {
-  return {
-    name: 'matmul',
-    code,
-    entryPoint: 'main',
-    bindings: ['uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage'],
-    workgroupSize: WORKGROUP,
-    constants: {
-      NORM_A: Number(!!options.normA),
-      HAS_BIAS: Number(!!options.bias),
-      HAS_RESIDUAL: Number(!!options.residual),
-      RELU: Number(!!options.relu),
-    },
-  };
+export function matmulSpec(options: MatmulOptions, variant: MatmulVariantName = '4x4'): ProgramSpec {
+  return kernelSpec(matmulDeclaration, variant, MATMUL_VARIANTS[variant], {
+    NORM_A: Number(!!options.normA),
+    HAS_BIAS: Number(!!options.bias),
+    HAS_RESIDUAL: Number(!!options.residual),
+    RELU: Number(!!options.relu),
+  });
 }
 
 export interface MatmulShape {
@@ -38,37 +73,21 @@ export interface MatmulShape {
   shift?: number;
 }
 
-/** The uniform block of matmul.wgsl's Params. */
+/** The uniform block of the kernel's Params. */
 export function matmulParams(shape: MatmulShape, eps = 1e-5): ArrayBuffer {
   if (shape.K % 4 !== 0) throw new Error(`matmul K = ${shape.K} is not a multiple of 4`);
-  const buffer = new ArrayBuffer(32);
-  const u32 = new Uint32Array(buffer);
-  const f32 = new Float32Array(buffer);
-  u32[0] = shape.M;
-  u32[1] = shape.N;
-  u32[2] = shape.K / 4;
-  f32[3] = shape.alpha ?? 1;
-  f32[4] = shape.beta ?? 1;
-  f32[5] = shape.shift ?? 0;
-  f32[6] = eps;
-  return buffer;
+  return packUniforms(matmulDeclaration, { M: shape.M, N: shape.N, K4: shape.K / 4, alpha: shape.alpha ?? 1, beta: shape.beta ?? 1, shift: shape.shift ?? 0, eps });
 }
 
-export interface MatmulBuffers {
-  params: GPUBuffer;
-  a: GPUBuffer;
-  b: GPUBuffer;
-  /** Unused bindings take any small buffer; the shader never reads them. */
-  bias: GPUBuffer;
-  residual: GPUBuffer;
-  out: GPUBuffer;
-}
+/** One buffer per binding of matmulDeclaration; unused bindings take any small buffer, the shader never reads them. */
+export type MatmulBuffers = Record<(typeof matmulDeclaration.bindings)[number]['name'], GPUBuffer>;
 
-export function matmulDispatch(options: MatmulOptions, shape: MatmulShape, buffers: MatmulBuffers, scope: string): Dispatch {
+export function matmulDispatch(options: MatmulOptions, shape: MatmulShape, buffers: MatmulBuffers, scope: string, variant: MatmulVariantName = '4x4'): Dispatch {
+  const { workgroupSize, block } = MATMUL_VARIANTS[variant];
   return {
-    spec: matmulSpec(options),
-    buffers: [buffers.params, buffers.a, buffers.b, buffers.bias, buffers.residual, buffers.out],
-    workgroups: [ceilDiv(ceilDiv(shape.N, 4), WORKGROUP[0]), ceilDiv(ceilDiv(shape.M, 4), WORKGROUP[1]), 1],
+    spec: matmulSpec(options, variant),
+    buffers: bufferList(matmulDeclaration, buffers),
+    workgroups: [ceilDiv(ceilDiv(shape.N, block[1]), workgroupSize[0]), ceilDiv(ceilDiv(shape.M, block[0]), workgroupSize[1]), 1],
     scope,
   };
 }

@@ -1,26 +1,33 @@
 import code from './meanPool.wgsl?raw';
+import { bufferList, declareKernel, kernelSpec, packUniforms, type KernelVariant } from './declaration.ts';
 import { ceilDiv, type Dispatch, type ProgramSpec } from './program.ts';
 
-const WORKGROUP: [number, number, number] = [64, 1, 1];
-
-export const meanPoolSpec: ProgramSpec = {
+export const meanPoolDeclaration = declareKernel({
   name: 'meanPool',
-  code,
-  entryPoint: 'main',
-  bindings: ['uniform', 'read-only-storage', 'storage'],
-  workgroupSize: WORKGROUP,
-  constants: {},
-};
+  bindings: [
+    { name: 'params', kind: 'uniform' },
+    { name: 'z', kind: 'read-only-storage' },
+    { name: 'out', kind: 'storage' },
+  ],
+  uniforms: [
+    { name: 'tokens', type: 'u32' },
+    { name: 'dim', type: 'u32' },
+  ],
+});
+
+const VARIANT: KernelVariant = { code, workgroupSize: [64, 1, 1], description: 'one column per invocation' };
+
+export const meanPoolSpec: ProgramSpec = kernelSpec(meanPoolDeclaration, 'columns', VARIANT, {});
 
 export function meanPoolParams(tokens: number, dim: number): ArrayBuffer {
-  return new Uint32Array([tokens, dim, 0, 0]).buffer;
+  return packUniforms(meanPoolDeclaration, { tokens, dim });
 }
 
-export function meanPoolDispatch(dim: number, buffers: { params: GPUBuffer; z: GPUBuffer; out: GPUBuffer }, scope: string): Dispatch {
+export function meanPoolDispatch(dim: number, buffers: Record<(typeof meanPoolDeclaration.bindings)[number]['name'], GPUBuffer>, scope: string): Dispatch {
   return {
     spec: meanPoolSpec,
-    buffers: [buffers.params, buffers.z, buffers.out],
-    workgroups: [ceilDiv(dim, WORKGROUP[0]), 1, 1],
+    buffers: bufferList(meanPoolDeclaration, buffers),
+    workgroups: [ceilDiv(dim, VARIANT.workgroupSize[0]), 1, 1],
     scope,
   };
 }

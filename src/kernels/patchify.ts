@@ -1,16 +1,32 @@
 import code from './patchify.wgsl?raw';
+import { bufferList, declareKernel, kernelSpec, packUniforms, type KernelVariant } from './declaration.ts';
 import { ceilDiv, type Dispatch, type ProgramSpec } from './program.ts';
 
-const WORKGROUP: [number, number, number] = [64, 1, 1];
-
-export const patchifySpec: ProgramSpec = {
+export const patchifyDeclaration = declareKernel({
   name: 'patchify',
-  code,
-  entryPoint: 'main',
-  bindings: ['uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage'],
-  workgroupSize: WORKGROUP,
-  constants: {},
-};
+  bindings: [
+    { name: 'params', kind: 'uniform' },
+    { name: 'image', kind: 'read-only-storage' },
+    { name: 'gamma', kind: 'read-only-storage' },
+    { name: 'beta', kind: 'read-only-storage' },
+    { name: 'out', kind: 'storage' },
+  ],
+  uniforms: [
+    { name: 'channels', type: 'u32' },
+    { name: 'height', type: 'u32' },
+    { name: 'width', type: 'u32' },
+    { name: 'patchSize', type: 'u32' },
+    { name: 'gridWidth', type: 'u32' },
+    { name: 'patches', type: 'u32' },
+    { name: 'patchDim', type: 'u32' },
+    { name: 'paddedDim', type: 'u32' },
+    { name: 'eps', type: 'f32' },
+  ],
+});
+
+const VARIANT: KernelVariant = { code, workgroupSize: [64, 1, 1], description: 'one patch per invocation' };
+
+export const patchifySpec: ProgramSpec = kernelSpec(patchifyDeclaration, 'patches', VARIANT, {});
 
 export interface PatchifyShape {
   channels: number;
@@ -27,35 +43,26 @@ export function patchCount(shape: PatchifyShape): number {
 }
 
 export function patchifyParams(shape: PatchifyShape): ArrayBuffer {
-  const buffer = new ArrayBuffer(48);
-  const u32 = new Uint32Array(buffer);
-  u32.set([
-    shape.channels,
-    shape.height,
-    shape.width,
-    shape.patch,
-    shape.width / shape.patch,
-    patchCount(shape),
-    shape.patch * shape.patch * shape.channels,
-    shape.paddedDim,
-  ]);
-  new Float32Array(buffer)[8] = shape.eps ?? 1e-5;
-  return buffer;
+  return packUniforms(patchifyDeclaration, {
+    channels: shape.channels,
+    height: shape.height,
+    width: shape.width,
+    patchSize: shape.patch,
+    gridWidth: shape.width / shape.patch,
+    patches: patchCount(shape),
+    patchDim: shape.patch * shape.patch * shape.channels,
+    paddedDim: shape.paddedDim,
+    eps: shape.eps ?? 1e-5,
+  });
 }
 
-export interface PatchifyBuffers {
-  params: GPUBuffer;
-  image: GPUBuffer;
-  gamma: GPUBuffer;
-  beta: GPUBuffer;
-  out: GPUBuffer;
-}
+export type PatchifyBuffers = Record<(typeof patchifyDeclaration.bindings)[number]['name'], GPUBuffer>;
 
 export function patchifyDispatch(shape: PatchifyShape, buffers: PatchifyBuffers, scope: string): Dispatch {
   return {
     spec: patchifySpec,
-    buffers: [buffers.params, buffers.image, buffers.gamma, buffers.beta, buffers.out],
-    workgroups: [ceilDiv(patchCount(shape), WORKGROUP[0]), 1, 1],
+    buffers: bufferList(patchifyDeclaration, buffers),
+    workgroups: [ceilDiv(patchCount(shape), VARIANT.workgroupSize[0]), 1, 1],
     scope,
   };
 }

@@ -4,6 +4,8 @@
  * program/pipeline-cache split): a pipeline is created once per distinct
  * spec and device, never per run.
  */
+import { reflectConstants } from './wgslReflect.ts';
+
 export type BindingKind = 'uniform' | 'read-only-storage' | 'storage';
 
 export interface ProgramSpec {
@@ -18,6 +20,10 @@ export interface ProgramSpec {
   workgroupSize: readonly [number, number, number];
   /** Override constants (WGSL `override`), booleans as 0/1. */
   constants: Readonly<Record<string, number>>;
+  /** Which of the kernel's variants `code` is (src/kernels/variants.ts); part of the cache key. */
+  variant?: string;
+  /** Integer `const`s of the WGSL that the TypeScript side relies on; checked at pipeline creation. */
+  sharedConstants?: Readonly<Record<string, number>>;
 }
 
 /** One dispatch of a program over concrete buffers. */
@@ -37,11 +43,42 @@ export function specKey(spec: ProgramSpec): string {
     .sort()
     .map((k) => `${k}=${spec.constants[k]}`)
     .join(',');
-  return `${spec.name}:${spec.entryPoint}:${spec.workgroupSize.join('x')}:${constants}`;
+  return `${spec.name}/${spec.variant ?? 'default'}:${spec.entryPoint}:${spec.workgroupSize.join('x')}:${constants}`;
 }
 
 export function ceilDiv(a: number, b: number): number {
   return Math.floor((a + b - 1) / b);
+}
+
+/**
+ * What WGSL cannot check for itself, checked before a pipeline is created:
+ * the workgroup size against the adapter's limits and against the shader's
+ * own `MAX_INVOCATIONS` (the size of the workgroup arrays the fused
+ * LayerNorm reduces through), and every constant TypeScript shares with the
+ * shader against the shader's value.
+ */
+export function checkPipeline(spec: ProgramSpec, limits: GPUSupportedLimits): void {
+  const [x, y, z] = spec.workgroupSize;
+  const invocations = x * y * z;
+  const where = `${spec.name}${spec.variant ? ` (${spec.variant})` : ''}`;
+  if (invocations > limits.maxComputeInvocationsPerWorkgroup) {
+    throw new Error(`${where}: a ${x}×${y}×${z} workgroup has ${invocations} invocations; this adapter allows maxComputeInvocationsPerWorkgroup = ${limits.maxComputeInvocationsPerWorkgroup}`);
+  }
+  const sizes: [number, number, string][] = [
+    [x, limits.maxComputeWorkgroupSizeX, 'X'],
+    [y, limits.maxComputeWorkgroupSizeY, 'Y'],
+    [z, limits.maxComputeWorkgroupSizeZ, 'Z'],
+  ];
+  for (const [size, limit, axis] of sizes) {
+    if (size > limit) throw new Error(`${where}: workgroup size ${axis} = ${size} exceeds this adapter's maxComputeWorkgroupSize${axis} = ${limit}`);
+  }
+  const constants = reflectConstants(spec.code);
+  if (constants.MAX_INVOCATIONS !== undefined && invocations > constants.MAX_INVOCATIONS) {
+    throw new Error(`${where}: a ${x}×${y}×${z} workgroup has ${invocations} invocations but the shader's workgroup arrays hold MAX_INVOCATIONS = ${constants.MAX_INVOCATIONS}`);
+  }
+  for (const [name, value] of Object.entries(spec.sharedConstants ?? {})) {
+    if (constants[name] !== value) throw new Error(`${where}: TypeScript assumes ${name} = ${value} but the shader has ${constants[name] ?? 'no such constant'}`);
+  }
 }
 
 interface CachedPipeline {
@@ -67,13 +104,14 @@ export class PipelineCache {
     const key = specKey(spec);
     let cached = this.pipelines.get(key);
     if (!cached) {
+      checkPipeline(spec, this.device.limits);
       let module = this.modules.get(spec.code);
       if (!module) {
         module = this.device.createShaderModule({ label: spec.name, code: spec.code });
         this.modules.set(spec.code, module);
       }
       const layout = this.device.createBindGroupLayout({
-        label: spec.name,
+        label: spec.variant ? `${spec.name} (${spec.variant})` : spec.name,
         entries: spec.bindings.map((kind, binding) => ({
           binding,
           visibility: GPUShaderStage.COMPUTE,
