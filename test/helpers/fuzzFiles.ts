@@ -4,7 +4,7 @@
  * pickle writer and a zip writer (torch.save's layout, stored or deflated,
  * with every header field overridable), and a minimal ONNX ModelProto writer.
  */
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { constants, crc32 as zlibCrc32, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { crc32Update } from '../../src/engine/pth/crc32.ts';
 import { readZipDirectory } from '../../src/engine/pth/zip.ts';
 
@@ -29,6 +29,13 @@ export const P = {
   setitem: [0x73],
   persid: [0x51],
   newfalse: [0x89],
+  emptyList: [0x5d],
+  emptySet: [0x8f],
+  appends: [0x65],
+  additems: [0x90],
+  frozenset: [0x91],
+  list: [0x6c],
+  none: [0x4e],
   str: (s: string): Bytes => {
     const b = [...enc.encode(s)];
     return [0x58, ...u32(b.length), ...b];
@@ -70,6 +77,56 @@ export interface ZipInput {
   deflate?: boolean;
   /** Header values written instead of the true ones (to claim sizes the data does not have). */
   claim?: { size?: number; compressedSize?: number; crc32?: number };
+  /** An already deflated record (method 8) of `size` bytes: `data` is ignored (see `deflatedZeros`). */
+  deflated?: DeflatedRecord;
+}
+
+export interface DeflatedRecord {
+  body: Uint8Array;
+  size: number;
+  crc32: number;
+}
+
+const ZERO_CHUNK = 1 << 20;
+
+/**
+ * A raw deflate stream of `size` zero bytes, built without holding them: one
+ * MiB of zeros deflated once with a sync flush (so it ends on a byte boundary
+ * and refers to nothing before it), repeated, then a final empty block. About
+ * 1 KB per MiB: the deflate bombs of issue 20 (a 2 MB file, a 2 GiB storage).
+ */
+export function deflatedZeros(size: number): DeflatedRecord {
+  const chunk = new Uint8Array(ZERO_CHUNK);
+  const whole = new Uint8Array(deflateRawSync(chunk, { level: 9, finishFlush: constants.Z_SYNC_FLUSH }));
+  const tailSize = size % ZERO_CHUNK;
+  const tail = new Uint8Array(deflateRawSync(chunk.subarray(0, tailSize), { level: 9, finishFlush: constants.Z_SYNC_FLUSH }));
+  const parts: Uint8Array[] = [];
+  let crc = 0;
+  for (let n = 0; n < Math.floor(size / ZERO_CHUNK); n++) {
+    parts.push(whole);
+    crc = zlibCrc32(chunk, crc);
+  }
+  if (tailSize) {
+    parts.push(tail);
+    crc = zlibCrc32(chunk.subarray(0, tailSize), crc);
+  }
+  parts.push(Uint8Array.from([0x03, 0x00])); // a final, empty, fixed-Huffman block
+  return { body: concat(parts), size, crc32: crc >>> 0 };
+}
+
+/**
+ * A pickle that builds one container from `items` values (None) under a MARK:
+ * 'additems' (EMPTY_SET, MARK, …, ADDITEMS), 'frozenset', 'list' (MARK, …, LIST)
+ * or 'appends' (EMPTY_LIST, MARK, …, APPENDS). The probe of issue 20 used 3 M.
+ */
+export function manyItemsPickle(op: 'additems' | 'frozenset' | 'list' | 'appends', items: number): Uint8Array {
+  const head = op === 'additems' ? [...P.proto, ...P.emptySet, ...P.mark] : op === 'appends' ? [...P.proto, ...P.emptyList, ...P.mark] : [...P.proto, ...P.mark];
+  const close = { additems: P.additems, frozenset: P.frozenset, list: P.list, appends: P.appends }[op];
+  const out = new Uint8Array(head.length + items + close.length + 1);
+  out.set(head);
+  out.fill(P.none[0], head.length, head.length + items);
+  out.set([...close, ...P.stop], head.length + items);
+  return out;
 }
 
 /** A zip laid out as torch.save writes it (no alignment padding), stored or deflated per entry. */
@@ -79,10 +136,10 @@ export function zip(entries: ZipInput[]): Uint8Array {
   let offset = 0;
   for (const entry of entries) {
     const n = [...enc.encode(entry.name)];
-    const body = entry.deflate ? new Uint8Array(deflateRawSync(entry.data)) : entry.data;
-    const method = entry.deflate ? 8 : 0;
-    const crc = entry.claim?.crc32 ?? crc32Update(0, entry.data);
-    const size = entry.claim?.size ?? entry.data.length;
+    const body = entry.deflated?.body ?? (entry.deflate ? new Uint8Array(deflateRawSync(entry.data)) : entry.data);
+    const method = entry.deflate || entry.deflated ? 8 : 0;
+    const crc = entry.claim?.crc32 ?? entry.deflated?.crc32 ?? crc32Update(0, entry.data);
+    const size = entry.claim?.size ?? entry.deflated?.size ?? entry.data.length;
     const csize = entry.claim?.compressedSize ?? body.length;
     const local = Uint8Array.from([...u32(0x04034b50), 20, 0, 0, 0, ...u16(method), 0, 0, 0, 0, ...u32(crc), ...u32(csize), ...u32(size), ...u16(n.length), 0, 0, ...n]);
     central.push([...u32(0x02014b50), 20, 0, 20, 0, 0, 0, ...u16(method), 0, 0, 0, 0, ...u32(crc), ...u32(csize), ...u32(size), ...u16(n.length), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ...u32(offset), ...n]);
@@ -160,9 +217,9 @@ export function varint64(value: number | bigint): number[] {
 }
 
 /** Protobuf fields: a varint field, a length-delimited field. */
-const pbVarint = (id: number, value: number | bigint): Uint8Array => Uint8Array.from([...varint64((id << 3) | 0), ...varint64(value)]);
-const pbBytes = (id: number, body: Uint8Array): Uint8Array => concat([Uint8Array.from([...varint64((id << 3) | 2), ...varint64(body.length)]), body]);
-const pbString = (id: number, text: string): Uint8Array => pbBytes(id, enc.encode(text));
+export const pbVarint = (id: number, value: number | bigint): Uint8Array => Uint8Array.from([...varint64((id << 3) | 0), ...varint64(value)]);
+export const pbBytes = (id: number, body: Uint8Array): Uint8Array => concat([Uint8Array.from([...varint64((id << 3) | 2), ...varint64(body.length)]), body]);
+export const pbString = (id: number, text: string): Uint8Array => pbBytes(id, enc.encode(text));
 
 export interface OnnxTensorSpec {
   name: string;
@@ -230,7 +287,7 @@ function readVarint(bytes: Uint8Array, at: number): [bigint, number] {
 }
 
 /** The top-level fields of a protobuf message, as raw byte ranges (varint and length-delimited fields only). */
-function topLevelFields(bytes: Uint8Array): { id: number; start: number; end: number; body?: Uint8Array }[] {
+export function topLevelFields(bytes: Uint8Array): { id: number; start: number; end: number; body?: Uint8Array }[] {
   const fields: { id: number; start: number; end: number; body?: Uint8Array }[] = [];
   let at = 0;
   while (at < bytes.length) {

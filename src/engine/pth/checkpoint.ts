@@ -8,10 +8,11 @@
  */
 import type { Tensor } from '../tensor.ts';
 import { decodeTensor } from './decode.ts';
-import { PthError } from './errors.ts';
+import { asPthError, PthError } from './errors.ts';
 import { PyDict, typeName, unpickle, type PyValue } from './pickle.ts';
 import { Slicer, type ProgressCallback } from './slicer.ts';
 import { DTYPE_BYTES, TensorRef, torchHooks, type PthDtype } from './torchPickle.ts';
+import { checkStorageBounds } from './storageBounds.ts';
 import { readZipDirectory, readZipEntry, type ZipEntry } from './zip.ts';
 
 export interface PthOptions {
@@ -88,15 +89,6 @@ function findArchive(entries: Map<string, ZipEntry>): string {
   throw new PthError('the zip archive has no data.pkl record: not a torch.save checkpoint');
 }
 
-/**
- * Anything but a PthError (or an abort) escaping the reader is a bug the file
- * provoked; it is still reported as a PthError, with the original as `cause`.
- */
-function asPthError(error: unknown): unknown {
-  if (error instanceof PthError || (error as Error)?.name === 'AbortError') return error;
-  return new PthError(`malformed checkpoint: ${(error as Error)?.message ?? String(error)}`, { cause: error });
-}
-
 /** Parses the archive and the pickle; tensor data is read later, by `load`. */
 export async function openPth(bytes: Uint8Array, options: PthOptions = {}): Promise<PthCheckpoint> {
   try {
@@ -150,9 +142,8 @@ async function openUnchecked(bytes: Uint8Array, options: PthOptions): Promise<Pt
   for (const [name, ref] of stripped) {
     tensors.set(name, { shape: [...ref.shape], dtype: ref.dtype, stride: [...ref.stride], offset: ref.offset, storage: ref.storage.key });
   }
-
-  // Storage records, verified once each (their CRC) and shared between the tensors that view them.
-  const storageCache = new Map<string, Promise<Uint8Array>>();
+  // Before any storage is inflated: each one is no larger than the tensors that view it need.
+  checkStorageBounds(stripped);
 
   async function load(which?: Iterable<string>): Promise<Map<string, Tensor>> {
     const wanted = which ? [...which] : [...stripped.keys()];
@@ -161,10 +152,15 @@ async function openUnchecked(bytes: Uint8Array, options: PthOptions): Promise<Pt
       if (!ref) throw new PthError(`the checkpoint has no tensor "${name}"`);
       return [name, ref] as const;
     });
+    // Storage records, verified once each (their CRC), shared between the tensors that view them,
+    // and released after the last of those tensors is decoded, so a load holds at most the storages
+    // still to be used rather than every storage of the file.
+    const storageCache = new Map<string, Promise<Uint8Array>>();
+    const usesLeft = new Map<string, number>();
+    for (const [, ref] of list) usesLeft.set(ref.storage.key, (usesLeft.get(ref.storage.key) ?? 0) + 1);
     // Progress counts the storage bytes verified plus the tensor bytes decoded.
-    const storageKeys = new Set(list.map(([, ref]) => ref.storage.key));
     let total = 0;
-    for (const key of storageKeys) if (!storageCache.has(key)) total += entries.get(`${prefix}data/${key}`)!.size;
+    for (const key of usesLeft.keys()) total += entries.get(`${prefix}data/${key}`)!.size;
     for (const [, ref] of list) total += ref.numel * DTYPE_BYTES[ref.dtype];
     let done = 0;
     const progress = (n: number) => {
@@ -187,6 +183,9 @@ async function openUnchecked(bytes: Uint8Array, options: PthOptions): Promise<Pt
         if (error instanceof PthError) throw new PthError(`tensor "${name}": ${error.message}`);
         throw error;
       }
+      const left = usesLeft.get(key)! - 1;
+      usesLeft.set(key, left);
+      if (left === 0) storageCache.delete(key);
       out.set(name, { shape: ref.shape, data });
       await slicer.maybeYield();
     }

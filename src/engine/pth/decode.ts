@@ -1,8 +1,8 @@
 /**
  * Storage bytes → Float32Array for one tensor: float32 copied, float16 and
  * bfloat16 upcast, float64 rounded; strided views (any offset and strides
- * that stay inside the storage) gathered into row-major order. Works in
- * chunks and yields between them.
+ * that stay inside the storage) gathered into row-major order, reading only
+ * the elements the view names. Works in chunks and yields between them.
  */
 import { halfToFloat } from '../tensor.ts';
 import { PthError } from './errors.ts';
@@ -21,29 +21,38 @@ function halfLookup(): Float32Array {
   return halfTable;
 }
 
-/** Decodes elements [first, first + count) of a storage into `out` at `outAt`. */
-function convert(bytes: Uint8Array, dtype: TensorRef['dtype'], first: number, count: number, out: Float32Array, outAt: number): void {
+/**
+ * Decodes `count` elements of a storage, starting at element `first` and `step`
+ * elements apart, into `out` at `outAt`. Reads only those elements: a strided
+ * view over a huge storage costs its own size, not the storage's.
+ */
+function convert(bytes: Uint8Array, dtype: TensorRef['dtype'], first: number, count: number, step: number, out: Float32Array, outAt: number): void {
   const size = DTYPE_BYTES[dtype];
-  const start = first * size;
-  const src = bytes.subarray(start, start + count * size);
+  const stepBytes = step * size;
+  let j = first * size;
   switch (dtype) {
     case 'float32': {
-      new Uint8Array(out.buffer, out.byteOffset + outAt * 4, count * 4).set(src);
+      if (step === 1) {
+        new Uint8Array(out.buffer, out.byteOffset + outAt * 4, count * 4).set(bytes.subarray(j, j + count * 4));
+        break;
+      }
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      for (let i = 0; i < count; i++, j += stepBytes) out[outAt + i] = view.getFloat32(j, true);
       break;
     }
     case 'float16': {
       const table = halfLookup();
-      for (let i = 0, j = 0; i < count; i++, j += 2) out[outAt + i] = table[src[j] | (src[j + 1] << 8)];
+      for (let i = 0; i < count; i++, j += stepBytes) out[outAt + i] = table[bytes[j] | (bytes[j + 1] << 8)];
       break;
     }
     case 'bfloat16': {
       const bits = new Uint32Array(out.buffer, out.byteOffset + outAt * 4, count);
-      for (let i = 0, j = 0; i < count; i++, j += 2) bits[i] = ((src[j] | (src[j + 1] << 8)) << 16) >>> 0;
+      for (let i = 0; i < count; i++, j += stepBytes) bits[i] = ((bytes[j] | (bytes[j + 1] << 8)) << 16) >>> 0;
       break;
     }
     case 'float64': {
-      const view = new DataView(src.buffer, src.byteOffset, src.byteLength);
-      for (let i = 0; i < count; i++) out[outAt + i] = view.getFloat64(8 * i, true);
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      for (let i = 0; i < count; i++, j += stepBytes) out[outAt + i] = view.getFloat64(j, true);
       break;
     }
     default:
@@ -85,32 +94,33 @@ export async function decodeTensor(ref: TensorRef, storageBytes: Uint8Array, sli
   if (isContiguous(ref.shape, ref.stride)) {
     for (let at = 0; at < numel; at += CHUNK_ELEMENTS) {
       const count = Math.min(CHUNK_ELEMENTS, numel - at);
-      convert(storageBytes, ref.dtype, ref.offset + at, count, out, at);
+      convert(storageBytes, ref.dtype, ref.offset + at, count, 1, out, at);
       onElements?.(count);
       await slicer.maybeYield();
     }
     return out;
   }
 
-  // Strided: decode the span the view touches, then gather row by row.
-  const lowest = ref.offset;
-  const span = last - lowest + 1;
-  const flat = new Float32Array(span);
-  for (let at = 0; at < span; at += CHUNK_ELEMENTS) {
-    const count = Math.min(CHUNK_ELEMENTS, span - at);
-    convert(storageBytes, ref.dtype, lowest + at, count, flat, at);
-    await slicer.maybeYield();
-  }
+  // Strided: gather row by row straight from the storage bytes (work in proportion to the
+  // tensor, not to the span of storage it strides over).
   const dims = ref.shape.length;
   const inner = ref.shape[dims - 1];
   const innerStride = ref.stride[dims - 1];
   const rows = numel / inner;
   const index = new Array<number>(Math.max(dims - 1, 0)).fill(0);
-  let base = 0;
+  let base = ref.offset;
   let done = 0;
   for (let row = 0; row < rows; row++) {
-    const o = row * inner;
-    for (let j = 0; j < inner; j++) out[o + j] = flat[base + j * innerStride];
+    for (let at = 0; at < inner; at += CHUNK_ELEMENTS) {
+      const count = Math.min(CHUNK_ELEMENTS, inner - at);
+      convert(storageBytes, ref.dtype, base + at * innerStride, count, innerStride, out, row * inner + at);
+      done += count;
+      if (done >= CHUNK_ELEMENTS) {
+        onElements?.(done);
+        done = 0;
+        await slicer.maybeYield();
+      }
+    }
     // Odometer over the outer dimensions.
     for (let d = dims - 2; d >= 0; d--) {
       index[d]++;
@@ -118,12 +128,6 @@ export async function decodeTensor(ref: TensorRef, storageBytes: Uint8Array, sli
       if (index[d] < ref.shape[d]) break;
       base -= ref.stride[d] * ref.shape[d];
       index[d] = 0;
-    }
-    done += inner;
-    if (done >= CHUNK_ELEMENTS) {
-      onElements?.(done);
-      done = 0;
-      await slicer.maybeYield();
     }
   }
   onElements?.(done);

@@ -6,8 +6,11 @@
  * torchPickle.ts); anything else is refused by name.
  *
  * Bounded by construction: the VM loop is iterative (no recursion on nesting),
- * every push and every memo entry is counted against a limit, lengths are
- * checked against the bytes left, and it yields to the event loop while it runs.
+ * every push and every memo entry is counted against a limit, so is the item
+ * count of each MARK-delimited opcode, lengths are checked against the bytes
+ * left, and it yields to the event loop while it runs. Item lists are copied
+ * with loops, never spread into a call (`push(...items)` overflows the call
+ * stack at a few hundred thousand items).
  */
 import { PthError } from './errors.ts';
 import type { Slicer } from './slicer.ts';
@@ -57,9 +60,15 @@ export interface UnpickleLimits {
   maxMemo: number;
   /** LONG1/LONG4 byte length. */
   maxLongBytes: number;
+  /**
+   * Items one MARK-delimited opcode (LIST, TUPLE, DICT, APPENDS, SETITEMS, ADDITEMS, FROZENSET)
+   * may take. Python's pickler batches APPENDS/SETITEMS/ADDITEMS by 1000 and a state dict has
+   * thousands of entries, not millions.
+   */
+  maxItemsPerOp: number;
 }
 
-export const DEFAULT_LIMITS: UnpickleLimits = { maxPushes: 4_000_000, maxMemo: 4_000_000, maxLongBytes: 256 };
+export const DEFAULT_LIMITS: UnpickleLimits = { maxPushes: 4_000_000, maxMemo: 4_000_000, maxLongBytes: 256, maxItemsPerOp: 1_000_000 };
 
 const MARK = Symbol('mark');
 type Slot = PyValue | typeof MARK;
@@ -150,6 +159,7 @@ export async function unpickle(
     if (metastack.length === 0) fail('no MARK to pop to');
     const items = stack;
     stack = metastack.pop()!;
+    if (items.length > limits.maxItemsPerOp) fail(`${items.length} items in one opcode, over the ${limits.maxItemsPerOp}-item limit`);
     if (items.some((v) => v === MARK)) fail('nested MARK');
     return items as PyValue[];
   };
@@ -269,13 +279,13 @@ export async function unpickle(
         const items = popMark();
         const set = top();
         if (!(set instanceof PySet) || set.frozen) fail(`ADDITEMS on a ${typeName(set)}`);
-        (set as PySet).items.push(...items);
+        for (const item of items) (set as PySet).items.push(item);
         break;
       }
       case 0x91: {
         // FROZENSET
         const set = new PySet(true);
-        set.items.push(...popMark());
+        for (const item of popMark()) set.items.push(item);
         push(set);
         break;
       }

@@ -201,7 +201,9 @@ export function torchHooks(entryFor: (key: string) => StorageEntryInfo | undefin
       const entry = entryFor(key);
       if (!entry) throw new PthError(`storage "${key}" has no data record in the archive`);
       const needed = numel * DTYPE_BYTES[dtype];
-      if (entry.size < needed) {
+      // torch.save writes exactly numel × element size bytes. Fewer cannot hold the tensors; more
+      // would be inflated and hashed for nothing (a deflate bomb behind a small declared storage).
+      if (entry.size !== needed) {
         throw new PthError(`storage "${key}" (${entry.name}) holds ${entry.size} bytes, but the checkpoint declares ${numel} ${dtype} elements (${needed} bytes)`);
       }
       const ref = new StorageRef(key, dtype, numel, entry.name);
