@@ -5,8 +5,11 @@
  * valid zip), the checkpoint fixtures with random byte mutations, the
  * fixtures re-zipped around a mutated data.pkl with correct CRCs (so the
  * mutation reaches the pickle instead of the CRC check), zip size/offset
- * fields set to huge values, and hand-made state dicts with hostile views,
- * dtypes, storages and deflate claims. Every case must load or be refused
+ * fields set to huge values, hand-made state dicts with hostile views,
+ * dtypes, storages and deflate claims, deflate bombs (storages and records of
+ * zeros far larger than their tensors) and strided views spread over a huge
+ * storage (issue 20, defects 5 and 6), and pickles with millions of items
+ * under one opcode (defect 7). Every case must load or be refused
  * with a PthError that is a deliberate check (no wrapped crash as its
  * cause), a ModelError or a ConfigError; in under a second; without asking
  * for an array larger than twice what the file can hold.
@@ -17,10 +20,11 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { modelFromPth, openPth, readPth } from '../../src/engine/pth/index.ts';
 import { CASES_PER_PARSER, fuzz, heapGrowth, HUGE_VALUES, isNamedError, mutate, mutationsArb, runCase, runsFor, Tally, type CaseRules } from '../helpers/fuzz.ts';
-import { archive, f32Bytes, P, statePickle, unzip, zip, zipLengthFields, type TensorSpec, type ZipInput } from '../helpers/fuzzFiles.ts';
+import { archive, deflatedZeros, f32Bytes, manyItemsPickle, P, statePickle, unzip, zip, zipLengthFields, type DeflatedRecord, type TensorSpec, type ZipInput } from '../helpers/fuzzFiles.ts';
 import { BASE_CONFIG, hostileShapesArb, HOSTILE_SHAPES } from '../helpers/fuzzModels.ts';
 import { parseConfig } from '../../src/engine/config.ts';
 import { officialTensorShapes } from '../../src/engine/model.ts';
+import { STORAGE_SLACK_BYTES, STORAGE_SLACK_FACTOR } from '../../src/engine/pth/storageBounds.ts';
 
 const DIR = join(import.meta.dirname, '../../fixtures/checkpoints');
 const FIXTURES = readdirSync(DIR)
@@ -45,9 +49,9 @@ function allocationLimit(bytes: Uint8Array): number {
   return 2 * bytes.length * (deflated ? 1032 : 1) + 262_144 + 65_536; // + the float16 lookup table
 }
 
-async function check(bytes: Uint8Array, what: string): Promise<void> {
+async function check(bytes: Uint8Array, what: string, limit = allocationLimit(bytes)): Promise<void> {
   tally.cases++;
-  const rules: CaseRules = { allowed, allocationLimit: allocationLimit(bytes), describe: `${what} (${bytes.length} bytes)` };
+  const rules: CaseRules = { allowed, allocationLimit: limit, describe: `${what} (${bytes.length} bytes)` };
   tally.add(
     await runCase(async () => {
       const { checkpoint, tensors } = await readPth(bytes, { sliceMs: 1000 });
@@ -71,7 +75,8 @@ const handMadeArb = fc.record({
   hostile: fc.array(
     fc.record({
       tensor: fc.nat(),
-      kind: fc.constantFrom('stride0', 'hugeStride', 'offset', 'numel', 'dtype', 'storageLength', 'sharedStorage', 'claim', 'deflate', 'key'),
+      kind: fc.constantFrom('stride0', 'hugeStride', 'offset', 'numel', 'dtype', 'storageLength', 'sharedStorage', 'claim', 'deflate', 'key', 'bomb', 'recordBomb', 'sparseStride'),
+      bombMiB: fc.constantFrom(1, 2, 8, 32),
       value: fc.constantFrom(...HUGE_VALUES.map(Number).filter((n) => n <= 0xffff_ffff)),
       delta: fc.integer({ min: -9, max: 9 }),
       storageType: fc.constantFrom(...STORAGE_TYPES),
@@ -81,8 +86,33 @@ const handMadeArb = fc.record({
   ),
 });
 
-function buildHandMade({ shapes, hostile }: typeof handMadeArb extends fc.Arbitrary<infer T> ? T : never): Uint8Array {
-  const specs: (TensorSpec & { bytes: number; claim?: number; deflate?: boolean })[] = shapes.map(([name, shape], i) => {
+/** Deflated zeros by size, built once each (the bombs are the same bytes every time). */
+const zerosCache = new Map<number, DeflatedRecord>();
+function zeros(bytes: number): DeflatedRecord {
+  if (!zerosCache.has(bytes)) zerosCache.set(bytes, deflatedZeros(bytes));
+  return zerosCache.get(bytes)!;
+}
+
+interface HandMade {
+  file: Uint8Array;
+  /**
+   * What a reader may legitimately inflate and decode: the real (non-bomb) storage data, and of
+   * each bomb what the storage bound lets through (STORAGE_SLACK_FACTOR × the bytes its tensor
+   * views + STORAGE_SLACK_BYTES; the 1 and 2 MiB bombs over large views are within it).
+   */
+  dataBytes: number;
+}
+
+/**
+ * What a hand-made file may make the reader allocate: its own bytes, the storage data it
+ * really holds (inflated, and decoded to float32 at up to twice its size for 16-bit types),
+ * the float16 lookup table. Unlike `allocationLimit`, no allowance for deflate's 1032:1:
+ * the bombs' zeros must never be inflated.
+ */
+const handMadeLimit = ({ file, dataBytes }: HandMade) => 2 * file.length + 4 * dataBytes + 262_144 + 65_536;
+
+function buildHandMade({ shapes, hostile }: typeof handMadeArb extends fc.Arbitrary<infer T> ? T : never): HandMade {
+  const specs: (TensorSpec & { bytes: number; claim?: number; deflate?: boolean; bomb?: number })[] = shapes.map(([name, shape], i) => {
     const numel = shape.reduce((a, b) => a * b, 1);
     const stride = shape.map((_, d) => shape.slice(d + 1).reduce((a, b) => a * b, 1));
     return { name, key: String(i), numel: Math.min(numel, 0xffff_ffff), size: shape, stride, bytes: 4 * Math.min(numel, 1 << 20) };
@@ -123,16 +153,45 @@ function buildHandMade({ shapes, hostile }: typeof handMadeArb extends fc.Arbitr
       case 'key':
         t.key = ['../x', '', 'a/b', 'x'.repeat(100), '..'][h.delta & 3];
         break;
+      case 'bomb':
+        // Defect 5: the pickle declares a storage of zeros far larger than the tensor.
+        t.bomb = h.bombMiB << 20;
+        t.numel = t.bomb / BYTES[t.storageType ?? 'FloatStorage'];
+        break;
+      case 'recordBomb':
+        // Defect 5: the pickle declares the tensor's size, the zip record is the bomb.
+        t.bomb = h.bombMiB << 20;
+        break;
+      case 'sparseStride': {
+        // Defect 6: the view's elements spread over the whole of a large declared storage.
+        t.bomb = h.bombMiB << 20;
+        t.numel = t.bomb / BYTES[t.storageType ?? 'FloatStorage'];
+        const count = t.size.reduce((a, b) => a * b, 1);
+        const spread = Math.max(1, Math.floor((t.numel - 1) / Math.max(count - 1, 1)));
+        t.stride = t.stride.map((s) => s * spread);
+        break;
+      }
     }
   }
   const storages = new Map<string, ZipInput>();
+  let dataBytes = 0;
   for (const t of specs) {
+    if (t.bomb !== undefined) {
+      const viewed = t.size.reduce((a, b) => a * b, 1) * BYTES[t.storageType ?? 'FloatStorage'];
+      dataBytes += Math.min(t.bomb, STORAGE_SLACK_FACTOR * viewed + STORAGE_SLACK_BYTES);
+    }
     if (storages.has(t.key!)) continue;
+    if (t.bomb !== undefined) {
+      storages.set(t.key!, { name: `archive/data/${t.key}`, data: new Uint8Array(0), deflated: zeros(t.bomb) });
+      continue;
+    }
     const data = new Uint8Array(t.bytes);
     new Float32Array(data.buffer, 0, data.length >> 2).fill(0.01);
+    dataBytes += data.length;
     storages.set(t.key!, { name: `archive/data/${t.key}`, data, deflate: t.deflate, claim: t.claim === undefined ? undefined : { size: t.claim } });
   }
-  return zip([{ name: 'archive/data.pkl', data: statePickle(specs) }, ...storages.values(), { name: 'archive/version', data: new TextEncoder().encode('3\n') }]);
+  const file = zip([{ name: 'archive/data.pkl', data: statePickle(specs) }, ...storages.values(), { name: 'archive/version', data: new TextEncoder().encode('3\n') }]);
+  return { file, dataBytes };
 }
 
 describe('.pth fuzzing', () => {
@@ -140,7 +199,7 @@ describe('.pth fuzzing', () => {
 
   it('the hand-made state dict loads when nothing is made hostile (so the edits start from a valid model)', async () => {
     const shapes = officialTensorShapes(parseConfig(BASE_CONFIG));
-    const { model } = await modelFromPth(buildHandMade({ shapes, hostile: [] }), { heads: 2 });
+    const { model } = await modelFromPth(buildHandMade({ shapes, hostile: [] }).file, { heads: 2 });
     expect(model.config.depth).toBe(2);
   });
 
@@ -202,10 +261,23 @@ describe('.pth fuzzing', () => {
   it('hand-made state dicts with hostile views, dtypes, storages, keys and deflate claims', async () => {
     await fuzz(
       fc.asyncProperty(handMadeArb, async (spec) => {
-        await check(buildHandMade(spec), `hand-made ${JSON.stringify(spec.hostile).slice(0, 300)}`);
+        const made = buildHandMade(spec);
+        await check(made.file, `hand-made ${JSON.stringify(spec.hostile).slice(0, 300)}`, handMadeLimit(made));
       }),
-      runsFor(0.3),
+      runsFor(0.27),
       25,
+    );
+    // The bombs were generated, and refused for what they are.
+    expect([...tally.messages.keys()].some((m) => /declares N bytes, but the tensor viewing it uses only/.test(m))).toBe(true);
+  });
+
+  it('millions of items under one pickle opcode, as a bare pickle and as a checkpoint', async () => {
+    await fuzz(
+      fc.asyncProperty(fc.constantFrom('additems', 'frozenset', 'list', 'appends') as fc.Arbitrary<'additems' | 'frozenset' | 'list' | 'appends'>, fc.constantFrom(1, 1000, 300_000, 1_000_001, 3_000_000), async (op, items) => {
+        await check(archive(manyItemsPickle(op, items)), `${op} of ${items} items`);
+      }),
+      runsFor(0.03),
+      27,
     );
   });
 
