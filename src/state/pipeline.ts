@@ -228,7 +228,8 @@ export function startPipeline(store: Store = useApp): () => void {
     if (!set || set.count === 0) throw new LoadError(`model ${quote(source.name)} has no sample images`);
     if (index >= set.count) return 'out-of-range';
     const atlas = await loadAtlas(set.atlas, set);
-    const mask = set.masks ? maskCell(await loadAtlas(set.masks, set), index) : undefined;
+    // Another model's masks mean nothing for this one (issue 19, bug 3): no borrowed ground truth, so no borrowed IoU.
+    const mask = set.masks && source.ownSamples ? maskCell(await loadAtlas(set.masks, set), index) : undefined;
     return { image: atlasCell(atlas, index), label: source.ownSamples ? set.labels[index] : undefined, mask };
   };
 
@@ -513,7 +514,7 @@ export function startPipeline(store: Store = useApp): () => void {
       if (!set || set.count === 0) throw new LoadError(`model ${quote(c.source.name)} has no sample set to average over`);
       const adapter = await adapterReady;
       const plan = datasetPlan(set.count, adapter);
-      const notes = [plan.note, c.source.ownSamples ? undefined : `the images are ${c.source.samplesFrom!.name}'s samples, whose labels are not this model's, so there is no accuracy`];
+      const notes = [plan.note, c.source.ownSamples ? undefined : `no samples ship with this model: these are stand-in images from ${c.source.samplesFrom!.name}, with no labels or masks for it, so there is no accuracy and no IoU`];
       const note = notes.filter(Boolean).join('; ') || undefined;
       loading.update({ message: `Dataset: running ${plan.count} images on ${ENGINE_LABELS[c.engine]}…`, fraction: 0 });
       const runner = await runnerFor(c.result.modelId, c.engine, c.loaded);

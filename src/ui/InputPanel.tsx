@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState } from 'react';
 import { formatRate } from './format.ts';
-import type { Manifest, ManifestModel } from '../state/manifest.ts';
+import type { Manifest, ManifestModel, SampleSet } from '../state/manifest.ts';
 import { hasModelExtension, LOCAL_MODEL_ID } from '../state/modelFile.ts';
 import { formatBytes } from '../state/pipeline.ts';
 import { samplesFor } from '../state/sampleSet.ts';
@@ -123,6 +123,43 @@ function DatasetSwitch() {
 }
 
 /**
+ * Thumbnails of a shipped sample set, cut from its atlas by CSS. `labelled`:
+ * the labels are this model's (its own set); a stand-in set's labels are not
+ * named, since they would be another model's classes (issue 19, bug 3).
+ */
+function Gallery({ set, selectedIndex, onPick, labelled = false }: { set: SampleSet; selectedIndex: number; onPick: (index: number) => void; labelled?: boolean }) {
+  const scale = THUMB / set.width;
+  const rows = Math.ceil(set.count / set.cols);
+  return (
+    <div className="samples" role="radiogroup" aria-label="Sample image" data-testid="gallery">
+      {set.labels.map((label, i) => {
+        const selected = i === selectedIndex;
+        return (
+          <button
+            key={i}
+            type="button"
+            role="radio"
+            aria-checked={selected}
+            aria-label={labelled ? `sample ${i}, label ${label}` : `stand-in image ${i}`}
+            className={selected ? 'sample selected' : 'sample'}
+            onClick={() => onPick(i)}
+            data-testid={`sample-${i}`}
+            title={labelled ? `sample ${i}` : `stand-in image ${i}`}
+            style={{
+              width: THUMB,
+              height: THUMB * (set.height / set.width),
+              backgroundImage: `url("${MODELS_URL}${set.atlas}")`,
+              backgroundSize: `${set.cols * THUMB}px ${rows * set.height * scale}px`,
+              backgroundPosition: `${-(i % set.cols) * THUMB}px ${-Math.floor(i / set.cols) * set.height * scale}px`,
+            }}
+          />
+        );
+      })}
+    </div>
+  );
+}
+
+/**
  * Model picker (name, size, accuracy) and bring-your-own-model, the
  * held-out samples as a gallery, an uploaded/dropped/pasted image with its
  * crop, a draw-a-digit pad for grey models, and the dataset switch.
@@ -143,8 +180,13 @@ export function InputPanel({ manifest }: { manifest: Manifest }) {
   const isLocal = modelId === LOCAL_MODEL_ID;
   const own = manifest.models.find((m) => m.id === modelId);
   const result = run.status === 'ready' ? run.value : undefined;
-  // The gallery shows the set the pipeline runs: the model's own, or for a hosted or local model the closest shipped set.
-  const entry = own ?? manifest.models.find((m) => m.id === result?.samplesFrom) ?? samplesFor(manifest, undefined) ?? manifest.models[0];
+  // The result of THIS model (while another loads, `run` still holds the previous model's): only it may name a stand-in set,
+  // or the note would flicker between two sets' names during loading (issue 19, bug 3).
+  const currentKey = isLocal ? localModel?.key : modelId;
+  const mine = result && result.modelId === currentKey ? result : undefined;
+  // The gallery shows the set the pipeline runs: the model's own, or for a hosted or local model a stand-in shipped set.
+  const standIn = own ? undefined : manifest.models.find((m) => m.id === mine?.samplesFrom);
+  const entry = own ?? standIn ?? samplesFor(manifest, undefined) ?? manifest.models[0];
   const set = entry.samples;
   const summary = result && (own ? result.modelId === own.id : !hosted || result.modelId === modelId) ? result.model : undefined;
   const [height, width] = summary ? summary.imageSize : set ? [set.height, set.width] : [28, 28];
@@ -172,9 +214,9 @@ export function InputPanel({ manifest }: { manifest: Manifest }) {
       </label>
       <p className="description" data-testid="model-description">
         {hosted
-          ? `A model loaded from ${modelId}; the samples are ${entry.name}'s.`
+          ? `A model loaded from ${modelId}.`
           : isLocal
-            ? `${localModel?.name ?? 'A local file'}, opened in this browser (a link cannot carry it); the samples are ${entry.name}'s.`
+            ? `${localModel?.name ?? 'A local file'}, opened in this browser (a link cannot carry it).`
             : entry.description}{' '}
         {!hosted && !isLocal && entry.card && (
           <a href={MODELS_URL + entry.card} target="_blank" rel="noreferrer noopener">
@@ -186,39 +228,29 @@ export function InputPanel({ manifest }: { manifest: Manifest }) {
         <summary>Bring your own model</summary>
         <ModelDrop />
       </details>
-      <h3>Held-out samples{source !== 'sample' ? ' (showing your image)' : ''}</h3>
-      {!set || set.count === 0 ? (
+      {own ? (
+        <h3>Held-out samples{source !== 'sample' ? ' (showing your image)' : ''}</h3>
+      ) : (
+        <>
+          <h3>Samples</h3>
+          <p className="no-samples" data-testid="no-samples">
+            No samples ship with this model; drop your images.
+          </p>
+        </>
+      )}
+      {!own ? (
+        standIn?.samples && (
+          <details className="small stand-ins" data-testid="stand-ins">
+            <summary>
+              Stand-in images from {standIn.name} (not this model's data: no labels, no masks, no IoU)
+            </summary>
+            <Gallery set={standIn.samples} selectedIndex={source === 'sample' ? sample : -1} onPick={useSample} />
+          </details>
+        )
+      ) : !set || set.count === 0 ? (
         <p className="muted">This model has no sample images.</p>
       ) : (
-        <div className="samples" role="radiogroup" aria-label="Sample image" data-testid="gallery">
-          {set.labels.map((label, i) => {
-            const scale = THUMB / set.width;
-            const col = i % set.cols;
-            const row = Math.floor(i / set.cols);
-            const rows = Math.ceil(set.count / set.cols);
-            const selected = source === 'sample' && i === sample;
-            return (
-              <button
-                key={i}
-                type="button"
-                role="radio"
-                aria-checked={selected}
-                aria-label={`sample ${i}, label ${label}`}
-                className={selected ? 'sample selected' : 'sample'}
-                onClick={() => useSample(i)}
-                data-testid={`sample-${i}`}
-                title={`sample ${i}`}
-                style={{
-                  width: THUMB,
-                  height: THUMB * (set.height / set.width),
-                  backgroundImage: `url("${MODELS_URL}${set.atlas}")`,
-                  backgroundSize: `${set.cols * THUMB}px ${rows * set.height * scale}px`,
-                  backgroundPosition: `${-col * THUMB}px ${-row * set.height * scale}px`,
-                }}
-              />
-            );
-          })}
-        </div>
+        <Gallery set={set} selectedIndex={source === 'sample' ? sample : -1} onPick={useSample} labelled />
       )}
       <h3>Your image</h3>
       <ImageDrop size={size} channels={channels} incoming={incoming} />

@@ -94,7 +94,7 @@ export function LayerPanel({ result }: { result: RunResult }) {
             testId="chart-iou"
             name="IoU"
             series={ious.series}
-            missing={ious.missing}
+            missing={result.samplesFrom !== undefined && result.samplesFrom !== result.modelId ? 'no samples ship with this model, so there is no ground truth to score against' : ious.missing}
             selected={layer}
             yLabel="IoU"
             yDomain={[0, 1]}
