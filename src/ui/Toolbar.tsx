@@ -2,7 +2,8 @@ import { useEffect, useRef, useState } from 'react';
 import { segmentationFraction } from '../state/derived.ts';
 import { exportFileName, figureFileTags, layerTable, tableToCsv, tableToJson } from '../state/exporters.ts';
 import { provenanceLines, provenanceOf } from '../state/provenance.ts';
-import { useApp, viewState, type RunResult } from '../state/store.ts';
+import { LOCAL_MODEL_ID } from '../state/modelFile.ts';
+import { useApp, viewState, type AppState, type RunResult } from '../state/store.ts';
 import { downloadFile } from '../viz/exportFigure.ts';
 import { currentProvenanceInput } from './figureExport.ts';
 
@@ -11,8 +12,26 @@ import { currentProvenanceInput } from './figureExport.ts';
  * kept current by bindUrlState), so sharing is copying location.href. Where
  * the clipboard is refused, the link is shown for copying by hand.
  */
+/**
+ * What a copied link cannot carry (issue 19, bug 5): a model file or an image
+ * local to this browser. The reopened page says so too (pipeline.ts); saying
+ * it at copy time lets the sender share the file as well.
+ */
+export function linkCaveats(s: Pick<AppState, 'model' | 'sample' | 'source' | 'localModel' | 'localImage'>): string[] {
+  const caveats: string[] = [];
+  if (s.model === LOCAL_MODEL_ID) {
+    const name = s.localModel ? ` "${s.localModel.name}"` : '';
+    caveats.push(`the link cannot reopen your model file${name}, which stays in this browser: whoever opens it sees a shipped model instead`);
+  }
+  if (s.source !== 'sample') {
+    const what = s.source === 'drawing' ? 'drawing' : `image${s.localImage ? ` "${s.localImage.name}"` : ''}`;
+    caveats.push(`the link cannot carry your ${what}: it opens on sample ${s.sample} instead`);
+  }
+  return caveats;
+}
+
 export function CopyLink() {
-  const [state, setState] = useState<{ kind: 'idle' } | { kind: 'copied' } | { kind: 'failed'; link: string; reason: string }>({ kind: 'idle' });
+  const [state, setState] = useState<{ kind: 'idle' } | { kind: 'copied'; caveats: string[] } | { kind: 'failed'; link: string; reason: string }>({ kind: 'idle' });
   const timer = useRef<ReturnType<typeof setTimeout>>(undefined);
   useEffect(() => () => clearTimeout(timer.current), []);
   const copy = async () => {
@@ -21,8 +40,10 @@ export function CopyLink() {
     try {
       if (!navigator.clipboard) throw new Error('this page has no clipboard access');
       await navigator.clipboard.writeText(link);
-      setState({ kind: 'copied' });
-      timer.current = setTimeout(() => setState({ kind: 'idle' }), 4000);
+      const caveats = linkCaveats(useApp.getState());
+      setState({ kind: 'copied', caveats });
+      // A warning stays until the next copy: it must be read, not flash by.
+      if (caveats.length === 0) timer.current = setTimeout(() => setState({ kind: 'idle' }), 4000);
     } catch (error) {
       setState({ kind: 'failed', link, reason: (error as Error).message });
     }
@@ -32,8 +53,16 @@ export function CopyLink() {
       <button type="button" onClick={() => void copy()} data-testid="copy-link" title="Copy a link to exactly this view">
         Copy link
       </button>
-      <span role="status" className="small" data-testid="copy-link-status" data-state={state.kind}>
-        {state.kind === 'copied' && '✓ Link copied'}
+      <span role="status" className="small" data-testid="copy-link-status" data-state={state.kind === 'copied' && state.caveats.length ? 'copied-with-caveats' : state.kind}>
+        {state.kind === 'copied' && state.caveats.length === 0 && '✓ Link copied'}
+        {state.kind === 'copied' && state.caveats.length > 0 && (
+          <span className="copy-caveat" data-testid="copy-link-caveat">
+            ⚠ Link copied, but {state.caveats.join('; and ')}.{' '}
+            <button type="button" className="link-button" onClick={() => setState({ kind: 'idle' })}>
+              OK
+            </button>
+          </span>
+        )}
         {state.kind === 'failed' && (
           <>
             Could not copy ({state.reason}); copy it here: <input readOnly value={state.link} onFocus={(e) => e.target.select()} aria-label="Link to this view" />

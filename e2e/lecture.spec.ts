@@ -1,0 +1,134 @@
+/**
+ * Issue 19, "the lecture and the paper": the lecturer who projects the app at
+ * 1280×720 and the researcher who brings a checkpoint and photos. One query
+ * naming everywhere, the paper variant's own numbers, no borrowed IoU for a
+ * model without samples, a copy-link warning for local models, presentation
+ * and phone layouts, captioned figure exports with unique names, and dataset
+ * mode over the user's own images.
+ *
+ * Pages open with ?engine=cpu where the engine does not matter (the views do
+ * not depend on it, docs/ARCHITECTURE.md), as e2e/views.spec.ts does.
+ */
+import { expect, test, type Download, type Page } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatRate } from '../src/ui/format.ts';
+import { loadShippedModel } from '../test/helpers/shippedModels.ts';
+
+const ARTIFACTS = 'e2e/artifacts';
+mkdirSync(ARTIFACTS, { recursive: true });
+
+const scenes = loadShippedModel('scenes');
+
+
+async function waitForResults(page: Page) {
+  await expect(page.getByTestId('top5').locator('li')).toHaveCount(5, { timeout: 90_000 });
+  await expect(page.getByTestId('detail-figure')).toBeVisible();
+}
+
+async function savedText(download: Download): Promise<string> {
+  return readFileSync((await download.path())!, 'utf8');
+}
+
+/** Files dropped on the page (not on the image zone), as a user drags them from the desktop. */
+async function dropOnPage(page: Page, files: { name: string; bytes: Uint8Array; type?: string }[]) {
+  await page.evaluate(
+    (list) => {
+      const transfer = new DataTransfer();
+      for (const { b64, name, type } of list) transfer.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], name, { type }));
+      document.querySelector('h1')!.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    },
+    files.map((f) => ({ b64: Buffer.from(f.bytes).toString('base64'), name: f.name, type: f.type ?? '' })),
+  );
+}
+
+/** An ImageNet-shaped checkpoint (224×224, 1,000 classes, 2 layers) written by tools/make_checkpoints.py, as the researcher brings one. */
+function imagenetShapedPth(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'crate-lecture-'));
+  execFileSync(process.env.CRATE_PYTHON || '/usr/bin/python3', ['tools/make_checkpoints.py', '--out', dir, '--size', 'crate-t-d2', '--no-golden'], { stdio: 'pipe', timeout: 120_000 });
+  return join(dir, 'crate-t-d2.pth');
+}
+
+test('bug 1: one query token has one name in the URL, on the page, in the figure and in the file name', async ({ page }) => {
+  const gridWidth = scenes.model.shape.gridWidth;
+  const query = 38;
+  const row = Math.floor((query - 1) / gridWidth);
+  const col = (query - 1) % gridWidth;
+  await page.goto(`/?model=scenes&view=attention&query=${query}&engine=cpu&head=0`);
+  await waitForResults(page);
+  const label = `token ${query} · patch (row ${row}, col ${col})`;
+  await expect(page.getByTestId('attention-query')).toHaveText(label);
+  await expect(page.getByTestId('attention-grid').locator('text.figure-label').first()).toHaveText(`head 0, query ${label}`);
+  const [svg] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-svg').click()]);
+  expect(svg.suggestedFilename()).toBe(`crate-scenes-s0-l0-attention-h0-q${query}.svg`);
+  const markup = await savedText(svg);
+  expect(markup).toContain(`query ${label}`);
+  expect(markup).not.toMatch(new RegExp(`patch ${query - 1}\\b`));
+  // A click on that grid cell names the same token, and the URL follows.
+  await page.getByTestId('query-reset').click();
+  await page.getByTestId(`attention-patch-${query - 1}`).click();
+  await expect(page).toHaveURL(new RegExp(`query=${query}(&|$)`));
+  await expect(page.getByTestId('attention-query')).toHaveText(label);
+
+  // Two heads' exports get two different file names (they overwrote each other before).
+  await page.getByTestId('attention-head-1').click();
+  const [second] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-svg').click()]);
+  expect(second.suggestedFilename()).toBe(`crate-scenes-s0-l0-attention-h1-q${query}.svg`);
+  expect(second.suggestedFilename()).not.toBe(svg.suggestedFilename());
+});
+
+test('bug 2: with rate=paper the heading and the table print the paper values the chart marks', async ({ page }) => {
+  await page.goto('/?model=scenes&engine=cpu&rate=paper&layer=0');
+  await waitForResults(page);
+  const chart = page.getByTestId('chart-coding-rate');
+  await expect(chart).toHaveAttribute('data-series', 'paper');
+  const marked = Number(await chart.locator('g.chart-point[data-layer="0"]').getAttribute('data-value'));
+  await expect(page.getByTestId('layer-detail-rate')).toHaveText(formatRate(marked));
+  await expect(page.getByTestId('layer-detail')).toContainText('paper');
+  await expect(page.getByTestId('rate-column')).toHaveAttribute('data-variant', 'paper');
+  const depth = scenes.model.config.depth;
+  for (let l = 0; l < depth; l++) {
+    const point = Number(await chart.locator(`g.chart-point[data-layer="${l}"]`).getAttribute('data-value'));
+    expect(Number(await page.getByTestId(`rate-${l}`).getAttribute('data-value'))).toBe(point);
+  }
+  await expect(page.getByTestId('panel-layers')).not.toContainText('DESIGN');
+  // Back to the official variant: the same cells now print the official Rᶜ, which differs.
+  await page.getByTestId('rate-variant-official').check();
+  await expect(page.getByTestId('rate-column')).toHaveAttribute('data-variant', 'official');
+  expect(Number(await page.getByTestId('rate-0').getAttribute('data-value'))).not.toBe(marked);
+});
+
+test('bugs 3 and 5: a .pth without samples gets no borrowed IoU or gallery; copying its link warns', async ({ page, context }) => {
+  test.setTimeout(300_000);
+  await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+  const path = imagenetShapedPth();
+  await page.goto('/?model=scenes&engine=cpu&view=segmentation');
+  await waitForResults(page);
+  // The scenes model's own samples do have IoU: the check below can fail.
+  await expect(page.getByTestId('chart-iou')).not.toHaveAttribute('data-missing', 'true');
+  await dropOnPage(page, [{ name: 'crate-t-d2.pth', bytes: readFileSync(path) }]);
+  await expect(page.getByTestId('model-select')).toHaveValue('local-file', { timeout: 60_000 });
+  await expect(page.getByTestId('local-model-summary')).toContainText('first result', { timeout: 120_000 });
+  await expect(page.getByTestId('chart-iou')).toHaveAttribute('data-missing', 'true');
+  await expect(page.getByTestId('chart-iou')).toContainText('no samples ship with this model');
+  await expect(page.getByTestId('no-samples')).toHaveText('No samples ship with this model; drop your images.');
+  await expect(page.getByTestId('panel-input')).not.toContainText('Held-out samples');
+  await expect(page.getByTestId('model-description')).not.toContainText('samples are');
+  await expect(page.getByTestId('segmentation-best')).toHaveCount(0);
+  await page.screenshot({ path: `${ARTIFACTS}/lecture-local-model.png`, fullPage: true });
+
+  await page.getByTestId('copy-link').click();
+  await expect(page.getByTestId('copy-link-status')).toHaveAttribute('data-state', 'copied-with-caveats');
+  await expect(page.getByTestId('copy-link-caveat')).toContainText('the link cannot reopen your model file "crate-t-d2.pth"');
+});
+
+test('bug 5: copying the link of a shipped model and sample says plainly that it was copied', async ({ page, context }) => {
+  await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+  await page.goto('/?model=digits&engine=cpu');
+  await waitForResults(page);
+  await page.getByTestId('copy-link').click();
+  await expect(page.getByTestId('copy-link-status')).toHaveText('✓ Link copied');
+});
+
