@@ -1,10 +1,15 @@
 /**
  * One image through the GPU engine, and the per-layer numbers the command
  * reports (docs/MEASUREMENTS.md §2): top-5 classes, the official coding rate of the
- * MSSA input, the zero fraction of Z^{ℓ+1}, and the class token's attention.
+ * MSSA input, the zero fraction of Z^{ℓ+1}, and the class token's attention;
+ * and each layer as an optimisation step (§2.1): the official coding rate of
+ * the MSSA output under the same codebook, the LASSO objective before and
+ * after the ISTA step, and the heads' subspace coherence.
  */
 import { topClasses } from '../analysis/classes.ts';
 import { officialCodingRate } from '../analysis/codingRate.ts';
+import { headCoherence } from '../analysis/coherence.ts';
+import { layerObjective } from '../analysis/objective.ts';
 import { sparsity } from '../analysis/sparsity.ts';
 import { CAPTURE_TENSORS, type CaptureRequest, type CaptureTensor } from '../engine/gpu/capture.ts';
 import type { CrateGpuEngine } from '../engine/gpu/engine.ts';
@@ -12,7 +17,7 @@ import type { CrateModel } from '../engine/model.ts';
 import { checkFiniteLayer, checkFiniteLogits } from './finite.ts';
 
 /** What every run captures: what the report needs. */
-export const REPORT_TENSORS: readonly CaptureTensor[] = ['w', 'zNext', 'attention'];
+export const REPORT_TENSORS: readonly CaptureTensor[] = ['w', 'zHalf', 'zNext', 'attention'];
 
 export interface ImageReport {
   logits: Float32Array;
@@ -21,6 +26,13 @@ export interface ImageReport {
   rateOfficial: number[];
   /** Per layer. */
   zeroFraction: number[];
+  /** Per layer: official R^c of LN1^ℓ(Z^{ℓ+½})·U^ℓᵀ (docs/MEASUREMENTS.md §2.1). */
+  rateMssaOut: number[];
+  /** Per layer: the LASSO objective at Z = LN2^ℓ(Z^{ℓ+½}) and at Z = Z^{ℓ+1}. */
+  lassoBefore: number[];
+  lassoAfter: number[];
+  /** Per layer, K×K row-major: ‖Q_kᵀQ_j‖²_F/dh of the heads' subspaces (weight-only). */
+  headCoherence: Float64Array[];
   /** Per layer, per head: A_k[0, 1:]. */
   clsAttention: Float32Array[][];
   /** With `captureAll`: per layer, every captured tensor (row-major). */
@@ -47,6 +59,10 @@ export async function analyseImage(engine: CrateGpuEngine, model: CrateModel, im
     top5: topK(logits, config.labels, 5),
     rateOfficial: [],
     zeroFraction: [],
+    rateMssaOut: [],
+    lassoBefore: [],
+    lassoAfter: [],
+    headCoherence: [],
     clsAttention: [],
     captures: captureAll ? [] : undefined,
   };
@@ -56,6 +72,13 @@ export async function analyseImage(engine: CrateGpuEngine, model: CrateModel, im
     checkFiniteLayer(l, read); // a NaN is the image's result, not a crash in the rate below
     report.rateOfficial.push(officialCodingRate(read.get('w')!, shape.tokens, config.heads, config.dim_head));
     report.zeroFraction.push(sparsity(read.get('zNext')!).zeroFraction);
+    const weights = model.weights.layers[l];
+    const dims = { tokens: shape.tokens, dim: config.dim, heads: config.heads, dimHead: config.dim_head };
+    const objective = layerObjective({ zHalf: read.get('zHalf')!, zNext: read.get('zNext')! }, weights, dims, config.lambda);
+    report.rateMssaOut.push(objective.rateMssaOut);
+    report.lassoBefore.push(objective.lassoBefore);
+    report.lassoAfter.push(objective.lassoAfter);
+    report.headCoherence.push(headCoherence(weights.qkv, config.heads, config.dim_head, config.dim).matrix);
     report.clsAttention.push(classTokenRows(read.get('attention')!, config.heads, shape.tokens));
     report.captures?.push(Object.fromEntries(read) as Record<CaptureTensor, Float32Array>);
   }

@@ -18,8 +18,11 @@ export function formatImageReport(path: string, report: ImageReport): string[] {
   report.top5.forEach((c, i) => lines.push(`    ${i + 1}. ${c.label.padEnd(width)}  ${c.probability.toFixed(6)}`));
   lines.push('  per layer: official coding rate R^c of the MSSA input, zero fraction of Z^{l+1}:');
   const digits = String(report.rateOfficial.length - 1).length;
-  report.rateOfficial.forEach((rate, l) =>
-    lines.push(`    layer ${String(l).padStart(digits)}  rate ${rate.toFixed(4).padStart(10)}  zeros ${report.zeroFraction[l].toFixed(4)}`),
+  const layer = (l: number) => `    layer ${String(l).padStart(digits)}`;
+  report.rateOfficial.forEach((rate, l) => lines.push(`${layer(l)}  rate ${rate.toFixed(4).padStart(10)}  zeros ${report.zeroFraction[l].toFixed(4)}`));
+  lines.push('  per layer, each step under its own weights: R^c of the MSSA output (same U), LASSO objective before -> after ISTA:');
+  report.rateMssaOut.forEach((rate, l) =>
+    lines.push(`${layer(l)}  rate out ${rate.toFixed(4).padStart(10)}  lasso ${report.lassoBefore[l].toFixed(4)} -> ${report.lassoAfter[l].toFixed(4)}`),
   );
   return lines;
 }
@@ -39,6 +42,8 @@ export function modelSummary(path: string, model: CrateModel): Record<string, un
     num_classes: config.num_classes,
     eta: config.eta,
     lambda: config.lambda,
+    // docs/MEASUREMENTS.md §2.1: the off-diagonal head coherence of independent random subspaces.
+    head_coherence_random_reference: config.dim_head / config.dim,
     pool: config.pool,
     mean: config.mean,
     std: config.std,
@@ -46,6 +51,8 @@ export function modelSummary(path: string, model: CrateModel): Record<string, un
 }
 
 const list = (values: ArrayLike<number>) => Array.from(values);
+/** A row-major K×K matrix as K rows. */
+const rows = (matrix: ArrayLike<number>, k: number) => Array.from({ length: k }, (_, i) => Array.from(matrix).slice(i * k, (i + 1) * k));
 
 /**
  * Writes `{ model, adapter, images: [...] }` one image at a time (captures of
@@ -79,6 +86,10 @@ export class JsonReportWriter {
       top5: report.top5,
       rate_official: report.rateOfficial,
       sparsity_zero_fraction: report.zeroFraction,
+      rate_mssa_out: report.rateMssaOut,
+      lasso_before: report.lassoBefore,
+      lasso_after: report.lassoAfter,
+      head_coherence: report.headCoherence.map((matrix) => rows(matrix, this.model.config.heads)),
       cls_attention: report.clsAttention.map((heads) => heads.map(list)),
     };
     let text = JSON.stringify(entry);

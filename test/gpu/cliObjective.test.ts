@@ -1,0 +1,76 @@
+/**
+ * `crate-explorer run --json` reports each layer as an optimisation step
+ * (docs/MEASUREMENTS.md §2.1) beside `logits` and `rate_official`: the GPU
+ * engine's numbers against the same measures on the PyTorch fixture's
+ * tensors (src/analysis, itself checked against NumPy to 1e-6), ≤ 1e-3
+ * relative; and `stats` reports their mean ± std.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { headCoherence } from '../../src/analysis/coherence.ts';
+import { layerObjective } from '../../src/analysis/objective.ts';
+import { writeNpy } from '../../src/cli/npy.ts';
+import { goldenTensor, loadFixture } from '../helpers/fixtures.ts';
+
+const ROOT = join(import.meta.dirname, '../..');
+const TOLERANCE = 1e-3;
+
+function crateExplorer(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['bin/crate-explorer.mjs', ...args], { cwd: ROOT, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr });
+    });
+  });
+}
+
+const relative = (actual: number, expected: number) => Math.abs(actual - expected) / Math.max(Math.abs(expected), 1e-30);
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'crate-cli-objective-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+// grey17: dh 12 (a multiple of 4), N 17; wide31: dh 24, N 31, a non-square grid.
+describe.each(['grey17', 'wide31'])('crate-explorer run --json on %s', (name) => {
+  const fixture = loadFixture(name);
+  const { config, shape } = fixture.model;
+  const dims = { tokens: shape.tokens, dim: config.dim, heads: config.heads, dimHead: config.dim_head };
+
+  it('rate_mssa_out, lasso_before, lasso_after and head_coherence per layer, in the object with logits and rate_official', async () => {
+    const inputs = [0, 1].map((i) => {
+      const path = join(dir, `${name}-${i}.npy`);
+      writeFileSync(path, writeNpy([config.channels, shape.imageHeight, shape.imageWidth], goldenTensor(fixture, `input.${i}`)));
+      return path;
+    });
+    const out = join(dir, `${name}.json`);
+    const { code, stdout, stderr } = await crateExplorer('run', `fixtures/${name}.model.safetensors`, ...inputs, '--json', out);
+    expect(code, stderr).toBe(0);
+    expect(stdout.match(/^\s+layer \d+\s+rate out\s+\d+\.\d{4}\s+lasso \d+\.\d{4} -> \d+\.\d{4}$/gm)).toHaveLength(2 * config.depth);
+    const json = JSON.parse(readFileSync(out, 'utf8'));
+    expect(json.model.head_coherence_random_reference).toBeCloseTo(config.dim_head / config.dim, 12);
+    json.images.forEach((image: Record<string, unknown>, i: number) => {
+      expect(Object.keys(image)).toEqual(expect.arrayContaining(['logits', 'rate_official', 'rate_mssa_out', 'lasso_before', 'lasso_after', 'head_coherence']));
+      const rateMssaOut = image.rate_mssa_out as number[];
+      const lassoBefore = image.lasso_before as number[];
+      const lassoAfter = image.lasso_after as number[];
+      const coherence = image.head_coherence as number[][][];
+      for (const series of [rateMssaOut, lassoBefore, lassoAfter, coherence]) expect(series).toHaveLength(config.depth);
+      for (let l = 0; l < config.depth; l++) {
+        const layer = `input.${i}.layers.${l}`;
+        const weights = fixture.model.weights.layers[l];
+        const tensors = { zHalf: goldenTensor(fixture, `${layer}.z_half`), zNext: goldenTensor(fixture, `${layer}.z_next`) };
+        const expected = layerObjective(tensors, weights, dims, config.lambda);
+        expect(relative(rateMssaOut[l], expected.rateMssaOut), `layer ${l} rate_mssa_out`).toBeLessThanOrEqual(TOLERANCE);
+        expect(relative(lassoBefore[l], expected.lassoBefore), `layer ${l} lasso_before`).toBeLessThanOrEqual(TOLERANCE);
+        expect(relative(lassoAfter[l], expected.lassoAfter), `layer ${l} lasso_after`).toBeLessThanOrEqual(TOLERANCE);
+        const matrix = headCoherence(weights.qkv, config.heads, config.dim_head, config.dim).matrix;
+        expect(coherence[l]).toHaveLength(config.heads);
+        coherence[l].forEach((row, k) => row.forEach((value, j) => expect(value).toBeCloseTo(matrix[k * config.heads + j], 12)));
+      }
+    });
+  });
+});
