@@ -10,6 +10,7 @@
  */
 import type { GridSize } from '../analysis/attention.ts';
 import { imageToTensor, type RgbaImage } from '../engine/preprocess.ts';
+import { checkFinite, NonFiniteOutputsError } from '../engine/outputCheck.ts';
 import { ENGINE_LABELS, maxRelativeDeviation, type EngineKind, type ModelRunner } from '../engine/runner.ts';
 import { probeAdapter } from './adapter.ts';
 import { analyseOutputs } from './analyse.ts';
@@ -346,7 +347,9 @@ export function startPipeline(store: Store = useApp): () => void {
           const runner = await runnerFor(source!.key, kind, loaded);
           const start = performance.now();
           const outputs = await runner.run(input, options);
-          return { outputs, forwardMillis: performance.now() - start };
+          const forwardMillis = performance.now() - start;
+          checkFinite(outputs); // before any measure sees a NaN (issue 20 #15)
+          return { outputs, forwardMillis };
         };
         let timed: Awaited<ReturnType<typeof timedRun>>;
         try {
@@ -356,7 +359,8 @@ export function startPipeline(store: Store = useApp): () => void {
           if (stale()) return;
           // An engine that fails (lost device, out of memory) must not blank the view: fall back and say so.
           const fallback: EngineKind = loaded.onnx && engine !== 'ort-wasm' ? 'ort-wasm' : 'cpu';
-          if (engine === fallback) throw error;
+          // A NaN from our engines is the model's (they compute from its weights); one from ORT may be its graph's.
+          if (engine === fallback || (error instanceof NonFiniteOutputsError && !engine.startsWith('ort-'))) throw error;
           store.getState().notify([`${ENGINE_LABELS[engine]} failed (${(error as Error).message}); running ${ENGINE_LABELS[fallback]} instead`]);
           reason = `${ENGINE_LABELS[engine]} failed, so ${ENGINE_LABELS[fallback]} runs the model`;
           reference = engine === 'wgsl' ? 'cpu' : undefined;
@@ -395,7 +399,7 @@ export function startPipeline(store: Store = useApp): () => void {
           store.getState().notify([`model ${quote(source!.name)} has ${loaded.model.config.depth} layers, so layer ${layer} does not exist; showing layer 0`]);
         }
         current = { source: source!, loaded, engine, result };
-        const patch: Partial<AppState> = { run: { status: 'ready', value: result }, layer: layer >= loaded.model.config.depth ? 0 : layer };
+        const patch: Partial<AppState> = { run: { status: 'ready', value: result }, runProblem: undefined, layer: layer >= loaded.model.config.depth ? 0 : layer };
         if (local && source!.key === local.key && local.info.firstResultMillis === undefined) {
           local.info = { ...local.info, firstResultMillis: performance.now() - local.request.startedAt };
           patch.localModel = local.info;
@@ -405,6 +409,17 @@ export function startPipeline(store: Store = useApp): () => void {
       } catch (error) {
         if (stale()) return;
         const message = error instanceof Error ? error.message : String(error);
+        if (error instanceof NonFiniteOutputsError) {
+          // A result, not a crash: the view of the last image that had one stays (issue 20 #15).
+          const what = imageSource === 'sample' ? `sample ${sampleIndex} on ${source!.name}` : `${localImage?.name ?? `your ${imageSource}`} on ${source!.name}`;
+          if (store.getState().run.status === 'ready') {
+            store.getState().notify([`no result for ${what}: ${message}`]);
+            store.setState({ runProblem: { what, message } });
+            return;
+          }
+          store.setState({ run: { status: 'error', message: `No result for ${what}: ${message}` } });
+          return;
+        }
         store.setState({ run: { status: 'error', message } });
       }
     }

@@ -177,6 +177,8 @@ export interface AppState extends UrlState {
   adapter: AdapterStatus;
   manifest: Loadable<Manifest>;
   run: Loadable<RunResult>;
+  /** Why the selected image shows no result while `run` still holds the previous one (NaN activations, issue 20 #15). */
+  runProblem?: { what: string; message: string };
   agreement: Loadable<Agreement>;
   /** Filled while `dataset` mode is on. */
   datasetStats: Loadable<DatasetStats>;

@@ -1,6 +1,7 @@
 import type { ReactNode } from 'react';
 import { formatBytes } from '../state/pipeline.ts';
 import type { Loadable } from '../state/store.ts';
+import { PanelBoundary } from './ErrorBoundary.tsx';
 
 /** Shows a loadable's progress or error, or its content when ready: never a blank panel. */
 export function LoadableView<T>({ state, children, idle = 'Waiting…' }: { state: Loadable<T>; children: (value: T) => ReactNode; idle?: string }) {
@@ -35,7 +36,7 @@ export function Panel({ title, className, children, testId }: { title: string; c
   return (
     <section className={`panel ${className ?? ''}`} aria-label={title} data-testid={testId}>
       <h2>{title}</h2>
-      {children}
+      <PanelBoundary what={`the ${title} panel`}>{children}</PanelBoundary>
     </section>
   );
 }

@@ -7,9 +7,10 @@ type Reader = protobuf.Reader;
 
 /**
  * Reads what the WGSL engine needs from an ONNX ModelProto: the initializers
- * (weights, by name), `metadata_props`, and the graph's input and output names.
- * Nodes are skipped: our engine knows the CRATE graph; onnxruntime-web runs the
- * nodes. protobufjs's low-level Reader does the wire format, so there is no
+ * (weights, by name), `metadata_props`, the graph's input and output names,
+ * and each node's operator. Our engine knows the CRATE graph and runs none of
+ * the nodes; onnxruntime-web runs them, so graphCheck.ts checks their operators
+ * and counts against the CRATE graph before ORT is given the file. protobufjs's low-level Reader does the wire format, so there is no
  * generated schema code; the field numbers below are those of onnx.proto3.
  *
  * The file is untrusted: every failure is an OnnxError naming what is wrong.
@@ -18,20 +19,31 @@ export class OnnxError extends Error {
   override name = 'OnnxError';
 }
 
+/** What a graph node is, for checking the graph against the CRATE graph its config implies (graphCheck.ts). */
+export interface OnnxNode {
+  opType: string;
+  /** The operator set domain; '' is the default ai.onnx. */
+  domain: string;
+}
+
 export interface OnnxFile {
   tensors: Map<string, Tensor>;
   metadata: Record<string, string>;
   inputs: string[];
   outputs: string[];
+  nodes: OnnxNode[];
 }
 
 // onnx.proto3 field numbers.
 const MODEL_GRAPH = 7;
 const MODEL_METADATA_PROPS = 14;
+const GRAPH_NODE = 1;
 const GRAPH_INITIALIZER = 5;
 const GRAPH_INPUT = 11;
 const GRAPH_OUTPUT = 12;
 const VALUE_INFO_NAME = 1;
+const NODE_OP_TYPE = 4;
+const NODE_DOMAIN = 7;
 const ENTRY_KEY = 1;
 const ENTRY_VALUE = 2;
 const TENSOR_DIMS = 1;
@@ -50,6 +62,9 @@ const FLOAT16 = 10;
 const DOUBLE = 11;
 const BFLOAT16 = 16;
 const BYTES_PER_ELEMENT: Record<number, number> = { [FLOAT]: 4, [FLOAT16]: 2, [DOUBLE]: 8, [BFLOAT16]: 2 };
+
+/** More nodes than this are refused while reading (the deepest config, 256 layers, exports ~16,000). */
+const MAX_NODES = 20_000;
 
 /** A tensor larger than this is refused (no CRATE weight comes near it; a corrupt dim could ask for petabytes). */
 const MAX_ELEMENTS = 1 << 28;
@@ -165,6 +180,18 @@ function readGraph(reader: Reader, end: number, out: OnnxFile): void {
       if (decoded) out.tensors.set(raw.name, decoded);
       return true;
     }
+    if (id === GRAPH_NODE) {
+      const node: OnnxNode = { opType: '', domain: '' };
+      eachField(reader, enter(reader), (field) => {
+        if (field === NODE_OP_TYPE) node.opType = reader.string();
+        else if (field === NODE_DOMAIN) node.domain = reader.string();
+        else return false;
+        return true;
+      });
+      out.nodes.push(node);
+      if (out.nodes.length > MAX_NODES) throw new OnnxError(`the graph has more than ${MAX_NODES} nodes; a CRATE graph has about 60 per layer`);
+      return true;
+    }
     if (id === GRAPH_INPUT || id === GRAPH_OUTPUT) {
       let name = '';
       eachField(reader, enter(reader), (field) => {
@@ -181,7 +208,7 @@ function readGraph(reader: Reader, end: number, out: OnnxFile): void {
 
 export function readOnnx(bytes: Uint8Array): OnnxFile {
   // A null-prototype record, so a hostile key such as `__proto__` is just a key.
-  const out: OnnxFile = { tensors: new Map(), metadata: Object.create(null) as Record<string, string>, inputs: [], outputs: [] };
+  const out: OnnxFile = { tensors: new Map(), metadata: Object.create(null) as Record<string, string>, inputs: [], outputs: [], nodes: [] };
   if (bytes.byteLength === 0) throw new OnnxError('the file is empty');
   const reader = Reader.create(bytes);
   let sawGraph = false;

@@ -1,5 +1,6 @@
 import { ConfigError, parseConfig } from '../config.ts';
 import { ModelError, modelFromTensors, type CrateModel } from '../model.ts';
+import { checkCrateGraph } from './graphCheck.ts';
 import { readOnnx } from './onnxFile.ts';
 
 /**
@@ -25,7 +26,9 @@ export function modelFromOnnx(bytes: Uint8Array): OnnxCrateModel {
   } catch {
     throw new ConfigError('metadata_props "config" is not valid JSON');
   }
-  const model = modelFromTensors(parseConfig(raw), file.tensors);
+  const config = parseConfig(raw);
+  checkCrateGraph(file.nodes, config);
+  const model = modelFromTensors(config, file.tensors);
   return { model, card: parseCard(file.metadata.model_card), outputs: file.outputs };
 }
 

@@ -1,6 +1,7 @@
 import type * as Ort from 'onnxruntime-web';
 import type { CrateConfig } from '../config.ts';
 import { shapeOf } from '../config.ts';
+import { outputShapes } from '../outputCheck.ts';
 import type { ForwardOutputs, LayerOutputs, ModelRunner } from '../runner.ts';
 
 /**
@@ -21,6 +22,22 @@ export function layerOutputNames(layer: number) {
   return { w: `layers.${layer}.w`, attention: `layers.${layer}.attention`, zHalf: `layers.${layer}.z_half`, zNext: `layers.${layer}.z_next` };
 }
 
+/**
+ * A copy of one output, after checking its type and shape against what the
+ * config implies: the graph comes from an untrusted file, and the views index
+ * these arrays by the config's sizes (issue 20 #2). Copied, so the array
+ * outlives the ORT tensor, which is disposed right after.
+ */
+function checkedCopy(results: Ort.InferenceSession.ReturnType, name: string, expected: number[]): Float32Array {
+  const tensor = results[name];
+  const dims = tensor ? [...tensor.dims] : [];
+  if (!tensor || tensor.type !== 'float32' || dims.length !== expected.length || dims.some((d, i) => d !== expected[i])) {
+    const got = tensor ? `${tensor.type}[${dims.join(', ')}]` : 'nothing';
+    throw new OrtRunnerError(`the ONNX graph's output "${name}" is ${got}, but the model's config implies float32[${expected.join(', ')}]: the graph is not the CRATE graph its metadata describes`);
+  }
+  return Float32Array.from(tensor.data as Float32Array);
+}
+
 export async function createOrtRunner(ort: OrtModule, bytes: Uint8Array, config: CrateConfig, provider: OrtProvider): Promise<ModelRunner> {
   let session: Ort.InferenceSession;
   try {
@@ -36,6 +53,7 @@ export async function createOrtRunner(ort: OrtModule, bytes: Uint8Array, config:
   const { imageHeight, imageWidth } = shapeOf(config);
   const dims = [1, config.channels, imageHeight, imageWidth];
   const allOutputs = ['logits', ...Array.from({ length: config.depth }, (_, l) => Object.values(layerOutputNames(l))).flat()];
+  const shapes = outputShapes(config);
 
   return {
     kind: provider === 'webgpu' ? 'ort-webgpu' : 'ort-wasm',
@@ -48,23 +66,25 @@ export async function createOrtRunner(ort: OrtModule, bytes: Uint8Array, config:
       } catch (error) {
         throw new OrtRunnerError(`onnxruntime-web (${provider}) failed to run: ${(error as Error).message}`);
       }
-      const take = (name: string) => {
-        const tensor = results[name];
-        const data = tensor.data as Float32Array;
-        // Copy out so the arrays outlive the ORT tensors, which are disposed right after.
-        const copy = Float32Array.from(data);
-        tensor.dispose();
-        return copy;
-      };
-      const logits = take('logits');
-      const layers: LayerOutputs[] = [];
-      if (wantLayers) {
-        for (let l = 0; l < config.depth; l++) {
-          const names = layerOutputNames(l);
-          layers.push({ w: take(names.w), attention: take(names.attention), zHalf: take(names.zHalf), zNext: take(names.zNext) });
+      try {
+        const take = (name: string, expected: number[]) => checkedCopy(results, name, expected);
+        const logits = take('logits', shapes.logits);
+        const layers: LayerOutputs[] = [];
+        if (wantLayers) {
+          for (let l = 0; l < config.depth; l++) {
+            const names = layerOutputNames(l);
+            layers.push({
+              w: take(names.w, shapes.layer.w),
+              attention: take(names.attention, shapes.layer.attention),
+              zHalf: take(names.zHalf, shapes.layer.zHalf),
+              zNext: take(names.zNext, shapes.layer.zNext),
+            });
+          }
         }
+        return { logits, layers };
+      } finally {
+        for (const tensor of Object.values(results)) tensor.dispose();
       }
-      return { logits, layers };
     },
     async dispose() {
       await session.release();
