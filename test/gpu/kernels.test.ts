@@ -1,12 +1,13 @@
-// Kernel-level checks, parameterised over shapes in the manner of gpuweb/cts:
-// each kernel against the CPU reference's own building blocks, on shapes
-// that are and are not multiples of the tile sizes.
+// Kernel-level checks, parameterised over variants and shapes in the manner
+// of gpuweb/cts: every variant of each kernel against the CPU reference's own
+// building blocks, on shapes that are and are not multiples of the tile
+// sizes (N = 197 and 785, dh = 48 and 12, odd dimensions).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { layerNorm, linear } from '../../src/engine/cpu/linalg.ts';
 import { multiHeadSelfAttention } from '../../src/engine/cpu/reference.ts';
-import { attentionDispatch, attentionParams } from '../../src/kernels/attention.ts';
+import { ATTENTION_VARIANTS, attentionDispatch, attentionParams, type AttentionVariantName } from '../../src/kernels/attention.ts';
 import { layerNormDispatch, layerNormParams } from '../../src/kernels/layerNorm.ts';
-import { matmulDispatch, matmulParams } from '../../src/kernels/matmul.ts';
+import { MATMUL_VARIANTS, matmulDispatch, matmulParams, type MatmulVariantName } from '../../src/kernels/matmul.ts';
 import { relativeError } from '../helpers/fixtures.ts';
 import { testGpu } from '../helpers/gpu.ts';
 import { KernelRunner } from '../helpers/kernelRunner.ts';
@@ -24,7 +25,10 @@ function randomArray(length: number, seed: number, scale = 1, offset = 0): Float
   return Float32Array.from({ length }, () => offset + scale * gaussian(random));
 }
 
-describe('matmul: C = epilogue(A·Bᵀ)', () => {
+const matmulVariants = Object.keys(MATMUL_VARIANTS) as MatmulVariantName[];
+const attentionVariants = Object.keys(ATTENTION_VARIANTS) as AttentionVariantName[];
+
+describe.each(matmulVariants)('matmul %s: C = epilogue(A·Bᵀ)', (variant) => {
   const shapes = [
     [1, 10, 48],
     [17, 48, 48],
@@ -32,6 +36,7 @@ describe('matmul: C = epilogue(A·Bᵀ)', () => {
     [197, 384, 64],
     [197, 197, 48],
     [785, 33, 128],
+    [197, 35, 12],
     [31, 7, 4],
   ];
   const epilogues = [
@@ -59,7 +64,7 @@ describe('matmul: C = epilogue(A·Bᵀ)', () => {
         const out = runner.output(M * N);
         const shape = { M, N, K, alpha: epilogue.alpha, beta: epilogue.beta, shift: epilogue.shift };
         await runner.run(
-          matmulDispatch(epilogue.options, shape, { params: runner.uniform(matmulParams(shape)), a: runner.input(a), b: runner.input(b), bias: runner.input(bias), residual: runner.input(residual), out }, 'test'),
+          matmulDispatch(epilogue.options, shape, { params: runner.uniform(matmulParams(shape)), a: runner.input(a), b: runner.input(b), bias: runner.input(bias), residual: runner.input(residual), out }, 'test', variant),
         );
         expect(relativeError(await runner.read(out, M * N), expected)).toBeLessThanOrEqual(TOLERANCE);
       });
@@ -67,22 +72,35 @@ describe('matmul: C = epilogue(A·Bᵀ)', () => {
   }
 });
 
-describe('attention: softmax(W_k W_kᵀ/√dh)·W_k with probabilities', () => {
+describe.each(attentionVariants)('attention %s: softmax(W_k W_kᵀ/√dh)·W_k', (variant) => {
   const shapes = [
     [17, 4, 12],
     [50, 3, 16],
+    [18, 2, 4],
+    [199, 2, 48],
     [197, 6, 64],
     [197, 12, 48],
+    [197, 3, 12],
     [785, 1, 128],
+    [785, 2, 12],
   ];
   for (const [tokens, heads, dimHead] of shapes) {
-    it(`N=${tokens} heads=${heads} dh=${dimHead}`, async () => {
+    it(`N=${tokens} heads=${heads} dh=${dimHead}, without probabilities (the plain forward)`, async () => {
+      const w = randomArray(tokens * heads * dimHead, tokens * dimHead + 1, 1.5);
+      const expected = multiHeadSelfAttention(w, tokens, heads, dimHead);
+      const shape = { tokens, heads, dimHead };
+      const out = runner.output(tokens * heads * dimHead);
+      await runner.run(attentionDispatch(shape, false, { params: runner.uniform(attentionParams(shape)), w: runner.input(w), out, probabilities: runner.output(4) }, 'test', variant));
+      expect(relativeError(await runner.read(out, tokens * heads * dimHead), expected.out), 'O').toBeLessThanOrEqual(TOLERANCE);
+    });
+
+    it(`N=${tokens} heads=${heads} dh=${dimHead}, with probabilities`, async () => {
       const w = randomArray(tokens * heads * dimHead, tokens * dimHead, 1.5);
       const expected = multiHeadSelfAttention(w, tokens, heads, dimHead);
       const shape = { tokens, heads, dimHead };
       const out = runner.output(tokens * heads * dimHead);
       const probabilities = runner.output(heads * tokens * tokens);
-      await runner.run(attentionDispatch(shape, true, { params: runner.uniform(attentionParams(shape)), w: runner.input(w), out, probabilities }, 'test'));
+      await runner.run(attentionDispatch(shape, true, { params: runner.uniform(attentionParams(shape)), w: runner.input(w), out, probabilities }, 'test', variant));
       expect(relativeError(await runner.read(out, tokens * heads * dimHead), expected.out), 'O').toBeLessThanOrEqual(TOLERANCE);
       expect(relativeError(await runner.read(probabilities, heads * tokens * tokens), expected.attention), 'A').toBeLessThanOrEqual(TOLERANCE);
     });

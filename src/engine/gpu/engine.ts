@@ -17,10 +17,13 @@ import { matmulDispatch, matmulParams, type MatmulOptions, type MatmulShape } fr
 import { meanPoolDispatch, meanPoolParams } from '../../kernels/meanPool.ts';
 import { patchifyDispatch, patchifyParams } from '../../kernels/patchify.ts';
 import { encodeDispatch, PipelineCache, prepare, type Dispatch, type PreparedDispatch } from '../../kernels/program.ts';
+import { adapterKey, chooseVariants, localStorageTuningStore, MemoryTuningStore, tuningKey, type TuningResult, type TuningSource, type TuningStore } from '../../kernels/autotune.ts';
+import { DEFAULT_VARIANTS, describeVariants, type KernelVariants, type TunableKernel } from '../../kernels/variants.ts';
 import { LAYER_NORM_EPS, type CrateModel } from '../model.ts';
 import { BufferArena, readBuffer, readBuffers } from './arena.ts';
 import { CAPTURE_NOTHING, captureKey, captureSets, type CaptureRequest, type CaptureTensor } from './capture.ts';
 import { TimestampProfiler, type GpuProfile } from './profiler.ts';
+import { createKernelTimer } from './tuneKernels.ts';
 import { roundUp4, uploadWeights, uploadWeightsInSteps, type GpuWeights } from './uploadWeights.ts';
 
 export class EngineError extends Error {
@@ -32,6 +35,40 @@ export interface EngineOptions {
   recreateDevice?: () => Promise<GPUDevice>;
   /** Told about a device loss, whatever happens next. */
   onDeviceLost?: (info: GPUDeviceLostInfo) => void;
+  /** Kernel variants to use instead of the default (the bench's baseline, tests); `tune()` replaces them. */
+  variants?: KernelVariants;
+}
+
+export interface TuneOptions {
+  /** Where choices are cached; default localStorage in a page, else one map per process. */
+  store?: TuningStore;
+  /** About how long tuning may take (ms). */
+  budgetMs?: number;
+  /** Ignore a cached choice and time again (the "retune" control). */
+  force?: boolean;
+  onProgress?: (note: string) => void;
+}
+
+/** What the engine panel and the bench show about the engine. */
+export interface EngineInfo {
+  /** The adapter's identity, as the tuning cache keys it. */
+  adapter: string;
+  /** The variant in use per tunable kernel. */
+  variants: KernelVariants;
+  /** The same with a one-line description each, e.g. "8x8 (8×8 outputs per invocation, vec4 loads)". */
+  variantDescriptions: Record<TunableKernel, string>;
+  /** default, given (EngineOptions.variants), cached, tuned, or fallback (tuning failed). */
+  tuning: TuningSource;
+  /** Milliseconds per candidate from the last tuning, by kernel. */
+  tuningTimings: TuningResult['timings'];
+  tuningError?: string;
+}
+
+/** Node's tuning cache lives as long as the process; a page's lives in localStorage. */
+const processTuningStore = new MemoryTuningStore();
+function defaultTuningStore(): TuningStore {
+  const storage = (globalThis as { localStorage?: Storage }).localStorage;
+  return storage ? localStorageTuningStore(storage) : processTuningStore;
 }
 
 export interface RunOptions {
@@ -157,6 +194,8 @@ export class CrateGpuEngine {
   private state: DeviceState;
   private queue: Promise<unknown> = Promise.resolve();
   private destroyed = false;
+  private variants: KernelVariants;
+  private tuning: Omit<TuningResult, 'variants'>;
 
   private constructor(
     device: GPUDevice,
@@ -164,6 +203,8 @@ export class CrateGpuEngine {
     private readonly options: EngineOptions,
     uploaded?: Uploaded,
   ) {
+    this.variants = { ...(options.variants ?? DEFAULT_VARIANTS) };
+    this.tuning = { source: options.variants ? 'given' : 'default', timings: {} };
     this.state = this.initialise(device, uploaded);
   }
 
@@ -210,6 +251,71 @@ export class CrateGpuEngine {
 
   get timestampsSupported(): boolean {
     return this.state.device.features.has('timestamp-query');
+  }
+
+  get info(): EngineInfo {
+    return {
+      adapter: adapterKey(this.state.device.adapterInfo),
+      variants: { ...this.variants },
+      variantDescriptions: describeVariants(this.variants),
+      tuning: this.tuning.source,
+      tuningTimings: this.tuning.timings,
+      ...(this.tuning.error ? { tuningError: this.tuning.error } : {}),
+    };
+  }
+
+  /**
+   * Chooses the kernel variants for this model's shape on this adapter: the
+   * cached choice, else each candidate timed within the budget (about 1 s),
+   * else the safe default if timing fails. Runs between forward passes;
+   * later runs use the choice.
+   */
+  tune(options: TuneOptions = {}): Promise<EngineInfo> {
+    return this.serially(async () => {
+      await this.ensureDevice();
+      const { device } = this.state;
+      const { config, shape } = this.model;
+      const tuningShape = { tokens: shape.tokens, dim: config.dim, heads: config.heads, dimHead: config.dim_head };
+      const timer = createKernelTimer(device, tuningShape);
+      try {
+        const result = await chooseVariants({
+          store: options.store ?? defaultTuningStore(),
+          key: tuningKey(adapterKey(device.adapterInfo), tuningShape),
+          force: options.force,
+          features: device.features,
+          time: (kernel, variant) => timer.time(kernel, variant),
+          now: () => performance.now(),
+          budgetMs: options.budgetMs ?? 1000,
+          onProgress: options.onProgress,
+        });
+        this.useVariants(result.variants);
+        this.tuning = { source: result.source, timings: result.timings, ...(result.error ? { error: result.error } : {}) };
+      } finally {
+        timer.destroy();
+      }
+      return this.info;
+    });
+  }
+
+  /** Times the variants again, ignoring and replacing the cached choice. */
+  retune(options: Omit<TuneOptions, 'force'> = {}): Promise<EngineInfo> {
+    return this.tune({ ...options, force: true });
+  }
+
+  /** Plans are built for one set of variants: a new choice drops them. */
+  private useVariants(variants: KernelVariants): void {
+    if (variants.matmul === this.variants.matmul && variants.attention === this.variants.attention) return;
+    this.variants = { ...variants };
+    for (const key of [...this.state.plans.keys()]) this.dropPlan(key);
+  }
+
+  private dropPlan(key: string): void {
+    const plan = this.state.plans.get(key);
+    if (!plan) return;
+    const scratch = Object.values(this.state.scratch);
+    for (const { buffer } of new Set(plan.locations.values())) if (!scratch.includes(buffer)) this.state.arena.release(buffer);
+    plan.generation = -1; // captures still held from it now report that they are gone
+    this.state.plans.delete(key);
   }
 
   /** Dispatches one run issues for a capture request, and how many per layer. */
@@ -329,6 +435,7 @@ export class CrateGpuEngine {
         out: io.out,
       },
       scope,
+      this.variants.matmul,
     );
     return { ...dispatch, role: paramsKey };
   }
@@ -340,12 +447,7 @@ export class CrateGpuEngine {
     const key = captureKey(sets);
     const cached = this.state.plans.get(key);
     if (cached) return cached;
-    if (this.state.plans.size >= MAX_CACHED_PLANS) {
-      const [oldestKey, oldest] = this.state.plans.entries().next().value!;
-      for (const { buffer } of new Set(oldest.locations.values())) if (!Object.values(this.state.scratch).includes(buffer)) this.state.arena.release(buffer);
-      oldest.generation = -1; // captures still held from it now report that they are gone
-      this.state.plans.delete(oldestKey);
-    }
+    if (this.state.plans.size >= MAX_CACHED_PLANS) this.dropPlan(this.state.plans.keys().next().value!);
     // Shader compilation and allocation failures surface here, once per plan,
     // as errors instead of console warnings and silently wrong numbers.
     const { device } = this.state;
@@ -403,7 +505,7 @@ export class CrateGpuEngine {
 
       dispatches.push(
         this.matmul({ normA: true }, { M: N, N: inner, K: d }, { a: zIn, b: layer.qkvFolded, bias: layer.qkvBias, out: w }, scope, 'qkv'),
-        attentionDispatch(attentionShape, set.has('attention'), { params: this.paramsBuffer('attention', attentionParams(attentionShape)), w, out: scratch.o, probabilities }, scope),
+        attentionDispatch(attentionShape, set.has('attention'), { params: this.paramsBuffer('attention', attentionParams(attentionShape)), w, out: scratch.o, probabilities }, scope, this.variants.attention),
         this.matmul({}, { M: N, N: d, K: inner }, { a: scratch.o, b: layer.outWeight, bias: layer.outBias, residual: zIn, out: zHalf }, scope, 'to_out'),
         layerNormDispatch(layerNormShape, { params: this.paramsBuffer('ista norm', layerNormParams(layerNormShape)), x: zHalf, gamma: layer.istaGamma, beta: layer.istaBeta, out: scratch.x, unused: scratch.unused }, scope),
         this.matmul({}, { M: N, N: d, K: d, alpha: -1, beta: 1 }, { a: scratch.x, b: layer.dictionary, residual: scratch.x, out: scratch.r }, scope, 'ista residual'),

@@ -1,0 +1,94 @@
+/**
+ * Times kernel variants on the engine's own device, at the model's shapes,
+ * for the autotuner (src/kernels/autotune.ts): random operands in buffers of
+ * their own, one warm-up per variant (pipeline creation, first touch), then
+ * wall-clock time from submit to onSubmittedWorkDone. Wall clock rather than
+ * timestamp queries, so that every adapter can be tuned; what is compared is
+ * variants of one kernel on the same device, which the submit overhead does
+ * not reorder.
+ */
+import { attentionDispatch, attentionParams, type AttentionVariantName } from '../../kernels/attention.ts';
+import { matmulDispatch, matmulParams, type MatmulVariantName } from '../../kernels/matmul.ts';
+import { encodeDispatch, PipelineCache, prepare, type Dispatch } from '../../kernels/program.ts';
+import type { TuningShape } from '../../kernels/autotune.ts';
+import type { TunableKernel } from '../../kernels/variants.ts';
+import { BufferArena } from './arena.ts';
+
+function noise(length: number, seed: number): Float32Array {
+  // A fixed LCG: the values only need to be ordinary floats, not random.
+  let state = seed >>> 0;
+  return Float32Array.from({ length }, () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32 - 0.5;
+  });
+}
+
+export interface KernelTimer {
+  time(kernel: TunableKernel, variant: string): Promise<number>;
+  destroy(): void;
+}
+
+/** The dispatches one timing of a kernel runs: the model's qkv and ISTA-step products for matmul, its attention for attention. */
+export function createKernelTimer(device: GPUDevice, shape: TuningShape, now: () => number = () => performance.now()): KernelTimer {
+  const arena = new BufferArena(device);
+  const cache = new PipelineCache(device);
+  const { tokens: N, dim: d, heads, dimHead } = shape;
+  const inner = heads * dimHead;
+  const z = arena.storage('tune Z', noise(N * d, 1));
+  const w = arena.storage('tune W', noise(N * inner, 2));
+  const qkv = arena.storage('tune qkv weight', noise(inner * d, 3));
+  const dictionary = arena.storage('tune dictionary', noise(d * d, 4));
+  const bias = arena.storage('tune bias', noise(Math.max(inner, d), 5));
+  const outW = arena.activation('tune W out', N * inner);
+  const outZ = arena.activation('tune Z out', N * d);
+  const unused = arena.activation('tune unused', 4);
+  const qkvShape = { M: N, N: inner, K: d };
+  const stepShape = { M: N, N: d, K: d, alpha: 0.1, beta: 1, shift: -0.01 };
+  const attentionShape = { tokens: N, heads, dimHead };
+  const qkvParams = arena.uniform('tune qkv params', matmulParams(qkvShape));
+  const stepParams = arena.uniform('tune step params', matmulParams(stepShape));
+  const attnParams = arena.uniform('tune attention params', attentionParams(attentionShape));
+
+  const dispatches = (kernel: TunableKernel, variant: string): Dispatch[] =>
+    kernel === 'matmul'
+      ? [
+          matmulDispatch({ normA: true, bias: true }, qkvShape, { params: qkvParams, a: z, b: qkv, bias, residual: unused, out: outW }, 'tune', variant as MatmulVariantName),
+          matmulDispatch({ residual: true, relu: true }, stepShape, { params: stepParams, a: z, b: dictionary, bias: unused, residual: z, out: outZ }, 'tune', variant as MatmulVariantName),
+        ]
+      : [attentionDispatch(attentionShape, false, { params: attnParams, w, out: outW, probabilities: unused }, 'tune', variant as AttentionVariantName)];
+
+  const warmed = new Set<string>();
+  const runOnce = async (kernel: TunableKernel, variant: string): Promise<number> => {
+    device.pushErrorScope('validation');
+    let ms = NaN;
+    let failure: unknown;
+    try {
+      const prepared = dispatches(kernel, variant).map((d) => prepare(device, cache, d));
+      const start = now();
+      const encoder = device.createCommandEncoder({ label: `tune ${kernel} ${variant}` });
+      const pass = encoder.beginComputePass();
+      for (const p of prepared) encodeDispatch(pass, p);
+      pass.end();
+      device.queue.submit([encoder.finish()]);
+      await device.queue.onSubmittedWorkDone();
+      ms = now() - start;
+    } catch (error) {
+      failure = error;
+    }
+    const error = await device.popErrorScope();
+    if (error) throw new Error(`${kernel} ${variant}: ${error.message}`);
+    if (failure) throw failure;
+    return ms;
+  };
+  return {
+    async time(kernel, variant) {
+      const key = `${kernel}/${variant}`;
+      if (!warmed.has(key)) {
+        await runOnce(kernel, variant);
+        warmed.add(key);
+      }
+      return runOnce(kernel, variant);
+    },
+    destroy: () => arena.destroyAll(),
+  };
+}
