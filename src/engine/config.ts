@@ -23,6 +23,18 @@ export interface CrateConfig {
   std: number[];
 }
 
+/**
+ * CRATE-α (docs/MEASUREMENTS.md §1.1): the same description plus the overcomplete ratio r of its
+ * ISTA dictionaries D, D1 ([dim, r·dim]). Its files carry no labels, mean or std of their own.
+ */
+export interface CrateAlphaConfig extends Omit<CrateConfig, 'arch'> {
+  arch: 'crate-alpha';
+  ratio: number;
+}
+
+/** Either family; `arch` says which, so every consumer can tell them apart. */
+export type AnyCrateConfig = CrateConfig | CrateAlphaConfig;
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
@@ -40,7 +52,7 @@ export interface CrateShape {
   innerDim: number;
 }
 
-export function shapeOf(config: CrateConfig): CrateShape {
+export function shapeOf(config: Omit<CrateConfig, 'arch'>): CrateShape {
   const [imageHeight, imageWidth] =
     typeof config.image_size === 'number' ? [config.image_size, config.image_size] : config.image_size;
   const gridHeight = imageHeight / config.patch_size;
@@ -184,4 +196,21 @@ export function parseConfig(input: unknown): CrateConfig {
     throw new ConfigError(`config.labels must be ${config.num_classes} strings (one per class)`);
   }
   return config;
+}
+
+/** The largest overcomplete ratio accepted (the releases use 4). */
+const MAX_RATIO = 64;
+
+/**
+ * Validates a config of either family: `arch` "crate" as parseConfig, "crate-alpha" with a
+ * `ratio` (docs/MEASUREMENTS.md §1.1) and every other field checked as parseConfig checks it.
+ */
+export function parseAnyConfig(input: unknown): AnyCrateConfig {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new ConfigError('config must be a JSON object');
+  const raw = input as Record<string, unknown>;
+  if (raw.arch !== 'crate-alpha') return parseConfig(input);
+  const ratio = positiveInt(raw, 'ratio', MAX_RATIO);
+  if (raw.pool !== undefined && raw.pool !== 'cls') throw new ConfigError(`config.pool must be "cls" for CRATE-α (its head reads the class token), got ${JSON.stringify(raw.pool)}`);
+  const { ratio: _ratio, ...rest } = raw;
+  return { ...parseConfig({ ...rest, arch: 'crate' }), arch: 'crate-alpha', ratio };
 }

@@ -6,7 +6,8 @@
  * The names and shapes must then match docs/MEASUREMENTS.md §1 exactly
  * (`officialTensorShapes`); the error names the first tensor that does not.
  */
-import { ConfigError, parseConfig, type CrateConfig } from './config.ts';
+import { alphaModelFromTensors, alphaTensorShapes, type AnyCrateModel } from './alphaModel.ts';
+import { ConfigError, parseAnyConfig, parseConfig, type AnyCrateConfig, type CrateAlphaConfig, type CrateConfig } from './config.ts';
 import { modelFromTensors, ModelError, officialTensorShapes, type CrateModel } from './model.ts';
 import { readSafetensors } from './safetensors.ts';
 import type { Tensor } from './tensor.ts';
@@ -186,7 +187,11 @@ export function inferConfig(shapes: Shapes, options: InferOptions = {}): Inferre
 
 /** Every official tensor present with its shape, and nothing else. */
 export function checkOfficialShapes(config: CrateConfig, shapes: Shapes): void {
-  const expected = officialTensorShapes(config);
+  checkExactShapes(officialTensorShapes(config), shapes, 'the official CRATE state dict (docs/MEASUREMENTS.md §1)');
+}
+
+/** Every expected tensor present with its shape, and nothing else (the error names the first that is not). */
+function checkExactShapes(expected: readonly [string, number[]][], shapes: Shapes, layout: string): void {
   for (const [name, shape] of expected) {
     const actual = shapes.get(name);
     if (!actual) throw new ModelError(`missing tensor "${name}" (expected shape [${shape}])`);
@@ -196,7 +201,7 @@ export function checkOfficialShapes(config: CrateConfig, shapes: Shapes): void {
   }
   const known = new Set(expected.map(([name]) => name));
   for (const [name, shape] of shapes) {
-    if (!known.has(name)) throw new ModelError(`unexpected tensor "${name}" [${shape}]: not part of the official CRATE state dict (docs/MEASUREMENTS.md §1)`);
+    if (!known.has(name)) throw new ModelError(`unexpected tensor "${name}" [${shape}]: not part of ${layout}`);
   }
 }
 
@@ -228,4 +233,107 @@ export function modelFromSafetensorsAuto(bytes: Uint8Array, options: InferOption
     return { model: modelFromTensors(config, tensors), config, notes: [] };
   }
   return modelFromInferredTensors(tensors, options);
+}
+
+/** The port's CRATE-α layout (docs/MEASUREMENTS.md §1.1): a convolution `conv1` and ISTA dictionaries `….1.fn.D`. */
+export function isAlphaStateDict(names: Iterable<string>): boolean {
+  const list = [...names];
+  return list.includes('conv1.weight') && list.some((n) => /^transformer\.layers\.\d+\.1\.fn\.D$/.test(n));
+}
+
+function depthOf(shapes: Shapes): number {
+  let depth = 0;
+  for (const name of shapes.keys()) {
+    const m = /^transformer\.layers\.(\d+)\./.exec(name);
+    if (m) depth = Math.max(depth, Number(m[1]) + 1);
+  }
+  return depth;
+}
+
+/**
+ * A CRATE-α config from the port's state dict (docs/MEASUREMENTS.md §1.1): width, channels and
+ * patch size from `conv1.weight` [d, C, P, P], tokens from `pos_embedding`, the ratio r from D's
+ * shape [d, r·d], never assumed. Heads are not stored: `options.heads`, or proposed (the released
+ * B/16 has 12, L/14 16) and said so in `notes`. Every tensor is then checked against the layout.
+ */
+export function inferAlphaConfig(shapes: Shapes, options: InferOptions = {}): { config: CrateAlphaConfig; notes: string[] } {
+  const notes: string[] = [];
+  const o = options.overrides ?? {};
+  const [dim, channels, patchSize, patchWidth] = anchor(shapes, 'conv1.weight', 4, '[dim, channels, P, P]');
+  if (patchSize !== patchWidth) throw new ModelError(`tensor "conv1.weight" has shape [${shapes.get('conv1.weight')}]: the patch must be square`);
+  const tokens = anchor(shapes, 'pos_embedding', 3, '[1, tokens, dim]')[1];
+  const classes = anchor(shapes, 'mlp_head.1.weight', 2, '[num_classes, dim]')[0];
+  const depth = depthOf(shapes);
+  if (depth === 0) throw new ModelError('missing tensor "transformer.layers.0.0.fn.qkv.weight" (expected shape [heads·dim_head, dim])');
+  const innerDim = anchor(shapes, 'transformer.layers.0.0.fn.qkv.weight', 2, '[heads·dim_head, dim]')[0];
+  const wide = anchor(shapes, 'transformer.layers.0.1.fn.D', 2, '[dim, ratio·dim]')[1];
+  if (wide % dim !== 0 || wide === 0) throw new ModelError(`tensor "transformer.layers.0.1.fn.D" has ${wide} columns, not a multiple of the width ${dim}`);
+  const ratio = wide / dim;
+
+  let imageSize = o.image_size;
+  if (imageSize === undefined) {
+    const grid = square(tokens - 1);
+    if (grid === undefined) throw new ConfigError(`${tokens - 1} patch tokens do not form a square grid; give image_size as [height, width]`);
+    imageSize = grid * patchSize;
+  }
+  let heads = options.heads;
+  if (heads === undefined) {
+    heads = proposeHeads(dim, innerDim, patchSize);
+    const official = officialHeads(dim, innerDim, patchSize) !== undefined;
+    notes.push(
+      `heads = ${heads} (dim_head ${innerDim / heads}) ${official ? `is the released CRATE-α value for width ${dim}` : 'is a guess'}: heads are not stored in the weights; give the right count if the model was trained otherwise`,
+    );
+  } else if (!Number.isInteger(heads) || heads < 1 || innerDim % heads) {
+    throw new ConfigError(`heads ${heads} does not divide the MSSA width ${innerDim} (transformer.layers.0.0.fn.qkv.weight has ${innerDim} rows)`);
+  }
+  const imagenet = channels === 3;
+  if (o.mean === undefined || o.std === undefined) {
+    notes.push(imagenet ? 'mean/std not stored: assuming ImageNet normalisation' : 'mean/std not stored: assuming mean 0, std 1');
+  }
+  notes.push(`CRATE-α: overcomplete ratio ${ratio} read from D [${dim}, ${wide}]`);
+  const config = parseAnyConfig({
+    arch: 'crate-alpha',
+    ratio,
+    image_size: imageSize,
+    patch_size: patchSize,
+    channels,
+    dim,
+    depth,
+    heads,
+    dim_head: innerDim / heads,
+    num_classes: classes,
+    eta: o.eta ?? 0.1,
+    lambda: o.lambda ?? 0.1,
+    pool: 'cls',
+    mean: o.mean ?? (imagenet ? IMAGENET_MEAN : undefined),
+    std: o.std ?? (imagenet ? IMAGENET_STD : undefined),
+    labels: o.labels,
+  }) as CrateAlphaConfig;
+  checkExactShapes(alphaTensorShapes(config), shapes, "the CRATE-α port's state dict (docs/MEASUREMENTS.md §1.1)");
+  return { config, notes };
+}
+
+/** CRATE or CRATE-α, told apart by their own keys; CRATE-MAE and other variants are refused as inferConfig does. */
+export function inferAnyConfig(shapes: Shapes, options: InferOptions = {}): { config: AnyCrateConfig; notes: string[] } {
+  return isAlphaStateDict(shapes.keys()) ? inferAlphaConfig(shapes, options) : inferConfig(shapes, options);
+}
+
+/** The model's tensors, in load order, for either family (what a reader decodes). */
+export function tensorNamesOf(config: AnyCrateConfig): string[] {
+  return (config.arch === 'crate-alpha' ? alphaTensorShapes(config) : officialTensorShapes(config)).map(([name]) => name);
+}
+
+/** A model of either family from its tensors and a config of that family. */
+export function anyModelFromTensors(config: AnyCrateConfig, tensors: ReadonlyMap<string, Tensor>): AnyCrateModel {
+  return config.arch === 'crate-alpha' ? alphaModelFromTensors(config, tensors) : modelFromTensors(config, tensors);
+}
+
+/** A model of either family from its tensors alone: the config is inferred (inferAnyConfig). */
+export function anyModelFromInferredTensors(
+  tensors: ReadonlyMap<string, Tensor>,
+  options: InferOptions = {},
+): { config: AnyCrateConfig; notes: string[]; model: AnyCrateModel } {
+  const shapes = new Map([...tensors].map(([name, t]) => [name, t.shape] as const));
+  const inferred = inferAnyConfig(shapes, options);
+  return { ...inferred, model: anyModelFromTensors(inferred.config, tensors) };
 }

@@ -92,15 +92,13 @@ function firstNonFinite(data: Float32Array): number {
 }
 
 /**
- * Builds a model from tensors named as in the official state dict. Every
- * tensor is checked by name and shape; the error names the first that is
- * missing or mismatched, or that holds a NaN or an infinity (a corrupt or
- * diverged checkpoint would otherwise run and show NaN everywhere). Extra
- * tensors are ignored.
+ * The named tensors' data, each checked by name and shape against `expected`; the error names the
+ * first that is missing or mismatched, or that holds a NaN or an infinity (a corrupt or diverged
+ * checkpoint would otherwise run and show NaN everywhere). Extra tensors are ignored.
  */
-export function modelFromTensors(config: CrateConfig, tensors: ReadonlyMap<string, Tensor>): CrateModel {
+export function checkedTensorData(expected: readonly [string, number[]][], tensors: ReadonlyMap<string, Tensor>): Map<string, Float32Array> {
   const byName = new Map<string, Float32Array>();
-  for (const [name, shape] of officialTensorShapes(config)) {
+  for (const [name, shape] of expected) {
     const t = tensors.get(name);
     if (!t) throw new ModelError(`missing tensor "${name}" (expected shape [${shape}])`);
     if (t.shape.length !== shape.length || t.shape.some((n, i) => n !== shape[i])) {
@@ -112,6 +110,12 @@ export function modelFromTensors(config: CrateConfig, tensors: ReadonlyMap<strin
     }
     byName.set(name, t.data);
   }
+  return byName;
+}
+
+/** Builds a model from tensors named as in the official state dict, checked by checkedTensorData. */
+export function modelFromTensors(config: CrateConfig, tensors: ReadonlyMap<string, Tensor>): CrateModel {
+  const byName = checkedTensorData(officialTensorShapes(config), tensors);
   const get = (name: string) => byName.get(name)!;
   const norm = (prefix: string): Norm => ({ weight: get(`${prefix}.weight`), bias: get(`${prefix}.bias`) });
   const layers = Array.from({ length: config.depth }, (_, i): LayerWeights => {

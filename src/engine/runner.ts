@@ -18,6 +18,20 @@ export interface LayerOutputs {
   zNext: Float32Array;
 }
 
+/** A CRATE-α layer's outputs also carry its sparse code z2, [N, r·d] (docs/MEASUREMENTS.md §1.1). */
+export interface AlphaLayerOutputs extends LayerOutputs {
+  sparseCode: Float32Array;
+}
+
+/**
+ * The tensor whose exact zeros are a layer's sparsity and whose values its histogram shows
+ * (docs/MEASUREMENTS.md §2): CRATE-α's sparse code z2 where there is one, else Z^{ℓ+1}.
+ */
+export function sparseCodeOf(layer: LayerOutputs): Float32Array {
+  const code = (layer as Partial<AlphaLayerOutputs>).sparseCode;
+  return code instanceof Float32Array ? code : layer.zNext;
+}
+
 export interface ForwardOutputs {
   logits: Float32Array;
   /** Empty when the run was asked for logits only. */
@@ -60,6 +74,8 @@ export function maxRelativeDeviation(a: ForwardOutputs, b: ForwardOutputs): { lo
   const depth = Math.min(a.layers.length, b.layers.length);
   for (let l = 0; l < depth; l++) {
     for (const key of ['w', 'attention', 'zHalf', 'zNext'] as const) layers = Math.max(layers, relative(a.layers[l][key], b.layers[l][key]));
+    const [codeA, codeB] = [sparseCodeOf(a.layers[l]), sparseCodeOf(b.layers[l])];
+    if (codeA !== a.layers[l].zNext || codeB !== b.layers[l].zNext) layers = Math.max(layers, relative(codeA, codeB));
   }
   return { logits: relative(a.logits, b.logits), layers };
 }

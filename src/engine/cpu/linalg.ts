@@ -37,8 +37,8 @@ export function matmul(x: Float32Array, rows: number, k: number, w: Float32Array
   return y;
 }
 
-/** torch.nn.LayerNorm over the last dimension: biased variance, eps inside the square root. */
-export function layerNorm(x: Float32Array, rows: number, d: number, norm: Norm): Float32Array {
+/** torch.nn.LayerNorm over the last dimension: biased variance, eps inside the square root (CRATE's 1e-5 unless given). */
+export function layerNorm(x: Float32Array, rows: number, d: number, norm: Norm, eps = LAYER_NORM_EPS): Float32Array {
   const y = new Float32Array(rows * d);
   for (let r = 0; r < rows; r++) {
     const o = r * d;
@@ -48,7 +48,7 @@ export function layerNorm(x: Float32Array, rows: number, d: number, norm: Norm):
     let variance = 0;
     for (let i = 0; i < d; i++) variance += (x[o + i] - mean) ** 2;
     variance /= d;
-    const inv = 1 / Math.sqrt(variance + LAYER_NORM_EPS);
+    const inv = 1 / Math.sqrt(variance + eps);
     for (let i = 0; i < d; i++) y[o + i] = (x[o + i] - mean) * inv * norm.weight[i] + norm.bias[i];
   }
   return y;

@@ -3,6 +3,7 @@
  * fusion and no cleverness. It is the oracle every GPU kernel is tested
  * against and the engine of last resort for tiny models.
  */
+import type { CrateConfig, CrateShape } from '../config.ts';
 import type { CrateModel } from '../model.ts';
 import { layerNorm, linear, matmul } from './linalg.ts';
 
@@ -31,7 +32,7 @@ export interface ForwardTrace {
 }
 
 /** `b c (h p1) (w p2) -> b (h w) (p1 p2 c)` for one image stored [C, H, W]. */
-export function patchify(model: CrateModel, image: Float32Array): Float32Array {
+export function patchify(model: { config: Pick<CrateConfig, 'patch_size' | 'channels'>; shape: CrateShape }, image: Float32Array): Float32Array {
   const { config, shape } = model;
   const P = config.patch_size;
   const C = config.channels;

@@ -3,7 +3,9 @@
  * with no Python and nothing executed. See checkpoint.ts for the reader and
  * torchPickle.ts for the whitelist.
  */
-import { inferConfig, type InferOptions, type InferredModel } from '../inferConfig.ts';
+import type { AnyCrateModel } from '../alphaModel.ts';
+import type { AnyCrateConfig } from '../config.ts';
+import { anyModelFromTensors, inferAnyConfig, inferConfig, tensorNamesOf, type InferOptions, type InferredModel } from '../inferConfig.ts';
 import { modelFromTensors, officialTensorShapes } from '../model.ts';
 import { openPth, type PthCheckpoint, type PthLayout, type PthOptions, type PthStats } from './checkpoint.ts';
 
@@ -29,6 +31,34 @@ export async function modelFromPth(bytes: Uint8Array, options: PthOptions & Infe
   const tensors = await checkpoint.load(officialTensorShapes(config).map(([name]) => name));
   return {
     model: modelFromTensors(config, tensors),
+    config,
+    notes,
+    layout: checkpoint.layout,
+    strippedPrefix: checkpoint.strippedPrefix,
+    stats: checkpoint.stats(),
+  };
+}
+
+export interface AnyPthModel {
+  model: AnyCrateModel;
+  config: AnyCrateConfig;
+  notes: string[];
+  layout: PthLayout;
+  strippedPrefix: string;
+  stats: PthStats;
+}
+
+/**
+ * As modelFromPth, for either family: a CRATE-α checkpoint in the port's layout (a plain state
+ * dict, docs/MEASUREMENTS.md §1.1) gives a CrateAlphaModel, anything else is read as CRATE.
+ */
+export async function anyModelFromPth(bytes: Uint8Array, options: PthOptions & InferOptions = {}): Promise<AnyPthModel> {
+  const checkpoint: PthCheckpoint = await openPth(bytes, options);
+  const shapes = new Map([...checkpoint.tensors].map(([name, info]) => [name, info.shape] as const));
+  const { config, notes } = inferAnyConfig(shapes, options);
+  const tensors = await checkpoint.load(tensorNamesOf(config));
+  return {
+    model: anyModelFromTensors(config, tensors),
     config,
     notes,
     layout: checkpoint.layout,
