@@ -6,8 +6,9 @@
  * target is replaced atomically if it is a regular file), a hard-linked file
  * is rewritten in place, a character device such as /dev/null is opened and
  * written, and the command's own stdout or stderr (/dev/stdout, /proc/self/fd/1,
- * a link to them) is written on the descriptor the command already holds, so
- * the JSON follows the printed lines instead of clobbering them. Directories,
+ * a link to them) is written, once complete, on the descriptor the command
+ * already holds, so the JSON follows the printed lines instead of clobbering
+ * or interleaving with them. Directories,
  * block devices, sockets and FIFOs without a reader are refused.
  */
 import { closeSync, constants, fstatSync, lstatSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
@@ -77,12 +78,20 @@ function atomicFile(path: string, target: string): OutputFile {
   };
 }
 
-/** An open descriptor written directly; `own` descriptors (stdout, stderr) are left open. */
-function directFile(fd: number, own: boolean): OutputFile {
-  const close = () => {
-    if (!own) closeSync(fd);
-  };
+/** An open descriptor written directly. */
+function directFile(fd: number): OutputFile {
+  const close = () => closeSync(fd);
   return { write: (text) => writeAll(fd, text), commit: close, abandon: close };
+}
+
+/**
+ * The command's own stdout or stderr: the JSON is held until it is complete
+ * and then written in one piece after the lines already printed, so that the
+ * two do not interleave; the descriptor stays open.
+ */
+function ownStream(fd: number): OutputFile {
+  const parts: string[] = [];
+  return { write: (text) => void parts.push(text), commit: () => writeAll(fd, parts.join('')), abandon: () => void (parts.length = 0) };
 }
 
 const sameFile = (a: Stats, b: Stats) => a.dev === b.dev && a.ino === b.ino;
@@ -126,14 +135,14 @@ export function openOutputFile(path: string): OutputFile {
   if (!target) throw cannotWrite(path, 'a symbolic link to a missing file; give the target itself');
   if (target.isDirectory()) throw cannotWrite(path, 'is a directory');
   const own = ownDescriptor(target);
-  if (own !== undefined) return directFile(own, true);
+  if (own !== undefined) return ownStream(own);
   if (target.isFile()) {
     // Renaming over a hard-linked file would cut it from its other names: rewrite it in place.
-    if (target.nlink > 1) return directFile(openOrRefuse(path, constants.O_WRONLY | constants.O_TRUNC), false);
+    if (target.nlink > 1) return directFile(openOrRefuse(path, constants.O_WRONLY | constants.O_TRUNC));
     return atomicFile(path, link.isSymbolicLink() ? realpathSync(path) : path);
   }
-  if (target.isCharacterDevice()) return directFile(openOrRefuse(path, constants.O_WRONLY), false);
-  if (target.isFIFO()) return directFile(openFifo(path), false);
+  if (target.isCharacterDevice()) return directFile(openOrRefuse(path, constants.O_WRONLY));
+  if (target.isFIFO()) return directFile(openFifo(path));
   throw cannotWrite(path, target.isBlockDevice() ? 'a block device' : target.isSocket() ? 'a socket' : 'not a regular file');
 }
 

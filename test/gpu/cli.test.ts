@@ -3,7 +3,7 @@
  * (node bin/crate-explorer.mjs …), checked against the PyTorch fixture grey17.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
@@ -12,7 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { officialCodingRate } from '../../src/analysis/codingRate.ts';
 import { sparsity } from '../../src/analysis/sparsity.ts';
 import { readNpy, writeNpy } from '../../src/cli/npy.ts';
+import { crateExplorerLimited, ownLines } from '../helpers/cliProcess.ts';
 import { goldenTensor, loadFixture, relativeError } from '../helpers/fixtures.ts';
+import { OVERFLOWING_LAYER, writeOverflowingModel, writeRelabelledModel } from '../helpers/hostileModels.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const MODEL = 'fixtures/grey17.model.safetensors';
@@ -33,8 +35,6 @@ function crateExplorer(...args: string[]): Promise<Outcome> {
   });
 }
 
-/** Lines the command itself wrote to stderr (Dawn's own Vulkan warnings are not ours). */
-const ownLines = (stderr: string) => stderr.split('\n').filter((line) => line.startsWith('crate-explorer:'));
 
 interface JsonImage {
   path: string;
@@ -267,5 +267,70 @@ describe('crate-explorer run with an ONNX model', () => {
     const a = JSON.parse(readFileSync(join(dir, 'onnx.json'), 'utf8'));
     const b = JSON.parse(readFileSync(join(dir, 'st.json'), 'utf8'));
     expect(a.logits).toEqual(b.logits);
+  });
+});
+
+describe('crate-explorer run on hostile models and outputs (issue 20)', () => {
+  const fixture = loadFixture('grey17');
+  /** A forward pass on SwiftShader takes seconds; these limits catch a hang or a runaway, not a slow machine. */
+  const LIMITS = { seconds: 120, killAtMiB: 2048 };
+  let dir: string;
+  let input: string;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'crate-cli-hostile-'));
+    input = join(dir, 'input.npy');
+    writeFileSync(input, writeNpy([1, 28, 28], goldenTensor(fixture, 'input.0')));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('defect 9: --json through a symbolic link writes the target and keeps the link', async () => {
+    const target = join(dir, 'target.json');
+    const link = join(dir, 'link.json');
+    writeFileSync(target, 'old');
+    symlinkSync(target, link);
+    const run = await crateExplorerLimited(['run', MODEL, input, '--json', link], LIMITS);
+    expect(run.code, run.stderr).toBe(0);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(JSON.parse(readFileSync(target, 'utf8')).images).toHaveLength(1);
+  });
+
+  it('defect 9: --json to a copy of /dev/stdout (a link to /proc/self/fd/1) prints the report, then the JSON', async () => {
+    const stdoutLink = join(dir, 'stdout');
+    symlinkSync('/proc/self/fd/1', stdoutLink);
+    const run = await crateExplorerLimited(['run', MODEL, input, '--json', stdoutLink], LIMITS);
+    expect(run.code, run.stderr).toBe(0);
+    expect(lstatSync(stdoutLink).isSymbolicLink()).toBe(true);
+    expect(run.stdout).toMatch(/^image: .*input\.npy$/m);
+    const jsonLine = run.stdout.split('\n').find((line) => line.startsWith('{"model"'));
+    expect(JSON.parse(jsonLine!).images[0].top5).toHaveLength(5);
+    expect(run.stdout.indexOf('{"model"')).toBeGreaterThan(run.stdout.indexOf('image: '));
+  });
+
+  it('defect 12: labels with ANSI, OSC and bidi sequences are printed escaped, and kept as they are in the JSON', async () => {
+    const model = join(dir, 'labels.safetensors');
+    const labels = (label: string, i: number) => (i % 2 ? `\x1b]8;;http://evil.example/\x07${label}\x1b]8;;\x07` : `\x1b[2J\x1b]0;title\x07${label}\n\u202e`);
+    writeRelabelledModel(model, labels);
+    const out = join(dir, 'labels.json');
+    const run = await crateExplorerLimited(['run', model, input, '--json', out], LIMITS);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]/);
+    expect(run.stdout).toMatch(/\\x1b\]8;;http:\/\/evil\.example\/\\x07class \d\\x1b\]8;;\\x07|\\x1b\[2J\\x1b\]0;title\\x07class \d\\x0a\\u\{202e\}/);
+    const top1 = JSON.parse(readFileSync(out, 'utf8')).images[0].top5[0].label;
+    expect(fixture.model.config.labels.map(labels)).toContain(top1);
+  });
+
+  it('defect 15: a forward pass that produces NaN is each image’s result, the JSON is written, and the status is 1', async () => {
+    const model = join(dir, 'overflow.safetensors');
+    writeOverflowingModel(model);
+    const out = join(dir, 'overflow.json');
+    const run = await crateExplorerLimited(['run', model, input, input, '--json', out], LIMITS);
+    expect(run.killed, run.stderr).toBeUndefined();
+    expect(run.code, run.stderr).toBe(1);
+    const results = run.stdout.split('\n').filter((line) => line.includes('no result:'));
+    expect(results).toEqual(Array(2).fill(`  no result: layer ${OVERFLOWING_LAYER} produced NaN in the attention A`));
+    expect(ownLines(run.stderr).at(-1)).toBe('crate-explorer: 2 of 2 images gave no result');
+    const json = JSON.parse(readFileSync(out, 'utf8'));
+    expect(json.images).toEqual([input, input].map((path) => ({ path, error: `layer ${OVERFLOWING_LAYER} produced NaN in the attention A` })));
   });
 });
