@@ -37,8 +37,14 @@ const policy = (extra: Record<string, string> = {}) =>
   Object.entries({ ...CSP_DIRECTIVES, ...extra })
     .map(([name, value]) => `${name} ${value}`)
     .join('; ');
-/** As a header (vite preview, or any server that copies it): frame-ancestors works only there. */
-export const CSP_HEADER = policy({ 'frame-ancestors': "'none'" });
+/**
+ * As a header (vite preview, or any server that copies it): frame-ancestors works only there.
+ * Any origin may frame the pages (issue 15: `embed=1` figures in slides and
+ * course pages). That is safe because the page has no action worth
+ * clickjacking: no account, no purchase, no upload anywhere; every file the
+ * user opens stays in the browser (README, "Embedding").
+ */
+export const CSP_HEADER = policy({ 'frame-ancestors': '*' });
 /** As a <meta> in every built page, for static hosting that sets no headers. */
 export const CSP_META = policy();
 

@@ -127,6 +127,8 @@ const FIGURE_TITLES: Record<FigureKind, string> = {
   segmentation: 'Segmentation from class-token attention',
   histogram: 'Histogram of the ISTA output Z^(ℓ+1)',
   pca: 'PCA of the head projections W',
+  objective: 'Objective staircase: Rᶜ under U^ℓ across MSSA, LASSO across ISTA',
+  coherence: 'Head coherence ‖Q_kᵀQ_j‖²/dh with the random reference dh/d',
   rate: 'Coding rate per layer',
   sparsity: 'Sparsity ‖Z^(ℓ+1)‖₀/(d·N) per layer',
   iou: 'Segmentation IoU per layer',

@@ -40,6 +40,10 @@ export interface UrlState {
   dataset: boolean;
   /** Show the teaching explanations (KaTeX) beside each view. */
   teach: boolean;
+  /** Guided tour step, 1-based; 0 = no tour (issue 15, src/ui/tour.ts). */
+  tour: number;
+  /** Embedded: the current view's figure alone, for an <iframe> (issue 15). */
+  embed: boolean;
   /** Engine the user chose; 'auto' lets the app pick the fastest for the adapter. */
   engine: EngineChoice;
 }
@@ -48,7 +52,7 @@ export const ENGINE_CHOICES = ['auto', 'wgsl', 'ort-webgpu', 'ort-wasm', 'cpu'] 
 export type EngineChoice = (typeof ENGINE_CHOICES)[number];
 export const IMAGE_SOURCES = ['sample', 'upload', 'drawing'] as const;
 export type ImageSource = (typeof IMAGE_SOURCES)[number];
-export const DETAIL_VIEWS = ['attention', 'segmentation', 'histogram', 'pca'] as const;
+export const DETAIL_VIEWS = ['attention', 'segmentation', 'histogram', 'pca', 'objective', 'coherence'] as const;
 export type DetailView = (typeof DETAIL_VIEWS)[number];
 export const SEGMENTATION_METHODS = ['top', 'mass'] as const;
 export type SegmentationMethod = (typeof SEGMENTATION_METHODS)[number];
@@ -128,7 +132,7 @@ function enumProp<K extends 'engine' | 'source' | 'view' | 'seg' | 'rate'>(
   };
 }
 
-function intProp<K extends 'sample' | 'layer' | 'query'>(name: K, fallback: number, min: number, max: number): UrlProp<K> {
+function intProp<K extends 'sample' | 'layer' | 'query' | 'tour'>(name: K, fallback: number, min: number, max: number): UrlProp<K> {
   return {
     name,
     type: 'int',
@@ -154,7 +158,7 @@ function fractionProp<K extends 'p' | 'tau'>(name: K, fallback: number): UrlProp
   };
 }
 
-function boolProp<K extends 'dataset' | 'teach'>(name: K, fallback: boolean): UrlProp<K> {
+function boolProp<K extends 'dataset' | 'teach' | 'embed'>(name: K, fallback: boolean): UrlProp<K> {
   return {
     name,
     type: 'bool',
@@ -192,6 +196,9 @@ export const URL_PROPS: readonly AnyUrlProp[] = [
   enumProp('rate', RATE_VARIANTS, 'official'),
   boolProp('dataset', false),
   boolProp('teach', true),
+  // Recorded only when on, so an ordinary link stays as it was (issue 15).
+  { ...intProp('tour', 0, 0, 99), omitDefault: true },
+  { ...boolProp('embed', false), omitDefault: true },
   // Recorded only when the user chose an engine (issue 7): a link must not force the sender's engine.
   enumProp('engine', ENGINE_CHOICES, 'auto', true),
 ];

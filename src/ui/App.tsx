@@ -2,6 +2,7 @@ import { useEffect } from 'react';
 import { cycleHead, validHead } from '../state/derived.ts';
 import { useApp } from '../state/store.ts';
 import { DetailPanel } from './DetailPanel.tsx';
+import { EmbedView } from './EmbedView.tsx';
 import { EnginePanel } from './EnginePanel.tsx';
 import { InputPanel } from './InputPanel.tsx';
 import { LayerPanel } from './LayerPanel.tsx';
@@ -10,6 +11,7 @@ import { LoadableView, Panel } from './Panel.tsx';
 import { Prediction } from './Prediction.tsx';
 import { TeachingToggle } from './Teaching.tsx';
 import { CopyLink } from './Toolbar.tsx';
+import { Tour, TourStart } from './Tour.tsx';
 
 /** True while the user types or works a control that uses the arrow keys itself. */
 function isTyping(target: EventTarget | null): boolean {
@@ -71,8 +73,11 @@ export function App() {
   const run = useApp((s) => s.run);
   const layer = useApp((s) => s.layer);
   const teach = useApp((s) => s.teach);
+  const embed = useApp((s) => s.embed);
   useKeyboard();
   useViewStateGuard();
+  // embed=1 (issue 15): the figure alone, for an <iframe>.
+  if (embed) return <EmbedView />;
   return (
     <div className={teach ? 'app teach' : 'app'}>
       <header className="app-header">
@@ -82,10 +87,12 @@ export function App() {
         </div>
         <div className="header-tools">
           <TeachingToggle />
+          <TourStart />
           <CopyLink />
         </div>
       </header>
       <Notices />
+      <Tour />
       <main className="grid">
         <div className="column sidebar">
           <Panel title="Input" className="input" testId="panel-input">

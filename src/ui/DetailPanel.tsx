@@ -2,18 +2,51 @@ import { useRef, useState } from 'react';
 import { useApp, type RunResult } from '../state/store.ts';
 import { DETAIL_VIEWS, type DetailView } from '../state/urlState.ts';
 import { AttentionView } from './AttentionView.tsx';
+import { CoherenceView } from './CoherenceView.tsx';
+import { CopyEmbedCode } from './CopyEmbedCode.tsx';
 import { exportFigure as saveFigure } from './figureExport.ts';
 import { HistogramView } from './HistogramView.tsx';
 import { PcaView } from './PcaView.tsx';
 import { SegmentationView } from './SegmentationView.tsx';
-import { Teaching } from './Teaching.tsx';
+import { StaircaseView } from './StaircaseView.tsx';
+import { Teaching, type Topic } from './Teaching.tsx';
 
 const VIEW_LABELS: Record<DetailView, string> = {
   attention: 'Attention',
   segmentation: 'Segmentation',
   histogram: 'Sparsity histogram',
   pca: 'PCA of tokens',
+  objective: 'Objective staircase',
+  coherence: 'Head coherence',
 };
+
+/** The teaching box of each view; the objective views explain the layer as a whole. */
+const TOPICS: Record<DetailView, Topic> = {
+  attention: 'attention',
+  segmentation: 'segmentation',
+  histogram: 'histogram',
+  pca: 'pca',
+  objective: 'overview',
+  coherence: 'overview',
+};
+
+/** The figure of one detail view, alone: the detail panel shows it, and so does an embedded page (EmbedView.tsx). */
+export function DetailFigure({ result, view }: { result: RunResult; view: DetailView }) {
+  switch (view) {
+    case 'attention':
+      return <AttentionView result={result} />;
+    case 'segmentation':
+      return <SegmentationView result={result} />;
+    case 'histogram':
+      return <HistogramView result={result} />;
+    case 'pca':
+      return <PcaView result={result} />;
+    case 'objective':
+      return <StaircaseView result={result} />;
+    case 'coherence':
+      return <CoherenceView result={result} />;
+  }
+}
 
 /**
  * Layer detail (issue 6): one view of the selected layer at a time (the URL's
@@ -58,6 +91,7 @@ export function DetailPanel({ result }: { result: RunResult }) {
           <button type="button" onClick={() => void exportFigure('svg')} data-testid="export-svg" title="Save the figure in view as an SVG file">
             SVG
           </button>
+          <CopyEmbedCode />
           <span className="muted small" role="status" data-testid="export-status">
             {status}
           </span>
@@ -65,12 +99,9 @@ export function DetailPanel({ result }: { result: RunResult }) {
       </div>
       <div className="with-teaching">
         <div className="detail-figure" ref={figureRef} data-testid="detail-figure" data-view={view} data-layer={layer}>
-          {view === 'attention' && <AttentionView result={result} />}
-          {view === 'segmentation' && <SegmentationView result={result} />}
-          {view === 'histogram' && <HistogramView result={result} />}
-          {view === 'pca' && <PcaView result={result} />}
+          <DetailFigure result={result} view={view} />
         </div>
-        <Teaching topic={view} />
+        <Teaching topic={TOPICS[view]} />
       </div>
     </div>
   );

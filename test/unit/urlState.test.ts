@@ -159,6 +159,8 @@ describe('round trip', () => {
     rate: fc.constantFrom(...RATE_VARIANTS),
     dataset: fc.boolean(),
     teach: fc.boolean(),
+    tour: fc.integer({ min: 0, max: 99 }),
+    embed: fc.boolean(),
   });
 
   it('parse(serialise(s)) gives s back, with no notices', () => {

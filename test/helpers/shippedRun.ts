@@ -1,0 +1,49 @@
+/**
+ * A RunResult of a shipped model on one of its samples, as the app's
+ * pipeline would build it, computed in Node with the CPU reference and the
+ * app's own analysis (src/state/analyse.ts): for tests of views and the tour.
+ */
+import { cpuForward } from '../../src/engine/cpu/reference.ts';
+import { imageToTensor } from '../../src/engine/preprocess.ts';
+import { analyseOutputs, objectiveOfOutputs } from '../../src/state/analyse.ts';
+import type { RunResult } from '../../src/state/store.ts';
+import { loadShippedModel, type ShippedModel } from './shippedModels.ts';
+
+export function shippedRun(id: string, sample = 0, shipped: ShippedModel = loadShippedModel(id)): RunResult {
+  const { model } = shipped;
+  const { config, shape } = model;
+  const image = shipped.samples[sample];
+  const trace = cpuForward(model, imageToTensor(image, config));
+  const outputs = { logits: trace.logits, layers: trace.layers };
+  const { top, layers } = analyseOutputs(model, outputs);
+  const objective = objectiveOfOutputs(model, outputs);
+  return {
+    modelId: id,
+    sampleIndex: sample,
+    model: {
+      id,
+      name: shipped.entry.name,
+      bytes: shipped.onnx.length,
+      labels: config.labels ?? [],
+      imageSize: [shape.imageHeight, shape.imageWidth],
+      patchSize: config.patch_size,
+      channels: config.channels,
+      tokens: shape.tokens,
+      dim: config.dim,
+      depth: config.depth,
+      heads: config.heads,
+      dimHead: config.dim_head,
+      numClasses: config.num_classes,
+    },
+    image,
+    label: shipped.labels[sample],
+    mask: shipped.masks?.[sample],
+    top,
+    layers: layers.map((l, i) => ({ ...l, ...objective[i] })),
+    outputs,
+    forwardMillis: 0,
+    analysisMillis: 0,
+    engine: 'cpu',
+    engineReason: 'test',
+  };
+}
