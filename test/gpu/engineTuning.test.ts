@@ -1,0 +1,78 @@
+// The engine with each choice of kernel variants gives the fixture's numbers,
+// and tune()/retune() choose, cache (per adapter and shape) and report the
+// variants in use through engine.info.
+import { describe, expect, it } from 'vitest';
+import { MemoryTuningStore } from '../../src/kernels/autotune.ts';
+import { ATTENTION_VARIANTS, type AttentionVariantName } from '../../src/kernels/attention.ts';
+import { MATMUL_VARIANTS, type MatmulVariantName } from '../../src/kernels/matmul.ts';
+import { BASELINE_VARIANTS, DEFAULT_VARIANTS } from '../../src/kernels/variants.ts';
+import { CrateGpuEngine } from '../../src/engine/gpu/engine.ts';
+import { goldenTensor, loadFixture, relativeError } from '../helpers/fixtures.ts';
+import { testGpu } from '../helpers/gpu.ts';
+
+const fixture = loadFixture('grey17');
+const image = goldenTensor(fixture, 'input.0');
+const expected = goldenTensor(fixture, 'input.0.logits');
+const TOLERANCE = 1e-4;
+
+describe('engine kernel variants', () => {
+  const combinations = (Object.keys(MATMUL_VARIANTS) as MatmulVariantName[]).flatMap((matmul) =>
+    (Object.keys(ATTENTION_VARIANTS) as AttentionVariantName[]).map((attention) => ({ matmul, attention })),
+  );
+  it.each(combinations)('matmul $matmul, attention $attention matches the fixture logits and reports its variants', async (variants) => {
+    const { device } = await testGpu();
+    const engine = CrateGpuEngine.create(device, fixture.model, { variants });
+    try {
+      expect(engine.info).toMatchObject({ variants, tuning: 'given' });
+      expect(relativeError((await engine.run(image)).logits, expected)).toBeLessThanOrEqual(TOLERANCE);
+    } finally {
+      engine.destroy();
+    }
+  });
+
+  it('starts on the safe default, and names it', async () => {
+    const { device } = await testGpu();
+    const engine = CrateGpuEngine.create(device, fixture.model);
+    try {
+      expect(engine.info.variants).toEqual(DEFAULT_VARIANTS);
+      expect(engine.info.tuning).toBe('default');
+      expect(engine.info.variantDescriptions.matmul).toMatch(/^8x8 \(/);
+      expect(engine.info.adapter).not.toBe('');
+    } finally {
+      engine.destroy();
+    }
+  });
+});
+
+describe('engine tuning', () => {
+  it('tunes on first use, reuses the cached choice for the same shape, retunes on request, and keeps giving the fixture logits', async () => {
+    const { device } = await testGpu();
+    const store = new MemoryTuningStore();
+    const notes: string[] = [];
+    const first = CrateGpuEngine.create(device, fixture.model, { variants: BASELINE_VARIANTS });
+    const second = CrateGpuEngine.create(device, fixture.model);
+    try {
+      await first.run(image); // a plan with the given variants, which tuning must replace
+      const info = await first.tune({ store, budgetMs: 5000, onProgress: (note) => notes.push(note) });
+      expect(info.tuning).toBe('tuned');
+      expect(Object.keys(info.tuningTimings.matmul ?? {}).sort()).toEqual(Object.keys(MATMUL_VARIANTS).sort());
+      expect(Object.keys(info.tuningTimings.attention ?? {}).sort()).toEqual(Object.keys(ATTENTION_VARIANTS).sort());
+      for (const ms of Object.values(info.tuningTimings.matmul ?? {})) expect(ms).toBeGreaterThan(0);
+      expect(notes.some((n) => n.startsWith('tuning matmul'))).toBe(true);
+      const fastest = (timings: Record<string, number>) => Object.entries(timings).sort((a, b) => a[1] - b[1])[0][0];
+      expect(info.variants.matmul).toBe(fastest(info.tuningTimings.matmul!));
+      expect(info.variants.attention).toBe(fastest(info.tuningTimings.attention!));
+      expect(relativeError((await first.run(image)).logits, expected)).toBeLessThanOrEqual(TOLERANCE);
+
+      const cached = await second.tune({ store });
+      expect(cached).toMatchObject({ tuning: 'cached', variants: info.variants });
+
+      const again = await second.retune({ store, budgetMs: 5000 });
+      expect(again.tuning).toBe('tuned');
+      expect(relativeError((await second.run(image)).logits, expected)).toBeLessThanOrEqual(TOLERANCE);
+    } finally {
+      first.destroy();
+      second.destroy();
+    }
+  });
+});
