@@ -2,20 +2,26 @@
  * `crate-explorer stats MODEL DIR|GLOB|IMAGE... [--json OUT.json]`: the dataset
  * view of docs/MEASUREMENTS.md §2 from the command line. Every image goes through the
  * GPU engine; per layer it computes the official R^c of the MSSA input, the
- * paper's R^c(Z^{ℓ+½}; U), R(Z^{ℓ+½}), ΔR and the sparsity of Z^{ℓ+1}, then
- * prints and writes their mean ± std over the images (population std).
+ * paper's R^c(Z^{ℓ+½}; U), R(Z^{ℓ+½}), ΔR and the sparsity of Z^{ℓ+1}, and
+ * each layer as an optimisation step (§2.1: R^c of the MSSA output, the LASSO
+ * objective before and after ISTA, the mean off-diagonal head coherence), then
+ * prints and writes their mean ± std over the images: the sample std (n − 1)
+ * for coding rates, the population std (n) for the others (§2, dataset mode).
  */
 import { readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { topClasses } from '../analysis/classes.ts';
 import { OFFICIAL_EPS_SQUARED, officialCodingRate, rateReduction } from '../analysis/codingRate.ts';
+import { meanOffDiagonal } from '../analysis/coherence.ts';
 import { summariseImages, type MeanStd } from '../analysis/dataset.ts';
+import { layerObjective } from '../analysis/objective.ts';
 import { sparsity } from '../analysis/sparsity.ts';
 import type { CaptureTensor } from '../engine/gpu/capture.ts';
 import { CrateGpuEngine, type RunResult } from '../engine/gpu/engine.ts';
 import type { CrateModel } from '../engine/model.ts';
 import { requestNodeGpu, type NodeGpu } from '../engine/node/nodeGpu.ts';
+import { modelWeightMeasures } from '../state/analyse.ts';
 import type { CliIo } from './cli.ts';
 import { CliError, UsageError } from './errors.ts';
 import { checkFiniteLayer, checkFiniteLogits, NonFiniteError } from './finite.ts';
@@ -51,7 +57,20 @@ A progress bar goes to stderr when it is a terminal.
 `;
 
 /** Per-layer series of one image; the keys are the JSON's names. */
-export const STATS_SERIES = ['rate_official', 'rate_compressed', 'rate', 'rate_reduction', 'zero_fraction', 'l1'] as const;
+export const STATS_SERIES = [
+  'rate_official',
+  'rate_compressed',
+  'rate',
+  'rate_reduction',
+  'zero_fraction',
+  'l1',
+  'rate_mssa_out',
+  'lasso_before',
+  'lasso_after',
+  'head_coherence_off_diagonal',
+] as const;
+/** The coding rates: their std is the sample std (n − 1), as the official coding-rate plot's (docs/MEASUREMENTS.md §2). */
+export const STATS_SAMPLE_STD: readonly StatsSeries[] = ['rate_official', 'rate_compressed', 'rate', 'rate_reduction', 'rate_mssa_out'];
 export type StatsSeries = (typeof STATS_SERIES)[number];
 export type ImageStats = Record<StatsSeries, number[]>;
 
@@ -140,8 +159,14 @@ export async function readStatsCaptures(model: CrateModel, result: RunResult): P
 /** One image's per-layer values (docs/MEASUREMENTS.md §2), from its captured tensors and the layers' U. */
 export function imageStats(model: CrateModel, layers: readonly StatsCaptures[], epsSquared: number): ImageStats {
   const { config, shape } = model;
-  const stats: ImageStats = { rate_official: [], rate_compressed: [], rate: [], rate_reduction: [], zero_fraction: [], l1: [] };
+  const stats = Object.fromEntries(STATS_SERIES.map((name) => [name, []])) as unknown as ImageStats;
+  const weightMeasures = modelWeightMeasures(model);
   layers.forEach(({ w, zHalf, zNext }, l) => {
+    const objective = layerObjective({ zHalf, zNext }, model.weights.layers[l], { tokens: shape.tokens, dim: config.dim, heads: config.heads, dimHead: config.dim_head }, config.lambda);
+    stats.rate_mssa_out.push(objective.rateMssaOut);
+    stats.lasso_before.push(objective.lassoBefore);
+    stats.lasso_after.push(objective.lassoAfter);
+    stats.head_coherence_off_diagonal.push(meanOffDiagonal(weightMeasures[l].headCoherence.matrix, config.heads));
     const reduction = rateReduction(zHalf, shape.tokens, config.dim, model.weights.layers[l].qkv, config.heads, config.dim_head, epsSquared);
     const zeros = sparsity(zNext);
     stats.rate_official.push(officialCodingRate(w, shape.tokens, config.heads, config.dim_head));
@@ -170,6 +195,10 @@ export function formatStatsTable(summary: Record<StatsSeries, MeanStd>): string[
     ['rate_reduction', 'ΔR(Z½)', 4],
     ['zero_fraction', 'zeros', 4],
     ['l1', '‖Z‖₁', 2],
+    ['rate_mssa_out', 'R^c MSSA out', 4],
+    ['lasso_before', 'LASSO before', 4],
+    ['lasso_after', 'LASSO after', 4],
+    ['head_coherence_off_diagonal', 'head coherence', 4],
   ];
   const cell = (name: StatsSeries, l: number, digits: number) => `${fixed(summary[name].mean[l], digits)} ± ${fixed(summary[name].std[l], digits)}`;
   const depth = summary.rate_official.mean.length;
@@ -250,7 +279,7 @@ export async function runStats(args: StatsArgs, io: CliIo): Promise<void> {
     gpu?.device.destroy();
   }
   const count = (n: number) => `${n} image${n === 1 ? '' : 's'}`;
-  const summary = perImage.length > 0 ? summariseImages(perImage.map((image) => Object.fromEntries(STATS_SERIES.map((name) => [name, image[name]])) as ImageStats)) : undefined;
+  const summary = perImage.length > 0 ? summariseImages(perImage.map((image) => Object.fromEntries(STATS_SERIES.map((name) => [name, image[name]])) as ImageStats), STATS_SAMPLE_STD) : undefined;
   if (summary) {
     io.stdout(`per layer, mean ± std over ${count(perImage.length)} (ε² = ${args.epsSquared} for R^c(Z½), R(Z½), ΔR):\n${formatStatsTable(summary).join('\n')}\n`);
   } else io.stdout('no image gave a result\n');
@@ -261,6 +290,7 @@ export async function runStats(args: StatsArgs, io: CliIo): Promise<void> {
         model: modelSummary(args.model, model),
         adapter: gpu.adapterName,
         eps_squared: args.epsSquared,
+        sample_std: STATS_SAMPLE_STD,
         images: perImage.length,
         per_layer: summary ? Object.fromEntries(STATS_SERIES.map((name) => [name, { mean: list(summary[name].mean), std: list(summary[name].std) }])) : null,
         per_image: perImage,

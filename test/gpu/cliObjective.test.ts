@@ -10,8 +10,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { headCoherence } from '../../src/analysis/coherence.ts';
-import { layerObjective } from '../../src/analysis/objective.ts';
+import { headCoherence, meanOffDiagonal } from '../../src/analysis/coherence.ts';
+import { meanStd, type StdKind } from '../../src/analysis/dataset.ts';
+import { layerObjective, type LayerObjective } from '../../src/analysis/objective.ts';
 import { writeNpy } from '../../src/cli/npy.ts';
 import { goldenTensor, loadFixture } from '../helpers/fixtures.ts';
 
@@ -72,5 +73,54 @@ describe.each(['grey17', 'wide31'])('crate-explorer run --json on %s', (name) =>
         coherence[l].forEach((row, k) => row.forEach((value, j) => expect(value).toBeCloseTo(matrix[k * config.heads + j], 12)));
       }
     });
+  });
+});
+
+describe('crate-explorer stats', () => {
+  const fixture = loadFixture('grey17');
+  const { config, shape } = fixture.model;
+  const dims = { tokens: shape.tokens, dim: config.dim, heads: config.heads, dimHead: config.dim_head };
+
+  it('reports mean ± std of rate_mssa_out (sample std), lasso_before and lasso_after (population std) and the off-diagonal head coherence', async () => {
+    const count = fixture.inputs;
+    expect(count).toBeGreaterThanOrEqual(2);
+    const inputs = Array.from({ length: count }, (_, i) => {
+      const path = join(dir, `stats-${i}.npy`);
+      writeFileSync(path, writeNpy([config.channels, shape.imageHeight, shape.imageWidth], goldenTensor(fixture, `input.${i}`)));
+      return path;
+    });
+    const out = join(dir, 'stats.json');
+    const { code, stdout, stderr } = await crateExplorer('stats', 'fixtures/grey17.model.safetensors', ...inputs, '--json', out);
+    expect(code, stderr).toBe(0);
+    expect(stdout).toContain('LASSO before');
+    const json = JSON.parse(readFileSync(out, 'utf8'));
+    expect(json.sample_std).toContain('rate_mssa_out');
+    expect(json.sample_std).not.toContain('lasso_before');
+    const perImage = Array.from({ length: count }, (_, i) =>
+      Array.from({ length: config.depth }, (_, l) => {
+        const layer = `input.${i}.layers.${l}`;
+        return layerObjective({ zHalf: goldenTensor(fixture, `${layer}.z_half`), zNext: goldenTensor(fixture, `${layer}.z_next`) }, fixture.model.weights.layers[l], dims, config.lambda);
+      }),
+    );
+    const check = (series: string, pick: (v: LayerObjective) => number, kind: StdKind) => {
+      const expected = meanStd(perImage.map((layers) => layers.map(pick)), kind);
+      for (let l = 0; l < config.depth; l++) {
+        expect(relative(json.per_layer[series].mean[l], expected.mean[l]), `${series} mean, layer ${l}`).toBeLessThanOrEqual(TOLERANCE);
+        // The spread of a few images is a small difference of large numbers: compare it on the scale of the mean.
+        expect(Math.abs(json.per_layer[series].std[l] - expected.std[l]) / Math.abs(expected.mean[l]), `${series} std, layer ${l}`).toBeLessThanOrEqual(TOLERANCE);
+      }
+    };
+    check('rate_mssa_out', (v) => v.rateMssaOut, 'sample');
+    check('lasso_before', (v) => v.lassoBefore, 'population');
+    check('lasso_after', (v) => v.lassoAfter, 'population');
+    // The std check above tells n from n − 1 only if they differ by more than its tolerance on these images.
+    const rates = perImage.map((layers) => layers.map((v) => v.rateMssaOut));
+    const sample = meanStd(rates, 'sample');
+    expect(Math.abs(sample.std[0] - meanStd(rates, 'population').std[0]) / sample.mean[0]).toBeGreaterThan(TOLERANCE);
+    for (let l = 0; l < config.depth; l++) {
+      const matrix = headCoherence(fixture.model.weights.layers[l].qkv, config.heads, config.dim_head, config.dim).matrix;
+      expect(json.per_layer.head_coherence_off_diagonal.mean[l]).toBeCloseTo(meanOffDiagonal(matrix, config.heads), 12);
+      expect(json.per_layer.head_coherence_off_diagonal.std[l]).toBeLessThanOrEqual(1e-15);
+    }
   });
 });

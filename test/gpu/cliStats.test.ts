@@ -3,8 +3,8 @@
  * a temp folder): the GPU command's per-image values and per-layer mean ± std
  * against the CPU reference forward pass and the analysis functions.
  */
-import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
@@ -14,10 +14,13 @@ import { meanStd } from '../../src/analysis/dataset.ts';
 import { sparsity } from '../../src/analysis/sparsity.ts';
 import { runCli } from '../../src/cli/cli.ts';
 import { loadImageFile } from '../../src/cli/images.ts';
+import { writeNpy } from '../../src/cli/npy.ts';
 import { expandGlob } from '../../src/cli/glob.ts';
-import { expandImageArguments, parseStatsCommandLine, progressLine } from '../../src/cli/stats.ts';
+import { expandImageArguments, parseStatsCommandLine, progressLine, STATS_SAMPLE_STD } from '../../src/cli/stats.ts';
 import { cpuForward } from '../../src/engine/cpu/reference.ts';
+import { crateExplorerLimited, ownLines } from '../helpers/cliProcess.ts';
 import { loadFixture } from '../helpers/fixtures.ts';
+import { OVERFLOWING_LAYER, writeOverflowingModel } from '../helpers/hostileModels.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const MODEL = 'fixtures/grey17.model.safetensors';
@@ -115,7 +118,7 @@ describe('crate-explorer stats', () => {
       }
     });
     for (const name of SERIES) {
-      const { mean, std } = meanStd(expected.map((e) => e[name]));
+      const { mean, std } = meanStd(expected.map((e) => e[name]), STATS_SAMPLE_STD.includes(name) ? 'sample' : 'population'); // n − 1 for coding rates (docs/MEASUREMENTS.md §2)
       for (let l = 0; l < config.depth; l++) {
         expect(close(name, json.per_layer[name].mean[l], mean[l], mean[l]), `${name} mean, layer ${l}`).toBe(true);
         // The std is a difference of nearly equal numbers: held to the tolerance of the values it comes from.
@@ -169,5 +172,61 @@ describe('crate-explorer stats', () => {
     expect(expandImageArguments([join(dir, 'nested', 'a.png'), join(dir, 'set')])).toEqual([join(dir, 'nested', 'a.png'), ...images]);
     expect(parseStatsCommandLine(['m.safetensors', 'x', '--eps-squared', '0.5'])).toEqual({ help: false, model: 'm.safetensors', inputs: ['x'], json: undefined, epsSquared: 0.5 });
     expect(progressLine(1, 4, 'a.png', 8)).toBe('\r[##------] 1/4 a.png\x1b[K');
+  });
+});
+
+describe('crate-explorer stats with images that give no result (issue 20, defects 9, 10, 15)', () => {
+  const LIMITS = { seconds: 120, killAtMiB: 2048 };
+  let dir: string;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'crate-stats-hostile-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('records an unreadable image, a FIFO and a NaN .npy as failed, goes on with the rest and still writes its JSON', async () => {
+    const set = join(dir, 'set');
+    mkdirSync(set);
+    writePng(join(set, 'a.png'), 0);
+    execFileSync('mkfifo', [join(set, 'b.png')]);
+    const nan = new Float32Array(28 * 28);
+    nan[7] = Number.NaN;
+    writeFileSync(join(set, 'c.npy'), writeNpy([1, 28, 28], nan));
+    writePng(join(set, 'd.png'), 1);
+    const target = join(dir, 'target.json');
+    const link = join(dir, 'stats.json');
+    writeFileSync(target, 'old');
+    symlinkSync(target, link); // defect 9: the link is written through, not replaced
+
+    const run = await crateExplorerLimited(['stats', MODEL, set, '--json', link], LIMITS);
+    expect(run.killed, run.stderr).toBeUndefined();
+    expect(run.code, run.stderr).toBe(1);
+    expect(ownLines(run.stderr)).toEqual([
+      expect.stringMatching(/b\.png: a FIFO \(named pipe\), not a regular file$/),
+      expect.stringMatching(/c\.npy: value at \(channel 0, row 0, column 7\) is NaN/),
+      'crate-explorer: 2 of 4 images gave no result (listed above and in the JSON)',
+    ]);
+    expect(run.stdout).toMatch(/mean ± std over 2 images/);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    const json: StatsJson & { failed: { path: string; error: string }[] } = JSON.parse(readFileSync(target, 'utf8'));
+    expect(json.images).toBe(2);
+    expect(json.per_image.map((image) => image.path)).toEqual([join(set, 'a.png'), join(set, 'd.png')]);
+    expect(json.per_layer.rate_official.mean).toHaveLength(3);
+    expect(json.failed.map((f) => f.path)).toEqual([join(set, 'b.png'), join(set, 'c.npy')]);
+  });
+
+  it('reports NaN activations per image ("layer 1 produced NaN") and writes the JSON when no image gives a result', async () => {
+    const model = join(dir, 'overflow.safetensors');
+    writeOverflowingModel(model);
+    const images = [0, 1].map((k) => join(dir, `image${k}.png`));
+    images.forEach((path, k) => writePng(path, k));
+    const out = join(dir, 'overflow.json');
+    const run = await crateExplorerLimited(['stats', model, ...images, '--json', out], LIMITS);
+    expect(run.killed, run.stderr).toBeUndefined();
+    expect(run.code, run.stderr).toBe(1);
+    const failure = `layer ${OVERFLOWING_LAYER} produced NaN in the attention A`;
+    expect(ownLines(run.stderr)).toEqual([...images.map((path) => `crate-explorer: ${path}: ${failure}`), 'crate-explorer: 2 of 2 images gave no result (listed above and in the JSON)']);
+    const json = JSON.parse(readFileSync(out, 'utf8'));
+    expect(json).toMatchObject({ images: 0, per_layer: null, per_image: [], failed: images.map((path) => ({ path, error: failure })) });
   });
 });
