@@ -224,7 +224,8 @@ describe('crate-explorer stats with images that give no result (issue 20, defect
     const run = await crateExplorerLimited(['stats', model, ...images, '--json', out], LIMITS);
     expect(run.killed, run.stderr).toBeUndefined();
     expect(run.code, run.stderr).toBe(1);
-    const failure = `layer ${OVERFLOWING_LAYER} produced NaN in the attention A`;
+    // stats captures no attention: the first NaN it sees is the MSSA output's, which the attention feeds.
+    const failure = `layer ${OVERFLOWING_LAYER} produced NaN in the MSSA output Z^{l+1/2}`;
     expect(ownLines(run.stderr)).toEqual([...images.map((path) => `crate-explorer: ${path}: ${failure}`), 'crate-explorer: 2 of 2 images gave no result (listed above and in the JSON)']);
     const json = JSON.parse(readFileSync(out, 'utf8'));
     expect(json).toMatchObject({ images: 0, per_layer: null, per_image: [], failed: images.map((path) => ({ path, error: failure })) });
