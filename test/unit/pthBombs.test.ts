@@ -63,12 +63,24 @@ describe('defect 5: deflate bombs', () => {
     expect(result.error!.message).toMatch(new RegExp(`storage "0" \\(archive/data/0\\) holds ${BOMB} bytes, but the checkpoint declares \\d+ float32 elements`));
   });
 
-  it('accepts a storage up to the slack over its views, and refuses one byte more', async () => {
+  it('accepts a deflated storage up to the slack over its views, and refuses one byte more', async () => {
     const viewed = 4 * 4;
     const limit = STORAGE_SLACK_FACTOR * viewed + STORAGE_SLACK_BYTES;
-    const file = (bytes: number) => archive(statePickle([{ name: 'a', numel: bytes / 4, size: [4], stride: [1] }]), { '0': new Uint8Array(bytes) });
+    const file = (bytes: number) =>
+      zip([
+        { name: 'archive/data.pkl', data: statePickle([{ name: 'a', numel: bytes / 4, size: [4], stride: [1] }]) },
+        { name: 'archive/data/0', data: new Uint8Array(bytes), deflate: true },
+        { name: 'archive/version', data: new TextEncoder().encode('3\n') },
+      ]);
     expect((await readPth(file(limit))).tensors.get('a')!.data).toHaveLength(4);
     await expect(openPth(file(limit + 4))).rejects.toThrow(`storage "0" declares ${limit + 4} bytes, but the tensor viewing it uses only 16`);
+  });
+
+  it('loads a small slice of a large stored storage, as torch.save writes w[:4]: read in place, nothing inflated', async () => {
+    const storageBytes = 2 * (STORAGE_SLACK_FACTOR * 16 + STORAGE_SLACK_BYTES);
+    const storage = new Float32Array(storageBytes / 4).map((_, i) => i);
+    const file = archive(statePickle([{ name: 'a', numel: storage.length, size: [4], stride: [1] }]), { '0': new Uint8Array(storage.buffer) });
+    expect([...(await readPth(file)).tensors.get('a')!.data]).toEqual([0, 1, 2, 3]);
   });
 });
 

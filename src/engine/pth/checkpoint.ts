@@ -142,8 +142,8 @@ async function openUnchecked(bytes: Uint8Array, options: PthOptions): Promise<Pt
   for (const [name, ref] of stripped) {
     tensors.set(name, { shape: [...ref.shape], dtype: ref.dtype, stride: [...ref.stride], offset: ref.offset, storage: ref.storage.key });
   }
-  // Before any storage is inflated: each one is no larger than the tensors that view it need.
-  checkStorageBounds(stripped);
+  // Before any storage is inflated: each deflated one is no larger than the tensors that view it need.
+  checkStorageBounds(stripped, (key) => entries.get(`${prefix}data/${key}`)?.method === 8);
 
   async function load(which?: Iterable<string>): Promise<Map<string, Tensor>> {
     const wanted = which ? [...which] : [...stripped.keys()];

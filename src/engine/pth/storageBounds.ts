@@ -7,11 +7,16 @@
  * hundred elements of it, at its start or strided across all of it (issue 20,
  * defects 5 and 6: 4.2 GB and 21 s per such storage before this check).
  *
- * The rule: a storage may be at most STORAGE_SLACK_FACTOR times the bytes its
- * state-dict tensors view, plus STORAGE_SLACK_BYTES. torch.save of a state dict
- * writes each parameter's own storage (views cover it exactly), shared
- * storages are covered by their views, and a strided slice such as w[::2]
- * views half of its storage; a small slice of a large tensor (w[:10]) is
+ * The rule, for deflated records only: a storage may be at most
+ * STORAGE_SLACK_FACTOR times the bytes its state-dict tensors view, plus
+ * STORAGE_SLACK_BYTES. torch.save of a state dict writes each parameter's own
+ * storage (views cover it exactly), shared storages are covered by their
+ * views, and a strided slice such as w[::2] views half of its storage. A
+ * stored (uncompressed) record is exempt: it is read in place from the file,
+ * and its size must equal the declared storage (torchPickle.ts), so it costs
+ * no more than the file itself. That matters because torch.save writes stored
+ * records and saves a view's whole storage: a checkpoint holding a small
+ * slice of a large tensor (w[:10]) is valid and loads; deflated, it would be
  * refused, since loading it would inflate the whole tensor. That a view stays
  * inside its storage is checked where the view is built (torchPickle.ts
  * `rebuildTensor`, O(ndim) per tensor); both checks run before any storage
@@ -29,10 +34,11 @@ interface StorageUse {
   views: number;
 }
 
-/** Throws a PthError naming the first storage that is larger than its views justify. */
-export function checkStorageBounds(tensors: Map<string, TensorRef>): void {
+/** Throws a PthError naming the first deflated storage that is larger than its views justify. */
+export function checkStorageBounds(tensors: Map<string, TensorRef>, isDeflated: (storageKey: string) => boolean): void {
   const uses = new Map<string, StorageUse>();
   for (const ref of tensors.values()) {
+    if (!isDeflated(ref.storage.key)) continue;
     const size = DTYPE_BYTES[ref.dtype];
     const key = ref.storage.key;
     const use = uses.get(key) ?? { declaredBytes: ref.storage.elements * size, viewedBytes: 0, views: 0 };
