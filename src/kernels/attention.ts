@@ -1,5 +1,6 @@
 import pairs from './attention.wgsl?raw';
 import blocked from './attentionBlocked.wgsl?raw';
+import blocked8 from './attentionBlocked8.wgsl?raw';
 import { bufferList, declareKernel, kernelSpec, packUniforms, type KernelVariant } from './declaration.ts';
 import { ceilDiv, type Dispatch, type ProgramSpec } from './program.ts';
 
@@ -29,20 +30,18 @@ export interface AttentionVariant extends KernelVariant {
   queriesPerInvocation: number;
 }
 
-/** `pairs` is the original kernel; `blocked` walks keys four at a time for four queries (flash-style, online softmax). */
+/** `pairs` is the original kernel; `blocked` and `blocked8` walk keys four at a time for four or eight queries (flash-style, online softmax). */
 export const ATTENTION_VARIANTS = {
   pairs: { code: pairs, workgroupSize: [64, 1, 1], queriesPerInvocation: 2, description: '2 queries per invocation, one key at a time (the original kernel)' },
   blocked: { code: blocked, workgroupSize: [64, 1, 1], queriesPerInvocation: 4, description: '4 queries × 4 keys per step, online softmax' },
+  blocked8: { code: blocked8, workgroupSize: [32, 1, 1], queriesPerInvocation: 8, description: '8 queries × 4 keys per step, online softmax' },
 } as const satisfies Record<string, AttentionVariant>;
 
 export type AttentionVariantName = keyof typeof ATTENTION_VARIANTS;
 
 export function attentionSpec(writeProbabilities: boolean, variant: AttentionVariantName = 'pairs'): ProgramSpec {
   const chosen = ATTENTION_VARIANTS[variant];
-  return kernelSpec(attentionDeclaration, variant, chosen, { WRITE_PROBS: Number(writeProbabilities) }, {
-    ...attentionDeclaration.sharedConstants,
-    QUERIES_PER_INVOCATION: chosen.queriesPerInvocation,
-  });
+  return kernelSpec(attentionDeclaration, variant, { ...chosen, sharedConstants: { QUERIES_PER_INVOCATION: chosen.queriesPerInvocation } }, { WRITE_PROBS: Number(writeProbabilities) });
 }
 
 export interface AttentionShape {

@@ -88,7 +88,7 @@ export interface TuneOptions {
   /** The clock the budget is measured with. */
   now(): number;
   budgetMs: number;
-  /** Timed runs per candidate; the median is kept. */
+  /** Timed runs per candidate while the budget lasts (at least one); the median is kept. */
   repeats?: number;
   onProgress?: (note: string) => void;
 }
@@ -101,7 +101,9 @@ function median(values: number[]): number {
 
 /**
  * Times every candidate, the default first so a kernel always has a measured
- * choice, and stops starting new measurements when the budget is spent. A
+ * choice, and stops starting new measurements when the budget is spent (the
+ * default of each kernel is still timed once, so a slow adapter overruns the
+ * budget by one run per kernel). A
  * variant whose timing throws is dropped; ties keep the earlier candidate.
  */
 export async function tune(options: TuneOptions): Promise<TuningResult> {
@@ -119,8 +121,9 @@ export async function tune(options: TuneOptions): Promise<TuningResult> {
       if (name !== defaultName && options.now() - start > options.budgetMs) break;
       options.onProgress?.(`tuning ${kernel}: timing ${name}`);
       try {
-        const runs: number[] = [];
-        for (let r = 0; r < repeats; r++) runs.push(await options.time(kernel, name));
+        // At least one timed run; more (up to `repeats`) while the budget lasts.
+        const runs: number[] = [await options.time(kernel, name)];
+        while (runs.length < repeats && options.now() - start <= options.budgetMs) runs.push(await options.time(kernel, name));
         measured[name] = median(runs);
       } catch {
         // A variant that fails here is never chosen; the others still compete.

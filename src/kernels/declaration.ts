@@ -77,6 +77,8 @@ export interface KernelVariant {
   description: string;
   /** Adapter features the variant needs ('shader-f16', 'subgroups'); it is only a candidate where all are present. */
   requires?: readonly string[];
+  /** Integer `const`s of this variant's WGSL that TypeScript relies on (beyond the declaration's); checked at pipeline creation. */
+  sharedConstants?: Readonly<Record<string, number>>;
 }
 
 /** The pipeline description of one variant of a declared kernel. */
@@ -85,7 +87,6 @@ export function kernelSpec(
   variantName: string,
   variant: KernelVariant,
   constants: Readonly<Record<string, number>>,
-  sharedConstants: Readonly<Record<string, number>> = declaration.sharedConstants ?? {},
 ): ProgramSpec {
   return {
     name: declaration.name,
@@ -95,6 +96,6 @@ export function kernelSpec(
     bindings: bindingKinds(declaration),
     workgroupSize: variant.workgroupSize,
     constants,
-    sharedConstants,
+    sharedConstants: { ...declaration.sharedConstants, ...variant.sharedConstants },
   };
 }
