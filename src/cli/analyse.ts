@@ -13,6 +13,7 @@ import { layerObjective } from '../analysis/objective.ts';
 import { sparsity } from '../analysis/sparsity.ts';
 import { CAPTURE_TENSORS, type CaptureRequest, type CaptureTensor } from '../engine/gpu/capture.ts';
 import type { CrateGpuEngine } from '../engine/gpu/engine.ts';
+import type { ModelDescription } from '../engine/alphaModel.ts';
 import type { CrateModel } from '../engine/model.ts';
 import { checkFiniteLayer, checkFiniteLogits } from './finite.ts';
 
@@ -87,7 +88,7 @@ export async function analyseImage(engine: CrateGpuEngine, model: CrateModel, im
 }
 
 /** Row-major shapes of the captured tensors, for readers of the JSON. */
-export function captureShapes(model: CrateModel): Record<CaptureTensor, number[]> {
+export function captureShapes(model: ModelDescription): Record<CaptureTensor, number[]> {
   const { config, shape } = model;
   const N = shape.tokens;
   return { z: [N, config.dim], w: [N, shape.innerDim], attention: [config.heads, N, N], zHalf: [N, config.dim], zNext: [N, config.dim] };

@@ -6,7 +6,10 @@ import { analyseImage, type ImageReport } from './analyse.ts';
 import { CliError, UsageError } from './errors.ts';
 import { NonFiniteError } from './finite.ts';
 import { loadImageFile, type LoadedImage } from './images.ts';
-import { isPthPath, loadAnyModelFile } from './loadModel.ts';
+import { isAlphaModel } from '../engine/alphaModel.ts';
+import { defaultPreprocessing, describePreprocessing } from '../engine/preprocess.ts';
+import { ALPHA_ENGINE_NOTE, analyseAlphaImage } from './alphaAnalyse.ts';
+import { isPthPath, loadAnyFamilyModelFile } from './loadModel.ts';
 import { describeModel, formatImageReport, JsonReportWriter } from './report.ts';
 import { parseStatsCommandLine, runStats, STATS_USAGE } from './stats.ts';
 import { printable, printableLines } from './terminalText.ts';
@@ -22,10 +25,15 @@ and the fraction of exact zeros in the ISTA output Z^{l+1}.
                    metadata; the WGSL engine runs its weights), a .safetensors
                    file (config in its metadata, or inferred from the tensor
                    shapes), or a PyTorch checkpoint (.pth, .pt, .pth.tar:
-                   official CRATE state dict; read without Python, config
-                   inferred from the weights)
-  IMAGE            a PNG or JPEG image (resized and normalised as the model's
-                   config says), or a float32 .npy array of shape (C, H, W),
+                   official CRATE state dict, or CRATE-alpha's plain state
+                   dict; read without Python, config inferred from the
+                   weights). CRATE-alpha runs on the CPU reference, and its
+                   sparsity is the zero fraction of the sparse code z2
+  IMAGE            a PNG or JPEG image (for a 3-channel 224x224 model the
+                   ImageNet evaluation transform: shorter side to 256,
+                   centre 224 crop; otherwise resized to the model's size;
+                   then normalised as the model's config says; the command
+                   prints which), or a float32 .npy array of shape (C, H, W),
                    used as the model input as it is
   --json OUT.json  also write logits, top-5, rates, zero fractions and the
                    class token's attention rows to OUT.json
@@ -33,7 +41,8 @@ and the fraction of exact zeros in the ISTA output Z^{l+1}.
                    and Z^{l+1} (row-major, shapes given in the file)
   --heads N        with a .pth MODEL: the number of attention heads (not
                    stored in the weights; default: the official value for
-                   the width, e.g. 6 for d = 384)
+                   the width, e.g. 6 for d = 384; CRATE-alpha B/16 12,
+                   L/14 16)
   -h, --help       show this help
 
 An image whose forward pass produces a NaN or an infinity is reported as its
@@ -121,21 +130,32 @@ function parseHeads(value: string | undefined, model: string): number | undefine
 
 async function run(args: RunArgs, io: CliIo): Promise<void> {
   // Every file is read and checked before the (slow) GPU start.
-  const model = await loadAnyModelFile(args.model, { heads: args.heads, onNote: (line) => io.stderr(`note: ${line}\n`) });
+  const model = await loadAnyFamilyModelFile(args.model, { heads: args.heads, onNote: (line) => io.stderr(`note: ${line}\n`) });
   const images: LoadedImage[] = args.images.map((path) => loadImageFile(path, model));
   const json = args.json === undefined ? undefined : new JsonReportWriter(args.json, model);
   let gpu: NodeGpu | undefined;
   let engine: CrateGpuEngine | undefined;
   try {
-    gpu = await requestNodeGpu((message) => io.stderr(`${message}\n`));
-    engine = CrateGpuEngine.create(gpu.device, model);
-    io.stdout(`${describeModel(printable(args.model), model)}\nadapter: ${gpu.adapterName}${gpu.software ? ' (software)' : ''}\n`);
-    json?.begin(args.model, gpu.adapterName);
+    let analyse: (image: Float32Array) => Promise<ImageReport>;
+    let adapter: string;
+    if (isAlphaModel(model)) {
+      // CRATE-α has no GPU engine yet: the CPU reference runs it (docs/MEASUREMENTS.md §1.1).
+      analyse = (image) => analyseAlphaImage(model, image, args.captureAll);
+      adapter = ALPHA_ENGINE_NOTE;
+    } else {
+      gpu = await requestNodeGpu((message) => io.stderr(`${message}\n`));
+      const crateEngine = (engine = CrateGpuEngine.create(gpu.device, model));
+      analyse = (image) => analyseImage(crateEngine, model, image, args.captureAll);
+      adapter = `${gpu.adapterName}${gpu.software ? ' (software)' : ''}`;
+    }
+    io.stdout(`${describeModel(printable(args.model), model)}\nadapter: ${adapter}\n`);
+    if (images.some((image) => image.format !== 'npy')) io.stdout(`preprocessing: ${describePreprocessing(defaultPreprocessing(model.config), model.config)}\n`);
+    json?.begin(args.model, gpu?.adapterName ?? adapter);
     let failed = 0;
     for (const image of images) {
       let report: ImageReport;
       try {
-        report = await analyseImage(engine, model, image.tensor, args.captureAll);
+        report = await analyse(image.tensor);
       } catch (error) {
         if (!(error instanceof NonFiniteError)) throw error;
         io.stdout(`\nimage: ${printable(image.path)}\n  no result: ${error.message}\n`);
@@ -144,7 +164,7 @@ async function run(args: RunArgs, io: CliIo): Promise<void> {
         continue;
       }
       const shown = { ...report, top5: report.top5.map((c) => ({ ...c, label: printable(c.label) })) };
-      io.stdout(`\n${formatImageReport(printable(image.path), shown).join('\n')}\n`);
+      io.stdout(`\n${formatImageReport(printable(image.path), shown, model.config.arch).join('\n')}\n`);
       json?.addImage(image.path, report);
     }
     json?.finish();

@@ -1,7 +1,8 @@
 /**
  * Image inputs for the command, recognised by their first bytes: PNG and
  * JPEG are decoded to RGBA and preprocessed with the model's config
- * (imageToTensor: resize, grey conversion, normalisation); a .npy float32
+ * (preprocessImage: the ImageNet evaluation transform for a 3-channel 224
+ * model, else resize, grey conversion, normalisation); a .npy float32
  * array is taken as the already-normalised model input and must have the
  * model's shape (C, H, W) exactly, and finite values of a sane size.
  *
@@ -11,8 +12,8 @@
  */
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import type { CrateModel } from '../engine/model.ts';
-import { imageToTensor, type RgbaImage } from '../engine/preprocess.ts';
+import type { ModelDescription } from '../engine/alphaModel.ts';
+import { preprocessImage, type RgbaImage } from '../engine/preprocess.ts';
 import { CliError } from './errors.ts';
 import { jpegDeclaredSize, pngDeclaredSize, type DeclaredSize } from './imageHeader.ts';
 import { MiB, readRegularFile } from './inputFile.ts';
@@ -58,7 +59,7 @@ export interface LoadedImage {
 }
 
 /** The largest image file worth reading for this model: a .npy of its input, with room for a long header, or an encoded image. */
-export function maxImageFileBytes(model: CrateModel): number {
+export function maxImageFileBytes(model: ModelDescription): number {
   const { config, shape } = model;
   return Math.max(MAX_ENCODED_IMAGE_BYTES, 4 * config.channels * shape.imageHeight * shape.imageWidth + MiB);
 }
@@ -80,7 +81,7 @@ export function checkInputValues(path: string, tensor: Float32Array, height: num
   }
 }
 
-export function loadImageFile(path: string, model: CrateModel): LoadedImage {
+export function loadImageFile(path: string, model: ModelDescription): LoadedImage {
   const bytes = readRegularFile(path, 'image', maxImageFileBytes(model));
   const format = sniffImageFormat(bytes);
   if (!format) throw new CliError(`${path}: not a PNG, JPEG or .npy file`);
@@ -107,5 +108,5 @@ export function loadImageFile(path: string, model: CrateModel): LoadedImage {
     throw new CliError(`${path}: cannot decode ${format === 'png' ? 'PNG' : 'JPEG'}: ${(error as Error).message}`);
   }
   checkDeclaredSize(path, rgba);
-  return { path, format, tensor: imageToTensor(rgba, config) };
+  return { path, format, tensor: preprocessImage(rgba, config) };
 }

@@ -7,7 +7,8 @@ import { extname } from 'node:path';
 import { modelFromSafetensorsAuto } from '../engine/inferConfig.ts';
 import type { CrateModel } from '../engine/model.ts';
 import { modelFromOnnx } from '../engine/onnx/onnxModel.ts';
-import { modelFromPth } from '../engine/pth/index.ts';
+import { isAlphaModel, type AnyCrateModel } from '../engine/alphaModel.ts';
+import { anyModelFromPth } from '../engine/pth/index.ts';
 import { CliError } from './errors.ts';
 import { MiB, readRegularFile } from './inputFile.ts';
 
@@ -66,9 +67,24 @@ export async function loadPthModelFile(
   path: string,
   options: { heads?: number; onNote?: (line: string) => void } = {},
 ): Promise<CrateModel> {
+  const model = await loadAnyFamilyPthModelFile(path, options);
+  if (isAlphaModel(model)) throw new CliError(`${path}: a CRATE-α checkpoint; only 'crate-explorer run' takes CRATE-α models yet`);
+  return model;
+}
+
+/** Any accepted model file, a CRATE-α checkpoint (docs/MEASUREMENTS.md §1.1) included. */
+export async function loadAnyFamilyModelFile(path: string, options: ModelFileOptions = {}): Promise<AnyCrateModel> {
+  return isPthPath(path) ? loadAnyFamilyPthModelFile(path, options) : loadModelFile(path, options);
+}
+
+/** A PyTorch checkpoint of either family: CRATE (official layout) or CRATE-α (the port's plain state dict). */
+export async function loadAnyFamilyPthModelFile(
+  path: string,
+  options: { heads?: number; onNote?: (line: string) => void } = {},
+): Promise<AnyCrateModel> {
   const bytes = readModelBytes(path);
   try {
-    const loaded = await modelFromPth(bytes, { heads: options.heads });
+    const loaded = await anyModelFromPth(bytes, { heads: options.heads });
     for (const note of loaded.notes) options.onNote?.(note);
     return loaded.model;
   } catch (error) {

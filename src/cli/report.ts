@@ -1,25 +1,34 @@
 /** The command's two outputs: lines for people, and a JSON file for programs. */
-import type { CrateModel } from '../engine/model.ts';
+import type { ModelDescription } from '../engine/alphaModel.ts';
+import type { AnyCrateConfig } from '../engine/config.ts';
+import { defaultPreprocessing, describePreprocessing } from '../engine/preprocess.ts';
 import { captureShapes, type ImageReport } from './analyse.ts';
 import { openOutputFile, type OutputFile } from './outputFile.ts';
 
-export function describeModel(path: string, model: CrateModel): string {
+export function describeModel(path: string, model: ModelDescription): string {
   const { config, shape } = model;
   return (
-    `model: ${path} (${config.channels}×${shape.imageHeight}×${shape.imageWidth}, patch ${config.patch_size}, ` +
+    `model: ${path} (${config.arch === 'crate-alpha' ? `CRATE-α, ratio ${config.ratio}, ` : ''}${config.channels}×${shape.imageHeight}×${shape.imageWidth}, patch ${config.patch_size}, ` +
     `d ${config.dim}, ${config.depth} layers, ${config.heads} heads × ${config.dim_head}, ${shape.tokens} tokens, ${config.num_classes} classes)`
   );
 }
 
 /** The per-image block of the printed report. */
-export function formatImageReport(path: string, report: ImageReport): string[] {
+export function formatImageReport(path: string, report: ImageReport, arch: AnyCrateConfig['arch'] = 'crate'): string[] {
+  const alpha = arch === 'crate-alpha';
   const width = Math.max(...report.top5.map((c) => c.label.length));
   const lines = [`image: ${path}`, '  top-5 classes (softmax probability):'];
   report.top5.forEach((c, i) => lines.push(`    ${i + 1}. ${c.label.padEnd(width)}  ${c.probability.toFixed(6)}`));
-  lines.push('  per layer: official coding rate R^c of the MSSA input, zero fraction of Z^{l+1}:');
+  lines.push(`  per layer: official coding rate R^c of the MSSA input, zero fraction of ${alpha ? 'the sparse code z2' : 'Z^{l+1}'}:`);
   const digits = String(report.rateOfficial.length - 1).length;
   const layer = (l: number) => `    layer ${String(l).padStart(digits)}`;
   report.rateOfficial.forEach((rate, l) => lines.push(`${layer(l)}  rate ${rate.toFixed(4).padStart(10)}  zeros ${report.zeroFraction[l].toFixed(4)}`));
+  if (alpha) {
+    // docs/MEASUREMENTS.md §2.1's LASSO step is CRATE's; CRATE-α's block is not that step (alphaAnalyse.ts).
+    lines.push('  per layer: R^c of the MSSA output (same U); the LASSO before/after ISTA is not defined for CRATE-α:');
+    report.rateMssaOut.forEach((rate, l) => lines.push(`${layer(l)}  rate out ${rate.toFixed(4).padStart(10)}`));
+    return lines;
+  }
   lines.push('  per layer, each step under its own weights: R^c of the MSSA output (same U), LASSO objective before -> after ISTA:');
   report.rateMssaOut.forEach((rate, l) =>
     lines.push(`${layer(l)}  rate out ${rate.toFixed(4).padStart(10)}  lasso ${report.lassoBefore[l].toFixed(4)} -> ${report.lassoAfter[l].toFixed(4)}`),
@@ -27,10 +36,11 @@ export function formatImageReport(path: string, report: ImageReport): string[] {
   return lines;
 }
 
-export function modelSummary(path: string, model: CrateModel): Record<string, unknown> {
+export function modelSummary(path: string, model: ModelDescription): Record<string, unknown> {
   const { config, shape } = model;
   return {
     path,
+    ...(config.arch === 'crate-alpha' ? { arch: config.arch, ratio: config.ratio } : {}),
     image_size: [shape.imageHeight, shape.imageWidth],
     patch_size: config.patch_size,
     channels: config.channels,
@@ -47,6 +57,7 @@ export function modelSummary(path: string, model: CrateModel): Record<string, un
     pool: config.pool,
     mean: config.mean,
     std: config.std,
+    preprocessing: describePreprocessing(defaultPreprocessing(config), config),
   };
 }
 
@@ -66,7 +77,7 @@ export class JsonReportWriter {
 
   constructor(
     path: string,
-    private readonly model: CrateModel,
+    private readonly model: ModelDescription,
   ) {
     this.file = openOutputFile(path);
   }

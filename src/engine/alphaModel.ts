@@ -139,3 +139,6 @@ export function alphaModelFromTensors(config: CrateAlphaConfig, tensors: Readonl
     },
   };
 }
+
+/** What describes a model of either family to people and files: its config and derived sizes. */
+export type ModelDescription = Pick<AnyCrateModel, 'config' | 'shape'>;
