@@ -122,7 +122,7 @@ for (const shape of SHAPES) {
   console.log(`\n${shape.name} (d = ${d}, ${shape.heads}×${shape.dim_head}), per layer, median of ${RUNS}; ${perLayer} dispatches per layer`);
   console.log(`tuned in ${tuneMs.toFixed(0)} ms (${info.tuning}): ${Object.values(info.variantDescriptions).join('; ')}`);
   for (const [kernel, timings] of Object.entries(info.tuningTimings)) {
-    console.log(`  ${kernel} candidates (ms, median of 3): ${Object.entries(timings).map(([v, ms]) => `${v} ${ms.toFixed(1)}`).join(', ')}`);
+    console.log(`  ${kernel} candidates (ms, fastest of up to 3): ${Object.entries(timings).map(([v, ms]) => `${v} ${ms.toFixed(1)}`).join(', ')}`);
   }
   console.log('| kernel | before ms | before GFLOP/s | after ms | after GFLOP/s | speed-up |\n|---|---|---|---|---|---|');
   const gf = (t?: Timing) => (t && !Number.isNaN(t.gflops) ? t.gflops.toFixed(2) : '–');

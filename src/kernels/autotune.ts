@@ -88,15 +88,13 @@ export interface TuneOptions {
   /** The clock the budget is measured with. */
   now(): number;
   budgetMs: number;
-  /** Timed runs per candidate while the budget lasts (at least one); the median is kept. */
+  /**
+   * Timed runs per candidate while the budget lasts (at least one). The
+   * fastest is kept: on a shared machine other work only ever adds time, so
+   * the minimum is the steadiest estimate of what the variant costs.
+   */
   repeats?: number;
   onProgress?: (note: string) => void;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /**
@@ -124,7 +122,7 @@ export async function tune(options: TuneOptions): Promise<TuningResult> {
         // At least one timed run; more (up to `repeats`) while the budget lasts.
         const runs: number[] = [await options.time(kernel, name)];
         while (runs.length < repeats && options.now() - start <= options.budgetMs) runs.push(await options.time(kernel, name));
-        measured[name] = median(runs);
+        measured[name] = Math.min(...runs);
       } catch {
         // A variant that fails here is never chosen; the others still compete.
       }
