@@ -23,7 +23,28 @@ export interface LayerWeightMeasures {
 /** Keyed by the model's weights object: computed once per loaded model, dropped with it. */
 const weightMeasures = new WeakMap<object, LayerWeightMeasures[]>();
 
-/** Head coherence and dictionary incoherence of every layer of the model (cached per model). */
+/**
+ * The weight-only measures of every layer, computed once per model and then
+ * cached (about 2 s of CPU at CRATE-T size: orthonormal bases of every head,
+ * DᵀD). `pause` runs between the two halves of each layer's work; the app
+ * passes its yielder there (dataset.ts) so the page keeps answering.
+ */
+export async function modelWeightMeasuresAsync(model: CrateModel, pause: () => Promise<void>): Promise<LayerWeightMeasures[]> {
+  const known = weightMeasures.get(model.weights);
+  if (known) return known;
+  const { dim, heads, dim_head: dh } = model.config;
+  const measures: LayerWeightMeasures[] = [];
+  for (const layer of model.weights.layers) {
+    const coherence = headCoherence(layer.qkv, heads, dh, dim);
+    await pause();
+    measures.push({ headCoherence: coherence, dictionary: dictionaryIncoherence(layer.dictionary, dim) });
+    await pause();
+  }
+  if (!weightMeasures.has(model.weights)) weightMeasures.set(model.weights, measures);
+  return weightMeasures.get(model.weights)!;
+}
+
+/** The same, synchronously (the CLI and tests). */
 export function modelWeightMeasures(model: CrateModel): LayerWeightMeasures[] {
   let measures = weightMeasures.get(model.weights);
   if (!measures) {
@@ -54,28 +75,27 @@ export function objectiveOfOutputs(model: CrateModel, outputs: ForwardOutputs): 
 }
 
 /**
- * The measurements the app shows: top-5 classes, and per layer the official
- * coding rate, the sparsity and the weight-only measures. The per-image
- * objective values need float64 matmuls and are added by the pipeline
- * (dataset.ts imageExtras, which yields to the page between layers).
+ * The measurements the app shows first: top-5 classes, and per layer the
+ * official coding rate and the sparsity. The objective values and the
+ * weight-only measures (docs/MEASUREMENTS.md §2.1) need float64 matmuls and
+ * are added by the pipeline (dataset.ts imageExtras, which yields to the page).
  */
 export function analyseOutputs(model: CrateModel, outputs: ForwardOutputs): { top: ClassScore[]; layers: LayerStats[] } {
   const { tokens } = model.shape;
-  const weights = modelWeightMeasures(model);
   const layers = outputs.layers.map((layer, index) => ({
     layer: index,
     codingRate: officialCodingRate(layer.w, tokens, model.config.heads, model.config.dim_head),
     sparsity: sparsity(layer.zNext).l0Fraction,
-    ...weights[index],
   }));
   return { top: topClasses(outputs.logits, model.config.labels), layers };
 }
 
-/** The same on the CPU reference engine, from pixels, objective values included (the e2e tests' independent check). */
+/** The same on the CPU reference engine, from pixels, with the §2.1 measures (the e2e tests' independent check). */
 export function analyseImage(model: CrateModel, image: RgbaImage): { top: ClassScore[]; layers: LayerStats[] } {
   const trace = cpuForward(model, imageToTensor(image, model.config));
   const outputs = { logits: trace.logits, layers: trace.layers };
   const { top, layers } = analyseOutputs(model, outputs);
   const objective = objectiveOfOutputs(model, outputs);
-  return { top, layers: layers.map((l, i) => ({ ...l, ...objective[i] })) };
+  const weights = modelWeightMeasures(model);
+  return { top, layers: layers.map((l, i) => ({ ...l, ...objective[i], ...weights[i] })) };
 }

@@ -21,7 +21,7 @@ import type { CrateModel } from '../engine/model.ts';
 import { imageToTensor, type RgbaImage } from '../engine/preprocess.ts';
 import type { ForwardOutputs } from '../engine/runner.ts';
 import type { AdapterStatus } from './adapter.ts';
-import { objectiveOfLayer } from './analyse.ts';
+import { modelWeightMeasuresAsync, objectiveOfLayer, type LayerWeightMeasures } from './analyse.ts';
 import type { DatasetStats, MeanStd } from './store.ts';
 import type { SegmentationMethod } from './urlState.ts';
 
@@ -277,8 +277,9 @@ export async function runDataset(options: DatasetRunOptions): Promise<ImageRecor
 
 /**
  * Per-layer figures of one image that need the weights or the ground truth:
- * the paper rate, the before/after objective values (docs/MEASUREMENTS.md §2.1)
- * and the best-head IoU for the settings.
+ * the paper rate, the before/after objective values with the weight-only
+ * measures (docs/MEASUREMENTS.md §2.1; those computed once per model) and the
+ * best-head IoU for the settings.
  */
 export async function imageExtras(
   model: CrateModel,
@@ -286,9 +287,11 @@ export async function imageExtras(
   truth: { mask: Uint8Array; image: GridSize } | undefined,
   s: SegmentationSettings,
   yielder = new Yielder(),
-): Promise<{ paperRate: number[]; objective: LayerObjective[]; iou?: number[] }> {
+): Promise<{ paperRate: number[]; objective: (LayerObjective & LayerWeightMeasures)[]; iou?: number[] }> {
   const paperRate = await paperRates(model, outputs, yielder);
-  const objective = await objectiveOfLayers(model, outputs, yielder);
+  const values = await objectiveOfLayers(model, outputs, yielder);
+  const weights = await modelWeightMeasuresAsync(model, () => yielder.maybeYield());
+  const objective = values.map((v, l) => ({ ...v, ...weights[l] }));
   return { paperRate, objective, iou: truth ? imageIoUs(model, outputs, truth, s) : undefined };
 }
 

@@ -16,6 +16,7 @@ import {
   imageExtras,
   runDataset,
   summariseDataset,
+  Yielder,
   type DatasetSample,
 } from '../../src/state/dataset.ts';
 import { randomModel, seededRandom } from '../helpers/randomModel.ts';
@@ -177,7 +178,8 @@ describe('runDataset and its records', () => {
     const expected = objectiveOfOutputs(model, outputs);
     expect(expected).toHaveLength(model.config.depth);
     const extras = await imageExtras(model, outputs, undefined, { seg: 'top', p: 0.6, tau: 0.6 });
-    expect(extras.objective).toEqual(expected);
+    const weights = modelWeightMeasures(model);
+    expect(extras.objective).toEqual(expected.map((v, l) => ({ ...v, ...weights[l] })));
     expect(records[0].rateMssaOut).toEqual(expected.map((v) => v.rateMssaOut));
     expect(records[0].lassoBefore).toEqual(expected.map((v) => v.lassoBefore));
     expect(records[0].lassoAfter).toEqual(expected.map((v) => v.lassoAfter));
@@ -194,14 +196,20 @@ describe('runDataset and its records', () => {
     });
   });
 
-  it('analyseOutputs attaches the weight-only measures, computed once per model', () => {
-    const outputs = { logits: new Float32Array(4), layers: cpuForward(model, imageToTensor(sample(2).image, model.config)).layers };
-    const first = analyseOutputs(model, outputs).layers;
-    const second = analyseOutputs(model, outputs).layers;
-    expect(first[0].headCoherence!.matrix).toHaveLength(model.config.heads ** 2);
-    expect(first[0].dictionary!.gramDeviation).toBeGreaterThan(0);
+  it('imageExtras attaches the weight-only measures, computed once per model, yielding to the page', async () => {
+    const fresh = randomModel({ image_size: 16, patch_size: 4, channels: 3, dim: 16, depth: 3, heads: 2, dim_head: 8, num_classes: 4 }, 8);
+    const outputs = { logits: new Float32Array(4), layers: cpuForward(fresh, imageToTensor(sample(2).image, fresh.config)).layers };
+    let pauses = 0;
+    const counting = { maybeYield: async () => void pauses++, yieldNow: async () => undefined } as unknown as Yielder;
+    const first = (await imageExtras(fresh, outputs, undefined, { seg: 'top', p: 0.6, tau: 0.6 }, counting)).objective;
+    const afterFirst = pauses;
+    const second = (await imageExtras(fresh, outputs, undefined, { seg: 'top', p: 0.6, tau: 0.6 }, counting)).objective;
+    expect(first[0].headCoherence.matrix).toHaveLength(fresh.config.heads ** 2);
+    expect(first[0].dictionary.gramDeviation).toBeGreaterThan(0);
     expect(second[1].headCoherence).toBe(first[1].headCoherence); // the cached object, not a recomputation
-    expect(modelWeightMeasures(model)[2].headCoherence).toBe(first[2].headCoherence);
+    expect(modelWeightMeasures(fresh)[2].headCoherence).toBe(first[2].headCoherence);
+    expect(pauses - afterFirst).toBeLessThan(afterFirst); // the second image skips the weight-only work and its pauses
+    expect(analyseOutputs(fresh, outputs).layers[0].headCoherence).toBeUndefined(); // the first, fast figures stay fast
   });
 });
 
