@@ -284,6 +284,18 @@ describe('crate-explorer run on hostile models and outputs (issue 20)', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+  it("issue 17: Dawn's raw Vulkan warnings are not printed; the fallback is said once, in the command's words", async () => {
+    // Without a driver named, Dawn first probes the system's Vulkan drivers and warns from C++ where there are none.
+    const env = { ...process.env };
+    delete env.VK_ICD_FILENAMES;
+    delete env.VK_DRIVER_FILES;
+    const run = await crateExplorerLimited(['run', MODEL, input], LIMITS, env);
+    expect(run.code, run.stderr).toBe(0);
+    const lines = run.stderr.split('\n').filter(Boolean);
+    expect(lines.every((line) => line.startsWith('crate-explorer: ')), run.stderr).toBe(true);
+    expect(lines.filter((line) => /SwiftShader/.test(line)).length).toBeLessThanOrEqual(1);
+  });
+
   it('defect 9: --json through a symbolic link writes the target and keeps the link', async () => {
     const target = join(dir, 'target.json');
     const link = join(dir, 'link.json');

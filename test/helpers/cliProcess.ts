@@ -5,8 +5,11 @@
  * command that runs past either limit is killed (SIGKILL), so that a
  * regression costs the test a few seconds, not the machine its memory.
  *
- * Peak memory is the kernel's high-water mark of the process (VmHWM in
- * /proc/PID/status, Linux), sampled every 20 ms; elsewhere it is undefined.
+ * bin/crate-explorer.mjs runs the command in a child process (its stderr
+ * filtered), so the command is spawned in a process group of its own, the
+ * watchdog kills the whole group, and peak memory is the largest kernel
+ * high-water mark (VmHWM in /proc/PID/status, Linux) among the launcher and
+ * its children, sampled every 20 ms; elsewhere it is undefined.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -32,6 +35,15 @@ export interface Limits {
   killAtMiB: number;
 }
 
+/** The launcher and its direct children. */
+function processTree(pid: number): number[] {
+  try {
+    return [pid, ...readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)];
+  } catch {
+    return [pid];
+  }
+}
+
 function statusKiB(pid: number, field: 'VmHWM' | 'VmRSS'): number | undefined {
   try {
     const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -44,7 +56,7 @@ function statusKiB(pid: number, field: 'VmHWM' | 'VmRSS'): number | undefined {
 export function crateExplorerLimited(args: readonly string[], limits: Limits, env: NodeJS.ProcessEnv = process.env): Promise<LimitedRun> {
   return new Promise((resolve) => {
     const start = performance.now();
-    const child = spawn(process.execPath, ['bin/crate-explorer.mjs', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['bin/crate-explorer.mjs', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -53,12 +65,18 @@ export function crateExplorerLimited(args: readonly string[], limits: Limits, en
     let killed: LimitedRun['killed'];
     const kill = (why: 'time' | 'memory') => {
       killed ??= why;
-      child.kill('SIGKILL');
+      try {
+        process.kill(-child.pid!, 'SIGKILL'); // the group: launcher and command
+      } catch {
+        // already gone
+      }
     };
     const sampler = setInterval(() => {
-      const hwm = statusKiB(child.pid!, 'VmHWM');
-      if (hwm !== undefined) peakKiB = Math.max(peakKiB ?? 0, hwm);
-      if ((statusKiB(child.pid!, 'VmRSS') ?? 0) > limits.killAtMiB * 1024) kill('memory');
+      for (const pid of processTree(child.pid!)) {
+        const hwm = statusKiB(pid, 'VmHWM');
+        if (hwm !== undefined) peakKiB = Math.max(peakKiB ?? 0, hwm);
+        if ((statusKiB(pid, 'VmRSS') ?? 0) > limits.killAtMiB * 1024) kill('memory');
+      }
     }, 20);
     const timer = setTimeout(() => kill('time'), limits.seconds * 1000);
     child.on('close', (code) => {
