@@ -15,6 +15,7 @@ import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatRate } from '../src/ui/format.ts';
+import { readTextChunks } from '../src/viz/pngText.ts';
 import { loadShippedModel } from '../test/helpers/shippedModels.ts';
 
 const ARTIFACTS = 'e2e/artifacts';
@@ -132,3 +133,132 @@ test('bug 5: copying the link of a shipped model and sample says plainly that it
   await expect(page.getByTestId('copy-link-status')).toHaveText('✓ Link copied');
 });
 
+
+/** Every box of `locators` lies inside the viewport. */
+async function expectInViewport(page: Page, testIds: string[]) {
+  const { width, height } = page.viewportSize()!;
+  for (const id of testIds) {
+    const box = await page.getByTestId(id).first().boundingBox();
+    expect(box, `${id} is laid out`).not.toBeNull();
+    expect(box!.x, `${id} left`).toBeGreaterThanOrEqual(0);
+    expect(box!.y, `${id} top`).toBeGreaterThanOrEqual(0);
+    expect(box!.x + box!.width, `${id} right edge within ${width}`).toBeLessThanOrEqual(width + 0.5);
+    expect(box!.y + box!.height, `${id} bottom edge within ${height}`).toBeLessThanOrEqual(height + 0.5);
+  }
+}
+
+/** The smallest on-screen size of the text in `selector`: CSS font size × the SVG's scale (viewBox → pixels). */
+async function smallestTextPx(page: Page, selector: string): Promise<{ px: number; text: string; count: number }> {
+  return page.evaluate((sel) => {
+    let px = Infinity;
+    let text = '';
+    const nodes = [...document.querySelectorAll<SVGTextElement | HTMLElement>(sel)].filter((n) => (n.textContent ?? '').trim() !== '');
+    for (const node of nodes) {
+      const size = parseFloat(getComputedStyle(node).fontSize);
+      const svg = node instanceof SVGElement ? node.ownerSVGElement : null;
+      const scale = svg ? (svg.getScreenCTM()?.a ?? 1) : 1;
+      if (size * scale < px) (px = size * scale), (text = node.textContent ?? '');
+    }
+    return { px, text, count: nodes.length };
+  }, selector);
+}
+
+test('presentation layout at 1280×720: curves, detail figure and numbers on one screen, chart text ≥ 14 px, keys as before', async ({ page }) => {
+  await page.setViewportSize({ width: 1280, height: 720 });
+  await page.goto('/?model=scenes&engine=cpu&present=1&layer=2&view=attention');
+  await waitForResults(page);
+  await expect(page.getByTestId('app')).toHaveAttribute('data-present', 'true');
+  await expect(page.getByTestId('present-toggle')).toBeChecked();
+  await expectInViewport(page, ['chart-coding-rate', 'chart-sparsity', 'chart-iou', 'attention-grid', 'layer-detail']);
+  // Chart tick labels, axis titles and readouts, as rendered (font size × SVG scale), and the captions.
+  for (const chart of ['chart-coding-rate', 'chart-sparsity', 'chart-iou']) {
+    const smallest = await smallestTextPx(page, `[data-testid="${chart}"] svg text`);
+    expect(smallest.count, `${chart} has text`).toBeGreaterThan(5);
+    expect(smallest.px, `${chart}: "${smallest.text}"`).toBeGreaterThanOrEqual(14);
+    const caption = await smallestTextPx(page, `[data-testid="${chart}"] figcaption > span`);
+    expect(caption.px, `${chart} caption`).toBeGreaterThanOrEqual(14);
+  }
+  // The Engine panel and the gallery are out of the way until asked for.
+  await expect(page.getByTestId('panel-engine')).toBeHidden();
+  await expect(page.getByTestId('gallery')).toBeHidden();
+  await page.screenshot({ path: `${ARTIFACTS}/lecture-present.png` });
+  // ← → and ↑ ↓ work as in the normal layout.
+  await page.keyboard.press('ArrowRight');
+  await expect(page).toHaveURL(/layer=3(&|$)/);
+  await page.keyboard.press('ArrowDown');
+  await expect(page).toHaveURL(/head=0(&|$)/);
+  await expectInViewport(page, ['chart-coding-rate', 'attention-grid', 'layer-detail']);
+  // The drawer brings the inputs back; the toggle leaves the layout and the link follows.
+  await page.getByTestId('present-drawer').click();
+  await expect(page.getByTestId('panel-engine')).toBeVisible();
+  await page.screenshot({ path: `${ARTIFACTS}/lecture-present-drawer.png` });
+  await page.getByTestId('present-toggle').uncheck();
+  await expect(page).not.toHaveURL(/present=/);
+  await expect(page.getByTestId('panel-engine')).toBeVisible();
+});
+
+test('the layer curves export as SVG and PNG with a caption and provenance naming the model', async ({ page }) => {
+  await page.goto('/?model=scenes&engine=cpu&layer=1');
+  await waitForResults(page);
+  const name = scenes.entry.name;
+  const [svg] = await Promise.all([page.waitForEvent('download'), page.getByTestId('chart-coding-rate-export-svg').click()]);
+  expect(svg.suggestedFilename()).toBe('crate-scenes-s0-layers-rate-official.svg');
+  const markup = await savedText(svg);
+  expect(markup).toContain(`model ${name}`);
+  expect(markup).toMatch(/<title>Coding rate per layer; model /);
+  expect(markup).toMatch(/<metadata>\{"format":"crate-explorer\/figure@1"/);
+  expect(markup).toContain('ε² = 0.01');
+  expect(markup).toContain('engine: CPU');
+  expect((markup.match(/class="chart-point/g) ?? []).length).toBe(scenes.model.config.depth);
+  const [png] = await Promise.all([page.waitForEvent('download'), page.getByTestId('chart-sparsity-export-png').click()]);
+  expect(png.suggestedFilename()).toBe('crate-scenes-s0-layers-sparsity.png');
+  const bytes = new Uint8Array(readFileSync((await png.path())!));
+  const text = readTextChunks(bytes);
+  expect(text.Title).toContain(`model ${name}`);
+  expect(text.Description).toContain('resize: ');
+  expect(JSON.parse(text.Comment).model.id).toBe('scenes');
+});
+
+test('the normal layout at 1280×720: the model select shows its whole option, the figures start higher', async ({ page }) => {
+  await page.setViewportSize({ width: 1280, height: 720 });
+  await page.goto('/?model=digits&engine=cpu');
+  await waitForResults(page);
+  const select = page.getByTestId('model-select');
+  const fits = await select.evaluate((el: HTMLSelectElement) => {
+    // The selected option's text, measured in the select's font, against the select's inner width.
+    const context = document.createElement('canvas').getContext('2d')!;
+    context.font = getComputedStyle(el).font;
+    return { text: context.measureText(el.selectedOptions[0].text).width, box: el.clientWidth - 24 };
+  });
+  expect(fits.text, 'option text width vs the select').toBeLessThanOrEqual(fits.box);
+  const top = (await page.getByTestId('attention-grid').boundingBox())!.y;
+  console.log(`normal layout 1280×720: attention maps start ${top.toFixed(0)} px down`);
+  expect(top).toBeLessThan(1000);
+  await page.screenshot({ path: `${ARTIFACTS}/lecture-normal-1280.png` });
+});
+
+test('phone 390×844: charts before the engine details, tables fit, figure labels ≥ 11 px', async ({ page }) => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto('/?model=scenes&engine=cpu&view=attention');
+  await waitForResults(page);
+  const chartTop = (await page.getByTestId('chart-coding-rate').boundingBox())!.y;
+  const engineTop = (await page.getByTestId('panel-engine').boundingBox())!.y;
+  console.log(`phone: charts start ${chartTop.toFixed(0)} px down, the engine panel ${engineTop.toFixed(0)} px`);
+  expect(chartTop).toBeLessThan(engineTop);
+  expect(chartTop, 'the charts start on the first screen').toBeLessThan(844);
+  // Nothing is wider than the screen: tables fit (or scroll inside their own box).
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  for (const table of await page.locator('table:visible').all()) {
+    const box = (await table.boundingBox())!;
+    const scrolls = await table.evaluate((t) => {
+      const parent = t.parentElement!;
+      return ['auto', 'scroll'].includes(getComputedStyle(parent).overflowX) && parent.getBoundingClientRect().right <= 390;
+    });
+    expect(box.x + box.width <= 390 || scrolls, 'a table fits or scrolls in its own box').toBe(true);
+  }
+  for (const selector of ['[data-testid="attention-grid"] text', '[data-testid="chart-coding-rate"] svg text', '[data-testid="chart-sparsity"] svg text']) {
+    const smallest = await smallestTextPx(page, selector);
+    expect(smallest.px, `${selector}: "${smallest.text}"`).toBeGreaterThanOrEqual(11);
+  }
+  await page.screenshot({ path: `${ARTIFACTS}/lecture-phone.png`, fullPage: true });
+});

@@ -81,7 +81,8 @@ export function planEngines(choice: EngineChoice, adapter: AdapterStatus, loaded
   if (isSoftware(adapter) && hasOnnx && flops > SOFTWARE_ADAPTER_FLOP_LIMIT) {
     return {
       primary: 'ort-wasm',
-      reason: `the adapter (${adapter.status === 'ready' ? adapter.name : ''}) is a software renderer, on which onnxruntime-web's WASM engine is faster for a model of this size (${(flops / 1e6).toFixed(0)} MFLOP per image; npm run bench measured 7 ms against 52 ms for our kernels on the digit model); our WGSL engine checks it on every image`,
+      // Shown to users (issue 19): plain words; the measurements behind it are in BENCHMARKS.md.
+      reason: `WebGPU here is your browser's software GPU (a software renderer), on which the onnxruntime-web WASM engine runs a model of this size faster (${(flops / 1e6).toFixed(0)} MFLOP per image); our WGSL engine checks its results on every image`,
       reference: 'wgsl',
     };
   }
@@ -91,7 +92,7 @@ export function planEngines(choice: EngineChoice, adapter: AdapterStatus, loaded
       : `the adapter is a software renderer, but this model is small (${(flops / 1e6).toFixed(0)} MFLOP per image), so our WGSL kernels are fast enough`;
   return {
     primary: 'wgsl',
-    reason: isSoftware(adapter) ? softwareReason : 'a WebGPU adapter is available, and our WGSL kernels are the fastest engine on a GPU (npm run bench)',
+    reason: isSoftware(adapter) ? softwareReason : 'a GPU is available to WebGPU, and our WGSL kernels are the fastest engine on a GPU',
     reference: referenceFor('wgsl'),
   };
 }

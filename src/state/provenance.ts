@@ -10,6 +10,7 @@
 import { version as APP_VERSION } from '../../package.json';
 import { ENGINE_LABELS } from '../engine/runner.ts';
 import type { AdapterStatus } from './adapter.ts';
+import { isSoftwareAdapter } from './dataset.ts';
 import { attentionTitle } from './queryNaming.ts';
 import type { LocalImage, LocalModelInfo, RunResult } from './store.ts';
 import type { DetailView, UrlState } from './urlState.ts';
@@ -49,12 +50,7 @@ export interface Provenance {
 export function adapterLine(adapter: AdapterStatus): string {
   if (adapter.status === 'probing') return 'WebGPU adapter not yet known';
   if (adapter.status === 'unavailable') return `no WebGPU adapter (${adapter.reason})`;
-  return `${adapter.name}${adapter.fallback || isSoftwareAdapter(adapter) ? ' (software GPU)' : ''}`;
-}
-
-/** SwiftShader (Chromium's) and other fallback adapters run WebGPU on the CPU. */
-export function isSoftwareAdapter(adapter: AdapterStatus): boolean {
-  return adapter.status === 'ready' && (adapter.fallback || /swiftshader|llvmpipe|software|warp/i.test(`${adapter.name} ${adapter.vendor} ${adapter.architecture}`));
+  return `${adapter.name}${isSoftwareAdapter(adapter) ? ' (software GPU)' : ''}`;
 }
 
 function imageOf(input: ProvenanceInput): Provenance['image'] {
@@ -122,7 +118,7 @@ export function provenanceLines(p: Provenance): string[] {
   return lines;
 }
 
-const FIGURE_TITLES: Record<FigureKind, string> = {
+const FIGURE_TITLES: Partial<Record<FigureKind, string>> = {
   attention: 'Attention maps',
   segmentation: 'Segmentation from class-token attention',
   histogram: 'Histogram of the ISTA output Z^(ℓ+1)',
@@ -147,7 +143,7 @@ export function rateVariantLabel(rate: UrlState['rate']): string {
 /** One caption line: what the figure shows, with every setting it depends on. */
 export function figureCaption(kind: FigureKind, input: ProvenanceInput, gridWidth: number): string {
   const { run, view } = input;
-  const parts = [FIGURE_TITLES[kind], `model ${run.model.name}`, `image ${imageOf(input).name}`];
+  const parts = [FIGURE_TITLES[kind] ?? `${kind[0].toUpperCase()}${kind.slice(1)}`, `model ${run.model.name}`, `image ${imageOf(input).name}`];
   const perLayer = kind === 'rate' || kind === 'sparsity' || kind === 'iou';
   if (!perLayer) parts.push(`layer ${view.layer}`);
   if (kind === 'attention') parts.push(attentionTitle(view.head, view.query, gridWidth));

@@ -40,6 +40,8 @@ export interface UrlState {
   dataset: boolean;
   /** Show the teaching explanations (KaTeX) beside each view. */
   teach: boolean;
+  /** Presentation layout (issue 19): one projected screen holds the layer curves, the detail figure and its numbers, in large type. */
+  present: boolean;
   /** Guided tour step, 1-based; 0 = no tour (issue 15, src/ui/tour.ts). */
   tour: number;
   /** Embedded: the current view's figure alone, for an <iframe> (issue 15). */
@@ -158,7 +160,7 @@ function fractionProp<K extends 'p' | 'tau'>(name: K, fallback: number): UrlProp
   };
 }
 
-function boolProp<K extends 'dataset' | 'teach' | 'embed'>(name: K, fallback: boolean): UrlProp<K> {
+function boolProp<K extends 'dataset' | 'teach' | 'embed' | 'present'>(name: K, fallback: boolean): UrlProp<K> {
   return {
     name,
     type: 'bool',
@@ -199,6 +201,8 @@ export const URL_PROPS: readonly AnyUrlProp[] = [
   // Recorded only when on, so an ordinary link stays as it was (issue 15).
   { ...intProp('tour', 0, 0, 99), omitDefault: true },
   { ...boolProp('embed', false), omitDefault: true },
+  // Recorded only when on, so existing links stay as they were (issue 19).
+  { ...boolProp('present', false), omitDefault: true },
   // Recorded only when the user chose an engine (issue 7): a link must not force the sender's engine.
   enumProp('engine', ENGINE_CHOICES, 'auto', true),
 ];

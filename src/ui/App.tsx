@@ -1,4 +1,4 @@
-import { useEffect } from 'react';
+import { useEffect, useState } from 'react';
 import { cycleHead, validHead } from '../state/derived.ts';
 import { useApp } from '../state/store.ts';
 import { DetailPanel } from './DetailPanel.tsx';
@@ -10,7 +10,7 @@ import { Notices } from './Notices.tsx';
 import { LoadableView, Panel } from './Panel.tsx';
 import { Prediction } from './Prediction.tsx';
 import { TeachingToggle } from './Teaching.tsx';
-import { CopyLink } from './Toolbar.tsx';
+import { CopyLink, PresentToggle } from './Toolbar.tsx';
 import { Tour, TourStart } from './Tour.tsx';
 
 /** True while the user types or works a control that uses the arrow keys itself. */
@@ -73,13 +73,16 @@ export function App() {
   const run = useApp((s) => s.run);
   const layer = useApp((s) => s.layer);
   const teach = useApp((s) => s.teach);
+  const present = useApp((s) => s.present);
+  // Presentation layout (issue 19): the sidebar is a drawer, closed unless asked for.
+  const [drawer, setDrawer] = useState(false);
   const embed = useApp((s) => s.embed);
   useKeyboard();
   useViewStateGuard();
   // embed=1 (issue 15): the figure alone, for an <iframe>.
   if (embed) return <EmbedView />;
   return (
-    <div className={teach ? 'app teach' : 'app'}>
+    <div className={['app', teach && 'teach', present && 'present', present && drawer && 'drawer-open'].filter(Boolean).join(' ')} data-testid="app" data-present={present}>
       <header className="app-header">
         <div>
           <h1>CRATE Explorer</h1>
@@ -87,6 +90,7 @@ export function App() {
         </div>
         <div className="header-tools">
           <TeachingToggle />
+          <PresentToggle drawerOpen={drawer} onDrawer={setDrawer} />
           <TourStart />
           <CopyLink />
         </div>

@@ -1,4 +1,4 @@
-import { useId, useMemo } from 'react';
+import { useEffect, useId, useMemo, useState } from 'react';
 import { attentionOf, gridOf } from '../state/derived.ts';
 import { useApp, type RunResult } from '../state/store.ts';
 import type { HeadChoice } from '../state/urlState.ts';
@@ -28,6 +28,19 @@ function maxOf(map: ArrayLike<number>): number {
   return max;
 }
 
+/** True on a phone-width screen (the stylesheet's single-column breakpoint), kept current as the window changes. */
+function useNarrowScreen(): boolean {
+  const query = '(max-width: 600px)';
+  const [narrow, setNarrow] = useState(() => typeof window !== 'undefined' && window.matchMedia(query).matches);
+  useEffect(() => {
+    const list = window.matchMedia(query);
+    const update = () => setNarrow(list.matches);
+    list.addEventListener('change', update);
+    return () => list.removeEventListener('change', update);
+  }, []);
+  return narrow;
+}
+
 /**
  * Attention grid (docs/MEASUREMENTS.md §2, attention maps): the selected head (or the
  * mean over heads) large, where a click on a patch makes it the query; one
@@ -40,6 +53,7 @@ export function AttentionView({ result }: { result: RunResult }) {
   const query = useApp((s) => s.query);
   const select = useApp((s) => s.select);
   const gradientId = useId().replace(/:/g, '');
+  const narrow = useNarrowScreen();
   const maps = useMemo(() => attentionOf(result, layer, query), [result, layer, query]);
   // The pipeline may replace the RunResult (new IoUs) while model, image and tensors stay: depend on those, not on it.
   const grid = useMemo(() => gridOf(result), [result.model]); // eslint-disable-line react-hooks/exhaustive-deps
@@ -60,11 +74,13 @@ export function AttentionView({ result }: { result: RunResult }) {
   const largeHeight = LARGE * aspect;
   const smallHeight = SMALL * aspect;
   const items = maps.heads.length + 1;
-  const rows = Math.max(1, Math.ceil(Math.sqrt(items / 1.5)));
-  const cols = Math.ceil(items / rows);
-  const smallX = LARGE + 2 * GAP;
-  const width = smallX + cols * (SMALL + GAP);
-  const height = Math.max(LABEL + largeHeight + 40, rows * (SMALL * aspect + LABEL + GAP));
+  // On a phone the small maps go below the large one, 3 to a row, so the figure is ~340 units wide and its labels stay ≥ 11 px (issue 19).
+  const rows = narrow ? Math.ceil(items / 3) : Math.max(1, Math.ceil(Math.sqrt(items / 1.5)));
+  const cols = narrow ? Math.min(3, items) : Math.ceil(items / rows);
+  const smallX = narrow ? 0 : LARGE + 2 * GAP;
+  const smallY = narrow ? LABEL + largeHeight + 40 + GAP : 0;
+  const width = narrow ? Math.max(LARGE, cols * (SMALL + GAP) - GAP) : smallX + cols * (SMALL + GAP);
+  const height = narrow ? smallY + rows * (smallHeight + LABEL + GAP) : Math.max(LABEL + largeHeight + 40, rows * (SMALL * aspect + LABEL + GAP));
   const cellW = LARGE / grid.width;
   const cellH = largeHeight / grid.height;
   const patch = cellOfQuery(query);
@@ -139,7 +155,7 @@ export function AttentionView({ result }: { result: RunResult }) {
           const row = Math.floor(i / cols);
           const col = i % cols;
           const x = smallX + col * (SMALL + GAP);
-          const y = row * (smallHeight + LABEL + GAP);
+          const y = smallY + row * (smallHeight + LABEL + GAP);
           return (
             <g
               key={i}

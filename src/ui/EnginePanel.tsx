@@ -31,24 +31,27 @@ export function EnginePanel({ result }: { result: RunResult }) {
         Ran on <strong>{ENGINE_LABELS[result.engine]}</strong>: {result.engineReason}.
       </p>
       <p className="muted small">
-        Forward pass with every layer read back: {result.forwardMillis.toFixed(1)} ms; measurements: {result.analysisMillis.toFixed(1)} ms.
-      </p>
-      <p data-testid="agreement" data-status={agreement.status} data-logits={agreement.status === 'ready' ? agreement.value.logits : undefined} data-layers={agreement.status === 'ready' ? agreement.value.layers : undefined}>
-        {agreement.status === 'ready' ? (
-          <>
-            Max deviation from {ENGINE_LABELS[agreement.value.reference]}: logits {formatDeviation(agreement.value.logits)}, layer tensors{' '}
-            {formatDeviation(agreement.value.layers)} (relative to the largest value; {agreement.value.referenceMillis.toFixed(0)} ms).
-          </>
-        ) : agreement.status === 'loading' ? (
-          agreement.message
-        ) : agreement.status === 'error' ? (
-          `No comparison: ${agreement.message}`
-        ) : (
-          'Comparison pending.'
-        )}
+        This image took {result.forwardMillis.toFixed(1)} ms through the model and {result.analysisMillis.toFixed(1)} ms to measure.
       </p>
       <AdapterStatus />
-      <GpuProfileView result={result} />
+      <details className="tech-details engine-details">
+        <summary>Technical details</summary>
+        <p data-testid="agreement" data-status={agreement.status} data-logits={agreement.status === 'ready' ? agreement.value.logits : undefined} data-layers={agreement.status === 'ready' ? agreement.value.layers : undefined}>
+          {agreement.status === 'ready' ? (
+            <>
+              Max deviation from {ENGINE_LABELS[agreement.value.reference]}: logits {formatDeviation(agreement.value.logits)}, layer tensors{' '}
+              {formatDeviation(agreement.value.layers)} (relative to the largest value; {agreement.value.referenceMillis.toFixed(0)} ms).
+            </>
+          ) : agreement.status === 'loading' ? (
+            agreement.message
+          ) : agreement.status === 'error' ? (
+            `No comparison: ${agreement.message}`
+          ) : (
+            'Comparison pending.'
+          )}
+        </p>
+        <GpuProfileView result={result} />
+      </details>
     </div>
   );
 }

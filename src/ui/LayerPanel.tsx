@@ -1,6 +1,7 @@
 import { useMemo } from 'react';
-import { iouChart, rateChart, segmentationFraction, sparsityChart } from '../state/derived.ts';
+import { iouChart, rateChart, segmentationFraction, sparsityChart, type Series } from '../state/derived.ts';
 import { rateNumbers } from '../state/layerNumbers.ts';
+import { againstTrendNote } from '../state/trend.ts';
 import { useApp, type RunResult } from '../state/store.ts';
 import { RATE_VARIANTS, type RateVariant } from '../state/urlState.ts';
 import { formatFraction, formatRate } from './format.ts';
@@ -24,6 +25,7 @@ export function LayerPanel({ result }: { result: RunResult }) {
   const p = useApp((s) => s.p);
   const tau = useApp((s) => s.tau);
   const dataset = useApp((s) => s.dataset);
+  const present = useApp((s) => s.present);
   const datasetStats = useApp((s) => s.datasetStats);
   const onSelect = (l: number) => select({ layer: l });
   const stats = dataset && datasetStats.status === 'ready' ? datasetStats.value : undefined;
@@ -33,6 +35,10 @@ export function LayerPanel({ result }: { result: RunResult }) {
   const ious = useMemo(() => iouChart(result, seg, fraction, stats), [result, seg, fraction, stats]);
   // The numbers beside the chart come from the chart's own series (issue 19, bug 2).
   const rateValues = useMemo(() => rateNumbers(result, rate, stats), [result, rate, stats]);
+  // Where this model goes against the paper's falling trend, said on the chart beside the dataset mean (issue 19).
+  const meanOf = (series: readonly Series[]) => series.find((x) => x.std)?.values;
+  const rateTrend = againstTrendNote(rateValues.label, rateValues.values, meanOf(rates.series));
+  const sparsityTrend = againstTrendNote('‖Z‖₀/(dN)', sparsities.series[0].values, meanOf(sparsities.series));
   const current = result.layers[layer];
   const m = result.model;
   const method = seg === 'top' ? `top ${Math.round(p * 100)}%` : `mass τ = ${tau}`;
@@ -53,7 +59,6 @@ export function LayerPanel({ result }: { result: RunResult }) {
               </label>
             ))}
           </fieldset>
-          <DataExport result={result} />
         </div>
         {dataset && (
           <p className="muted small" data-testid="dataset-status" data-status={datasetStats.status}>
@@ -70,9 +75,13 @@ export function LayerPanel({ result }: { result: RunResult }) {
           <LayerChart
             title={rate === 'official' ? 'Coding rate Rᶜ of the MSSA input (ε² = 0.01)' : 'Paper formula on Z^(ℓ+½) (ε² = 0.01)'}
             testId="chart-coding-rate"
+            large={present}
+            figure="rate"
+            result={result}
             name={rates.series.find((s) => s.primary)?.name ?? 'Rᶜ'}
             series={rates.series}
             note={rates.note}
+            trend={rateTrend}
             selected={layer}
             yLabel="nats"
             format={formatRate}
@@ -81,7 +90,11 @@ export function LayerPanel({ result }: { result: RunResult }) {
           <LayerChart
             title="Sparsity of the ISTA output: ‖Zˡ⁺¹‖₀ / (d·N)"
             testId="chart-sparsity"
+            large={present}
+            figure="sparsity"
+            result={result}
             name="‖Z‖₀/(dN)"
+            trend={sparsityTrend}
             series={sparsities.series}
             selected={layer}
             yLabel="non-zero fraction"
@@ -92,6 +105,9 @@ export function LayerPanel({ result }: { result: RunResult }) {
           <LayerChart
             title={`Segmentation IoU with the ground truth (${method})`}
             testId="chart-iou"
+            large={present}
+            figure="iou"
+            result={result}
             name="IoU"
             series={ious.series}
             missing={result.samplesFrom !== undefined && result.samplesFrom !== result.modelId ? 'no samples ship with this model, so there is no ground truth to score against' : ious.missing}
@@ -108,6 +124,9 @@ export function LayerPanel({ result }: { result: RunResult }) {
                 {formatFraction(current.sparsity)}
               </p>
             )}
+            {/* Presentation layout: the explanation folds into one line beside the numbers, not under the curves. */}
+            {present && <Teaching topic="overview" />}
+            <DataExport result={result} />
             <table className="layer-table" data-testid="layer-table">
               <thead>
                 <tr>
@@ -135,7 +154,7 @@ export function LayerPanel({ result }: { result: RunResult }) {
           </div>
         </div>
       </div>
-      <Teaching topic="overview" />
+      {!present && <Teaching topic="overview" />}
     </div>
   );
 }

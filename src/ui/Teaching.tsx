@@ -34,9 +34,14 @@ export function D({ children }: { children: string }) {
 
 export type Topic = 'overview' | 'attention' | 'segmentation' | 'histogram' | 'pca' | 'engine';
 
-const CONTENT: Record<Topic, { title: string; body: ReactNode }> = {
+/**
+ * Each box: a title, a one-line takeaway in plain words that a lecturer can
+ * read aloud (issue 19), then the maths, collapsible.
+ */
+const CONTENT: Record<Topic, { title: string; takeaway: string; body: ReactNode }> = {
   overview: {
     title: 'What one layer does',
+    takeaway: 'Each layer first squeezes the tokens onto a few subspaces (MSSA), then makes them sparse (ISTA): the charts track both.',
     body: (
       <>
         <p>
@@ -49,25 +54,28 @@ const CONTENT: Record<Topic, { title: string; body: ReactNode }> = {
         </p>
         <D>{'\\begin{aligned} Z^{\\ell+1} &= \\operatorname{ReLU}\\big(X + \\eta\\,(X - XD^{\\top})D - \\eta\\lambda\\big)\\\\ X &= \\mathrm{LN}_2(Z^{\\ell+\\frac12}),\\quad \\eta=\\lambda=0.1 \\end{aligned}'}</D>
         <p>
-          <strong>Compression.</strong> The chart measures the coding rate of the MSSA input on the head subspaces (rows of{' '}
-          <M>{'X_k'}</M> scaled to unit length, <M>{'\\varepsilon^2 = 0.01'}</M>):
+          <strong>Compression.</strong> The chart measures the coding rate of the MSSA input on the head subspaces: <M>{'W_k = \\mathrm{LN}_1(Z^{\\ell})\\,U_k^{\\top}'}</M>{' '}
+          (head <M>{'k'}</M>’s columns of <M>{'W'}</M>), rows scaled to unit length, <M>{'\\varepsilon^2 = 0.01'}</M>:
         </p>
-        <D>{'R^c = \\tfrac12 \\sum_{k=1}^{K} \\log\\det\\!\\Big(I_N + \\tfrac{d_h}{N\\varepsilon^2} X_k X_k^{\\top}\\Big)'}</D>
+        <D>{'R^c = \\tfrac12 \\sum_{k=1}^{K} \\log\\det\\!\\Big(I_N + \\tfrac{d_h}{N\\varepsilon^2} W_k W_k^{\\top}\\Big)'}</D>
         <p>
-          MSSA descends on <M>{'R^c'}</M>, so it should <em>fall</em> from layer to layer. The paper variant uses{' '}
+          MSSA descends on <M>{'R^c'}</M>, so in the paper it <em>falls</em> from layer to layer. Where this model’s curve rises instead,
+          the chart says so under it. The paper variant uses{' '}
           <M>{'R(Z) = \\tfrac12\\log\\det(I + \\tfrac{d}{N\\varepsilon^2}Z^{\\top}Z)'}</M> and the rate reduction{' '}
           <M>{'\\Delta R = R - R^c'}</M> on <M>{'Z^{\\ell+\\frac12}'}</M>.
         </p>
         <p>
           <strong>Sparsity.</strong> ISTA trades reconstruction against <M>{'\\lambda\\|Z\\|_1'}</M>, so the non-zero share{' '}
-          <M>{'\\|Z^{\\ell+1}\\|_0/(dN)'}</M> should <em>fall</em> (more zeros) with depth. A small model trained briefly need not do
-          this at every layer; the dataset mean tells a trend from one image’s noise.
+          <M>{'\\|Z^{\\ell+1}\\|_0/(dN)'}</M> <em>falls</em> (more zeros) with depth in the paper. The small shipped models do not
+          follow it everywhere: their sparsity rises again at the last layers, and the chart flags every such step. The dataset mean
+          tells a trend from one image’s noise.
         </p>
       </>
     ),
   },
   attention: {
     title: 'Attention maps',
+    takeaway: 'Where one token looks: bright patches are the ones the chosen token attends to most.',
     body: (
       <>
         <p>
@@ -81,6 +89,7 @@ const CONTENT: Record<Topic, { title: string; body: ReactNode }> = {
   },
   segmentation: {
     title: 'Segmentation from attention',
+    takeaway: 'Keep the most-attended patches and you get a mask of the object, without ever training for segmentation.',
     body: (
       <>
         <p>
@@ -94,18 +103,20 @@ const CONTENT: Record<Topic, { title: string; body: ReactNode }> = {
   },
   histogram: {
     title: 'Where the zeros come from',
+    takeaway: 'The last step of each layer sets every small value to exactly zero: the tall bar is how many.',
     body: (
       <>
         <p>
           ISTA ends in <M>{'\\operatorname{ReLU}(\\cdot - \\eta\\lambda)'}</M>: every entry below the threshold becomes exactly 0. The left
           bar is that share of all <M>{'N\\cdot d'}</M> entries; the right panel bins the positive values on a log scale.
         </p>
-        <p>Deeper layers should have a taller zero bar: sparser codes.</p>
+        <p>In the paper, deeper layers have a taller zero bar (sparser codes); compare layers here to see whether this model does.</p>
       </>
     ),
   },
   pca: {
     title: 'PCA of the tokens',
+    takeaway: 'Patches the layer sees as alike get alike colours, so parts of an object light up together.',
     body: (
       <>
         <p>
@@ -118,6 +129,7 @@ const CONTENT: Record<Topic, { title: string; body: ReactNode }> = {
   },
   engine: {
     title: 'Timing',
+    takeaway: 'How long each step took on this computer; a software GPU is far slower than a real one.',
     body: (
       <p>
         GPU times come from timestamp queries, one compute pass per dispatch. A software adapter (SwiftShader) is far slower than a
@@ -130,12 +142,34 @@ const CONTENT: Record<Topic, { title: string; body: ReactNode }> = {
 /** The explanation for a view, or nothing when teaching mode is off. */
 export function Teaching({ topic }: { topic: Topic }) {
   const teach = useApp((s) => s.teach);
+  const present = useApp((s) => s.present);
   if (!teach) return null;
-  const { title, body } = CONTENT[topic];
+  const { title, takeaway, body } = CONTENT[topic];
+  if (present) {
+    // Presentation layout: one line with the takeaway, the maths one click away (issue 19).
+    return (
+      <details className="teaching compact" data-testid="teaching" data-topic={topic} aria-label={`Explanation: ${title}`}>
+        <summary>
+          <strong>{title}</strong>
+        </summary>
+        <p className="takeaway" data-testid="teaching-takeaway">
+          {takeaway}
+        </p>
+        <Fragment>{body}</Fragment>
+      </details>
+    );
+  }
   return (
     <aside className="teaching" data-testid="teaching" data-topic={topic} aria-label={`Explanation: ${title}`}>
       <h3>{title}</h3>
-      <Fragment>{body}</Fragment>
+      <p className="takeaway" data-testid="teaching-takeaway">
+        {takeaway}
+      </p>
+      {/* The overview's maths is long and sits above the figures: folded by default, so the figures start within a 720-px screen. */}
+      <details className="teaching-maths" open={topic !== 'overview'}>
+        <summary>The maths</summary>
+        <Fragment>{body}</Fragment>
+      </details>
     </aside>
   );
 }

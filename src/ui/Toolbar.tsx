@@ -97,3 +97,27 @@ export function DataExport({ result }: { result: RunResult }) {
     </span>
   );
 }
+
+/**
+ * Presentation layout switch (`present=1`, issue 19): one projected screen
+ * holds the layer curves, the selected layer's figure and its numbers in
+ * large type; the inputs, engine and gallery fold into a side drawer that
+ * `Inputs` opens.
+ */
+export function PresentToggle({ drawerOpen, onDrawer }: { drawerOpen: boolean; onDrawer: (open: boolean) => void }) {
+  const present = useApp((s) => s.present);
+  const select = useApp((s) => s.select);
+  return (
+    <span className="present-tools">
+      <label className="switch" title="Large type, one screen: for a projector">
+        <input type="checkbox" checked={present} onChange={(e) => select({ present: e.target.checked })} data-testid="present-toggle" />
+        <span>Presentation</span>
+      </label>
+      {present && (
+        <button type="button" aria-expanded={drawerOpen} onClick={() => onDrawer(!drawerOpen)} data-testid="present-drawer">
+          {drawerOpen ? 'Hide inputs' : 'Inputs & engine'}
+        </button>
+      )}
+    </span>
+  );
+}

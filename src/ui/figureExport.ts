@@ -35,7 +35,9 @@ export function annotationFor(figure: FigureKind, result: RunResult): FigureAnno
 export function figureFileName(figure: FigureKind, result: RunResult, kind: 'png' | 'svg'): string {
   const s = useApp.getState();
   const perLayer = figure === 'rate' || figure === 'sparsity' || figure === 'iou';
-  const tags = perLayer ? figureFileTags('layers', s).filter((t) => (figure === 'rate' ? t.startsWith('rate-') : figure === 'iou' ? !t.startsWith('rate-') : false)) : figureFileTags(figure, s);
+  // A per-layer chart depends on the variant (rate) or the method (IoU), not on head or query.
+  const [variant, method] = figureFileTags('layers', s);
+  const tags = perLayer ? (figure === 'rate' ? [variant.replace(/^rate-/, '')] : figure === 'iou' ? [method] : []) : figureFileTags(figure, s);
   if (perLayer && s.dataset) tags.push('dataset');
   return exportFileName({ model: result.model.id, sample: result.sampleIndex, layer: perLayer ? undefined : s.layer, what: perLayer ? `layers-${figure}` : figure, tags }, kind);
 }

@@ -24,12 +24,18 @@ export interface LayerChartSpec {
   /** Short name used in point tooltips and aria labels. */
   name: string;
   onSelect: (layer: number) => void;
+  /** Large type (presentation layout, issue 19): wider margins for the larger tick labels the stylesheet sets. */
+  large?: boolean;
 }
 
 export const CHART_WIDTH = 440;
-export const CHART_HEIGHT = 230;
-const MARGIN = { top: 26, right: 18, bottom: 40, left: 58 };
-const LEGEND_ROW = 16;
+// Wide rather than tall, so the curves and the figure below them share one 720-px screen (issue 19).
+export const CHART_HEIGHT = 200;
+const MARGINS = {
+  normal: { top: 26, right: 18, bottom: 40, left: 58 },
+  large: { top: 34, right: 22, bottom: 56, left: 84 },
+};
+const LEGEND_ROWS = { normal: 16, large: 24 };
 
 function fittedDomain(series: readonly Series[]): [number, number] {
   const finite: number[] = [];
@@ -50,6 +56,10 @@ function fittedDomain(series: readonly Series[]): [number, number] {
 
 export function renderLayerChart(svgElement: SVGSVGElement, spec: LayerChartSpec): void {
   const { series, selected } = spec;
+  const MARGIN = MARGINS[spec.large ? 'large' : 'normal'];
+  const LEGEND_ROW = LEGEND_ROWS[spec.large ? 'large' : 'normal'];
+  // Large tick labels need room: fewer of them.
+  const yTicks = spec.large ? 3 : 5;
   const primary = series.find((s) => s.primary) ?? series[0];
   const count = Math.max(0, ...series.map((s) => s.values.length));
   const legendRows = series.length > 1 ? series.length : 0;
@@ -74,7 +84,7 @@ export function renderLayerChart(svgElement: SVGSVGElement, spec: LayerChartSpec
     .append('g')
     .attr('class', 'chart-grid')
     .selectAll('line')
-    .data(y.ticks(5))
+    .data(y.ticks(yTicks))
     .join('line')
     .attr('stroke', '#edf0f4')
     .attr('x1', 0)
@@ -89,19 +99,19 @@ export function renderLayerChart(svgElement: SVGSVGElement, spec: LayerChartSpec
     .attr('class', 'chart-axis')
     .attr('transform', `translate(0,${height})`)
     .call(axisBottom(x).tickValues(xTicks).tickFormat((d) => String(d)).tickSizeOuter(0));
-  root.append('g').attr('class', 'chart-axis').call(axisLeft(y).ticks(5).tickSizeOuter(0));
+  root.append('g').attr('class', 'chart-axis').call(axisLeft(y).ticks(yTicks).tickSizeOuter(0));
 
   root
     .append('text')
     .attr('class', 'chart-label')
     .attr('x', width / 2)
-    .attr('y', height + 34)
+    .attr('y', height + MARGIN.bottom - 6)
     .attr('text-anchor', 'middle')
     .text('layer ℓ');
   root
     .append('text')
     .attr('class', 'chart-label')
-    .attr('transform', `translate(${-44},${height / 2}) rotate(-90)`)
+    .attr('transform', `translate(${-MARGIN.left + 14},${height / 2}) rotate(-90)`)
     .attr('text-anchor', 'middle')
     .text(spec.yLabel);
 

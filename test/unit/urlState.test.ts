@@ -159,6 +159,7 @@ describe('round trip', () => {
     rate: fc.constantFrom(...RATE_VARIANTS),
     dataset: fc.boolean(),
     teach: fc.boolean(),
+    present: fc.boolean(),
     tour: fc.integer({ min: 0, max: 99 }),
     embed: fc.boolean(),
   });
