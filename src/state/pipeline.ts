@@ -412,9 +412,10 @@ export function startPipeline(store: Store = useApp): () => void {
         if (error instanceof NonFiniteOutputsError) {
           // A result, not a crash: the view of the last image that had one stays (issue 20 #15).
           const what = imageSource === 'sample' ? `sample ${sampleIndex} on ${source!.name}` : `${localImage?.name ?? `your ${imageSource}`} on ${source!.name}`;
-          if (store.getState().run.status === 'ready') {
+          if (current) {
+            // The run may show progress by now: put the last result back, with the reason beside it.
             store.getState().notify([`no result for ${what}: ${message}`]);
-            store.setState({ runProblem: { what, message } });
+            store.setState({ run: { status: 'ready', value: current.result }, runProblem: { what, message } });
             return;
           }
           store.setState({ run: { status: 'error', message: `No result for ${what}: ${message}` } });

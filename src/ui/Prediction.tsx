@@ -51,7 +51,7 @@ export function Prediction({ result }: { result: RunResult }) {
     <div className="prediction">
       <NoNewResult />
       <Disagreement result={result} />
-      <ol className="topk" data-testid="top5">
+      <ol className="topk" data-testid="top5" data-model={result.modelId} data-sample={result.sampleIndex}>
         {result.top.map((c) => (
           <li key={c.index} data-class={c.index} data-probability={c.probability}>
             <span className="topk-label">{c.label}</span>
