@@ -1,4 +1,6 @@
-import { ConfigError, parseConfig } from '../config.ts';
+import type { AnyCrateModel } from '../alphaModel.ts';
+import { ConfigError, parseAnyConfig, parseConfig } from '../config.ts';
+import { anyModelFromTensors } from '../inferConfig.ts';
 import { ModelError, modelFromTensors, type CrateModel } from '../model.ts';
 import { checkCrateGraph } from './graphCheck.ts';
 import { readOnnx } from './onnxFile.ts';
@@ -29,6 +31,24 @@ export function modelFromOnnx(bytes: Uint8Array): OnnxCrateModel {
   const config = parseConfig(raw);
   checkCrateGraph(file.nodes, config);
   const model = modelFromTensors(config, file.tensors);
+  return { model, card: parseCard(file.metadata.model_card), outputs: file.outputs };
+}
+
+/**
+ * As modelFromOnnx, for either family: a config with `"arch": "crate-alpha"` (tools/alpha_onnx_export.py,
+ * the port's initializer names, docs/MEASUREMENTS.md §1.1) gives a CRATE-α model.
+ */
+export function anyModelFromOnnx(bytes: Uint8Array): { model: AnyCrateModel; card?: Record<string, unknown>; outputs: string[] } {
+  const file = readOnnx(bytes);
+  const configText = file.metadata.config;
+  if (configText === undefined) throw new ModelError('ONNX file has no metadata_props "config" (export it with tools/onnx_export.py)');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(configText);
+  } catch {
+    throw new ConfigError('metadata_props "config" is not valid JSON');
+  }
+  const model = anyModelFromTensors(parseAnyConfig(raw), file.tensors);
   return { model, card: parseCard(file.metadata.model_card), outputs: file.outputs };
 }
 

@@ -1,8 +1,8 @@
 import type * as Ort from 'onnxruntime-web';
-import type { CrateConfig } from '../config.ts';
+import type { AnyCrateConfig } from '../config.ts';
 import { shapeOf } from '../config.ts';
 import { outputShapes } from '../outputCheck.ts';
-import type { ForwardOutputs, LayerOutputs, ModelRunner } from '../runner.ts';
+import type { AlphaLayerOutputs, ForwardOutputs, LayerOutputs, ModelRunner } from '../runner.ts';
 
 /**
  * onnxruntime-web behind the runner interface: the independent reference for
@@ -38,22 +38,29 @@ function checkedCopy(results: Ort.InferenceSession.ReturnType, name: string, exp
   return Float32Array.from(tensor.data as Float32Array);
 }
 
-export async function createOrtRunner(ort: OrtModule, bytes: Uint8Array, config: CrateConfig, provider: OrtProvider): Promise<ModelRunner> {
+/** CRATE-α graphs (tools/alpha_onnx_export.py) also output each layer's sparse code z2, [batch, N, r·d]. */
+export const sparseCodeOutputName = (layer: number) => `layers.${layer}.sparse_code`;
+
+export async function createOrtRunner(ort: OrtModule, bytes: Uint8Array, config: AnyCrateConfig, provider: OrtProvider): Promise<ModelRunner> {
+  const ratio = config.arch === 'crate-alpha' ? config.ratio : undefined;
   let session: Ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(bytes, { executionProviders: [provider], graphOptimizationLevel: 'all' });
   } catch (error) {
     throw new OrtRunnerError(`onnxruntime-web (${provider}) could not load the model: ${(error as Error).message}`);
   }
-  const missing = ['logits', ...Object.values(layerOutputNames(config.depth - 1))].filter((n) => !session.outputNames.includes(n));
+  const lastLayer = [...Object.values(layerOutputNames(config.depth - 1)), ...(ratio ? [sparseCodeOutputName(config.depth - 1)] : [])];
+  const missing = ['logits', ...lastLayer].filter((n) => !session.outputNames.includes(n));
   if (missing.length) {
     await session.release();
     throw new OrtRunnerError(`the ONNX graph lacks the output ${missing[0]} (export it with tools/onnx_export.py)`);
   }
   const { imageHeight, imageWidth } = shapeOf(config);
   const dims = [1, config.channels, imageHeight, imageWidth];
-  const allOutputs = ['logits', ...Array.from({ length: config.depth }, (_, l) => Object.values(layerOutputNames(l))).flat()];
-  const shapes = outputShapes(config);
+  const allOutputs = ['logits', ...Array.from({ length: config.depth }, (_, l) => [...Object.values(layerOutputNames(l)), ...(ratio ? [sparseCodeOutputName(l)] : [])]).flat()];
+  // The output shapes depend on the sizes alone, which both families describe alike.
+  const shapes = outputShapes({ ...config, arch: 'crate' });
+  const sparseCodeShape = [1, shapeOf(config).tokens, (ratio ?? 1) * config.dim];
 
   return {
     kind: provider === 'webgpu' ? 'ort-webgpu' : 'ort-wasm',
@@ -73,12 +80,14 @@ export async function createOrtRunner(ort: OrtModule, bytes: Uint8Array, config:
         if (wantLayers) {
           for (let l = 0; l < config.depth; l++) {
             const names = layerOutputNames(l);
-            layers.push({
+            const layer: LayerOutputs = {
               w: take(names.w, shapes.layer.w),
               attention: take(names.attention, shapes.layer.attention),
               zHalf: take(names.zHalf, shapes.layer.zHalf),
               zNext: take(names.zNext, shapes.layer.zNext),
-            });
+            };
+            const alphaLayer: AlphaLayerOutputs | undefined = ratio ? { ...layer, sparseCode: take(sparseCodeOutputName(l), sparseCodeShape) } : undefined;
+            layers.push(alphaLayer ?? layer);
           }
         }
         return { logits, layers };
