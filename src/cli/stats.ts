@@ -227,7 +227,8 @@ export async function runStats(args: StatsArgs, io: CliIo): Promise<void> {
   const failed: FailedImage[] = [];
   const fail = (path: string, error: CliError) => {
     failed.push({ path, error: error.message });
-    io.stderr(`${progress ? '\n' : ''}crate-explorer: ${error.message.includes(path) ? '' : `${path}: `}${error.message}\n`);
+    const line = `${error.message.includes(path) ? '' : `${path}: `}${error.message}`;
+    io.stderr(`${progress ? '\n' : ''}crate-explorer: ${printable(line)}\n`); // one line, whatever the file name holds
   };
   /** The first readable image from index `from` on, recording those that are not; index paths.length when none is left. */
   const loadFrom = (from: number): { index: number; image?: LoadedImage } => {
