@@ -96,8 +96,8 @@ export interface StaircaseSpec {
   onSelect: (layer: number) => void;
 }
 
-export const STAIRCASE_WIDTH = 720;
-const ROW_HEIGHT = 170;
+export const STAIRCASE_WIDTH = 580;
+const ROW_HEIGHT = 150;
 const ROW_GAP = 34;
 const MARGIN = { top: 30, right: 20, bottom: 44, left: 70 };
 export const DOWN_COLOUR = OKABE_ITO[0];
@@ -235,6 +235,17 @@ function drawSteps(g: Group, steps: readonly StaircaseStep[], x: Scale, y: Scale
         }
       });
     step.append('title').text(`layer ${s.layer}, ${what}: ${format(s.before)} → ${format(s.after)} (Δ ${signed(s.delta, format)})`);
+    // A wide transparent stroke over the segment, so the step is easy to hit.
+    step
+      .append('line')
+      .attr('class', 'staircase-hit')
+      .attr('stroke', 'transparent')
+      .attr('stroke-width', 16)
+      .attr('pointer-events', 'stroke')
+      .attr('x1', x(s.from))
+      .attr('x2', x(s.to))
+      .attr('y1', y(s.before))
+      .attr('y2', y(s.after));
     step
       .append('line')
       .attr('stroke', colour)
