@@ -93,7 +93,7 @@ export function AttentionView({ result }: { result: RunResult }) {
         <button type="button" onClick={() => select({ query: 0 })} disabled={query === 0} data-testid="query-reset">
           Back to the class token
         </button>
-        <span className="muted small">Click a patch of the large map to make it the query; click a small map (or press ↑ ↓) to change head.</span>
+        <span className="muted small">Click a patch: new query. Click a small map, or press ↑ ↓: new head.</span>
       </div>
       <svg className="figure-svg" viewBox={`0 0 ${width} ${height}`} data-figure="attention" data-testid="attention-grid" role="group" aria-label={`Attention maps of layer ${layer}`}>
         <defs>

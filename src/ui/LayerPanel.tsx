@@ -102,21 +102,25 @@ export function LayerPanel({ result }: { result: RunResult }) {
             format={formatFraction}
             onSelect={onSelect}
           />
-          <LayerChart
-            title={`Segmentation IoU with the ground truth (${method})`}
-            testId="chart-iou"
-            large={present}
-            figure="iou"
-            result={result}
-            name="IoU"
-            series={ious.series}
-            missing={result.samplesFrom !== undefined && result.samplesFrom !== result.modelId ? 'no samples ship with this model, so there is no ground truth to score against' : ious.missing}
-            selected={layer}
-            yLabel="IoU"
-            yDomain={[0, 1]}
-            format={formatFraction}
-            onSelect={onSelect}
-          />
+          {/* The IoU chart shares its cell with the explanation: beside the numbers, not in a row of its own (issue 19, 1280×720). */}
+          <div className="chart-cell">
+            <LayerChart
+              title={`Segmentation IoU with the ground truth (${method})`}
+              testId="chart-iou"
+              large={present}
+              figure="iou"
+              result={result}
+              name="IoU"
+              series={ious.series}
+              missing={result.samplesFrom !== undefined && result.samplesFrom !== result.modelId ? 'no samples ship with this model, so there is no ground truth to score against' : ious.missing}
+              selected={layer}
+              yLabel="IoU"
+              yDomain={[0, 1]}
+              format={formatFraction}
+              onSelect={onSelect}
+            />
+            {!present && <Teaching topic="overview" />}
+          </div>
           <div className="layer-numbers">
             {current && (
               <p className="layer-detail" data-testid="layer-detail" data-layer={layer}>
@@ -154,7 +158,6 @@ export function LayerPanel({ result }: { result: RunResult }) {
           </div>
         </div>
       </div>
-      {!present && <Teaching topic="overview" />}
     </div>
   );
 }
