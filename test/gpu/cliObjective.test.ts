@@ -14,7 +14,12 @@ import { headCoherence, meanOffDiagonal } from '../../src/analysis/coherence.ts'
 import { meanStd, type StdKind } from '../../src/analysis/dataset.ts';
 import { layerObjective, type LayerObjective } from '../../src/analysis/objective.ts';
 import { writeNpy } from '../../src/cli/npy.ts';
+import { cpuForward } from '../../src/engine/cpu/reference.ts';
+import { modelFromTensors } from '../../src/engine/model.ts';
+import { writeSafetensors } from '../../src/engine/safetensors.ts';
+import { objectiveOfOutputs } from '../../src/state/analyse.ts';
 import { goldenTensor, loadFixture } from '../helpers/fixtures.ts';
+import { randomImage, randomModelTensors } from '../helpers/randomModel.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const TOLERANCE = 1e-3;
@@ -122,5 +127,34 @@ describe('crate-explorer stats', () => {
       expect(json.per_layer.head_coherence_off_diagonal.mean[l]).toBeCloseTo(meanOffDiagonal(matrix, config.heads), 12);
       expect(json.per_layer.head_coherence_off_diagonal.std[l]).toBeLessThanOrEqual(1e-15);
     }
+  });
+});
+
+// The WGSL engine needs dh to be a multiple of 4 (it refuses dh = 6: the CPU path's fixtures cover those); here heads·dh = 32 > d = 20 and N = 37.
+describe('crate-explorer run --json with heads·dh > d and odd N on a random model', () => {
+  const { config, tensors } = randomModelTensors({ image_size: 24, patch_size: 4, channels: 1, dim: 20, depth: 2, heads: 4, dim_head: 8, num_classes: 3 }, 15);
+  const model = modelFromTensors(config, tensors);
+
+  it('matches the measures on the CPU reference forward pass to 1e-3 relative', async () => {
+    const path = join(dir, 'wide-heads.safetensors');
+    writeFileSync(path, writeSafetensors(tensors, { config: JSON.stringify(config) }));
+    const input = join(dir, 'wide-heads.npy');
+    const image = randomImage(model, 16);
+    writeFileSync(input, writeNpy([1, 24, 24], image));
+    const out = join(dir, 'wide-heads.json');
+    const { code, stderr } = await crateExplorer('run', path, input, '--json', out);
+    expect(code, stderr).toBe(0);
+    const json = JSON.parse(readFileSync(out, 'utf8'));
+    expect(json.model).toMatchObject({ dim_head: 8, tokens: 37 });
+    const trace = cpuForward(model, image);
+    const expected = objectiveOfOutputs(model, { logits: trace.logits, layers: trace.layers });
+    const [result] = json.images;
+    expected.forEach((v, l) => {
+      expect(relative(result.rate_mssa_out[l], v.rateMssaOut), `layer ${l} rate_mssa_out`).toBeLessThanOrEqual(TOLERANCE);
+      expect(relative(result.lasso_before[l], v.lassoBefore), `layer ${l} lasso_before`).toBeLessThanOrEqual(TOLERANCE);
+      expect(relative(result.lasso_after[l], v.lassoAfter), `layer ${l} lasso_after`).toBeLessThanOrEqual(TOLERANCE);
+      const matrix = headCoherence(model.weights.layers[l].qkv, 4, 8, 20).matrix;
+      (result.head_coherence[l] as number[][]).forEach((row, k) => row.forEach((value, j) => expect(value).toBeCloseTo(matrix[k * 4 + j], 12)));
+    });
   });
 });

@@ -24,6 +24,15 @@ export function gaussian(random: () => number): number {
  * unit-scale cls/pos embeddings.
  */
 export function randomModel(partial: Partial<CrateConfig> & Pick<CrateConfig, 'dim' | 'depth' | 'heads' | 'dim_head'>, seed: number): CrateModel {
+  const { config, tensors } = randomModelTensors(partial, seed);
+  return modelFromTensors(config, tensors);
+}
+
+/** randomModel's config and tensors under the official names, e.g. to write a model file (writeSafetensors). */
+export function randomModelTensors(
+  partial: Partial<CrateConfig> & Pick<CrateConfig, 'dim' | 'depth' | 'heads' | 'dim_head'>,
+  seed: number,
+): { config: CrateConfig; tensors: Map<string, Tensor> } {
   const config = parseConfig({ arch: 'crate', image_size: 224, patch_size: 16, channels: 3, num_classes: 10, ...partial });
   const random = seededRandom(seed);
   const uniform = (bound: number) => (2 * random() - 1) * bound;
@@ -40,7 +49,7 @@ export function randomModel(partial: Partial<CrateConfig> & Pick<CrateConfig, 'd
     }
     tensors.set(name, { shape, data });
   }
-  return modelFromTensors(config, tensors);
+  return { config, tensors };
 }
 
 export function randomImage(model: CrateModel, seed: number): Float32Array {
