@@ -1,7 +1,6 @@
+import common from './attentionCommon.wgsl?raw';
 import pairs from './attention.wgsl?raw';
-import blocked from './attentionBlocked.wgsl?raw';
-import blocked8 from './attentionBlocked8.wgsl?raw';
-import wide from './attentionWide.wgsl?raw';
+import { blockedAttentionMain } from './attentionBlocked.ts';
 import { bufferList, declareKernel, kernelSpec, packUniforms, type KernelVariant } from './declaration.ts';
 import { ceilDiv, type Dispatch, type ProgramSpec } from './program.ts';
 
@@ -33,10 +32,10 @@ export interface AttentionVariant extends KernelVariant {
 
 /** `pairs` is the original kernel; `blocked`, `wide` and `blocked8` walk keys four or eight at a time for four or eight queries (flash-style, online softmax). */
 export const ATTENTION_VARIANTS = {
-  pairs: { code: pairs, workgroupSize: [64, 1, 1], queriesPerInvocation: 2, description: '2 queries per invocation, one key at a time (the original kernel)' },
-  blocked: { code: blocked, workgroupSize: [64, 1, 1], queriesPerInvocation: 4, description: '4 queries × 4 keys per step, online softmax' },
-  wide: { code: wide, workgroupSize: [64, 1, 1], queriesPerInvocation: 4, description: '4 queries × 8 keys per step, online softmax' },
-  blocked8: { code: blocked8, workgroupSize: [32, 1, 1], queriesPerInvocation: 8, description: '8 queries × 4 keys per step, online softmax' },
+  pairs: { code: common + pairs, workgroupSize: [64, 1, 1], queriesPerInvocation: 2, description: '2 queries per invocation, one key at a time (the original kernel)' },
+  blocked: { code: common + blockedAttentionMain(4, 4), workgroupSize: [64, 1, 1], queriesPerInvocation: 4, description: '4 queries × 4 keys per step, online softmax' },
+  wide: { code: common + blockedAttentionMain(4, 8), workgroupSize: [64, 1, 1], queriesPerInvocation: 4, description: '4 queries × 8 keys per step, online softmax' },
+  blocked8: { code: common + blockedAttentionMain(8, 4), workgroupSize: [32, 1, 1], queriesPerInvocation: 8, description: '8 queries × 4 keys per step, online softmax' },
 } as const satisfies Record<string, AttentionVariant>;
 
 export type AttentionVariantName = keyof typeof ATTENTION_VARIANTS;

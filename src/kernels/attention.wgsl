@@ -1,36 +1,12 @@
-// Fused MSSA attention for one head and two query tokens per invocation
-// (docs/MEASUREMENTS.md §1, step 4): A_k = softmax_row(W_k W_kᵀ·dh^-½), O_k = A_k W_k,
-// where W_k is head k's column block of W = LN1(Z)·Uᵀ. Queries, keys and
-// values are all W_k: CRATE ties them, so one buffer feeds every role.
+// The "pairs" attention variant, the original kernel (interface in
+// attentionCommon.wgsl): two query tokens per invocation, one key at a time.
 //
 // Online softmax (running max m and sum l, rescaling the accumulator when m
 // grows) keeps memory at O(N·dh); the N×N probabilities are only written,
 // in a second pass over the keys, when WRITE_PROBS asks for them.
 
-override WRITE_PROBS: bool = false;
-override WG_X: u32 = 64;
-
-// dh ≤ 4·MAX_DH4 = 256; the engine checks this before dispatching
-// (MAX_DIM_HEAD in attention.ts; checked against this at pipeline creation).
-const MAX_DH4: u32 = 64u;
 // Query tokens per invocation; attention.ts sizes the dispatch with the same number.
 const QUERIES_PER_INVOCATION: u32 = 2u;
-
-struct Params {
-  tokens: u32,
-  heads: u32,
-  /// dim_head / 4
-  dh4: u32,
-  /// heads·dim_head / 4: the row stride of W and O in vec4s.
-  inner4: u32,
-  /// dh^-½
-  scale: f32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> probabilities: array<f32>;
 
 fn scores(q0: ptr<function, array<vec4<f32>, MAX_DH4>>, q1: ptr<function, array<vec4<f32>, MAX_DH4>>, keyBase: u32) -> vec2<f32> {
   var s = vec2<f32>(0.0);

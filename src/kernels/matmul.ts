@@ -1,8 +1,8 @@
+import common from './matmulCommon.wgsl?raw';
 import blocks4x4 from './matmul.wgsl?raw';
-import blocks4x8 from './matmul4x8.wgsl?raw';
-import blocks8x4 from './matmul8x4.wgsl?raw';
-import blocks8x8 from './matmul8x8.wgsl?raw';
+import rowStatistics from './matmulRowStatistics.wgsl?raw';
 import tiled32 from './matmulTiled.wgsl?raw';
+import { blockedMatmulMain } from './matmulBlocked.ts';
 import { bufferList, declareKernel, kernelSpec, packUniforms, type KernelVariant } from './declaration.ts';
 import { ceilDiv, type Dispatch, type ProgramSpec } from './program.ts';
 
@@ -39,13 +39,16 @@ export interface MatmulVariant extends KernelVariant {
  * that is most of the speed (docs/PLATFORM.md). `4x4` is the original kernel;
  * `tiled32` stages 32×32 tiles in workgroup memory, as GPU libraries do.
  */
+/** A register-blocked variant's pipeline: the shared interface, the fused LayerNorm's statistics, then its main(). */
+const blocked = (main: string) => common + rowStatistics + main;
+
 export const MATMUL_VARIANTS = {
-  '4x4': { code: blocks4x4, workgroupSize: [8, 8, 1], block: [4, 4], description: '4×4 outputs per invocation, vec4 loads (the original kernel)' },
-  '4x8': { code: blocks4x8, workgroupSize: [8, 8, 1], block: [4, 8], description: '4×8 outputs per invocation, vec4 loads' },
-  '8x4': { code: blocks8x4, workgroupSize: [8, 8, 1], block: [8, 4], description: '8×4 outputs per invocation, vec4 loads' },
-  '8x8': { code: blocks8x8, workgroupSize: [8, 8, 1], block: [8, 8], description: '8×8 outputs per invocation, vec4 loads' },
+  '4x4': { code: blocked(blocks4x4), workgroupSize: [8, 8, 1], block: [4, 4], description: '4×4 outputs per invocation, vec4 loads (the original kernel)' },
+  '4x8': { code: blocked(blockedMatmulMain(4, 8)), workgroupSize: [8, 8, 1], block: [4, 8], description: '4×8 outputs per invocation, vec4 loads' },
+  '8x4': { code: blocked(blockedMatmulMain(8, 4)), workgroupSize: [8, 8, 1], block: [8, 4], description: '8×4 outputs per invocation, vec4 loads' },
+  '8x8': { code: blocked(blockedMatmulMain(8, 8)), workgroupSize: [8, 8, 1], block: [8, 8], description: '8×8 outputs per invocation, vec4 loads' },
   tiled32: {
-    code: tiled32,
+    code: common + tiled32,
     workgroupSize: [8, 8, 1],
     block: [4, 4],
     description: '32×32 tiles in workgroup memory, 4×4 outputs per invocation',

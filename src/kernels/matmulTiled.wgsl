@@ -1,5 +1,4 @@
-// C[M, N] = epilogue(A[M, K] · B[N, K]ᵀ), the "tiled32" variant of
-// matmul.wgsl (same bindings, Params and epilogue), shaped for real GPUs as
+// The "tiled32" matmul variant (interface in matmulCommon.wgsl), shaped for real GPUs as
 // tfjs and onnxruntime-web do it: 8×8 invocations each own a 4×4 block of C,
 // so a workgroup owns a 32×32 tile, and walks K in steps of 32 through tiles
 // of A and B staged in workgroup memory, read 8 (rows) or 8 (columns) times
@@ -9,31 +8,6 @@
 // NORM_A fuses a LayerNorm into the A operand: the statistics of the tile's
 // 32 rows are computed first (two invocations per row, mean then centred
 // squares, as torch does), and A is normalised as it is staged.
-
-override NORM_A: bool = false;
-override HAS_BIAS: bool = false;
-override HAS_RESIDUAL: bool = false;
-override RELU: bool = false;
-
-struct Params {
-  M: u32,
-  N: u32,
-  /// K / 4: the operands are read as vec4 along K.
-  K4: u32,
-  /// out = act(alpha·acc + bias[j] + shift + beta·residual[i, j])
-  alpha: f32,
-  beta: f32,
-  shift: f32,
-  eps: f32,
-  _pad: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read> residual: array<f32>;
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
 
 // The workgroup is exactly 8×8 (matmul.ts declares the same): the tile
 // layout below depends on it, so it is not an override.
@@ -48,13 +22,6 @@ var<workgroup> tileA: array<vec4<f32>, 256>; // [TILE rows][TILE_K4]
 var<workgroup> tileB: array<vec4<f32>, 256>; // [TILE columns][TILE_K4]
 var<workgroup> partialStats: array<f32, MAX_INVOCATIONS>;
 var<workgroup> rowStats: array<vec2<f32>, TILE>; // (mean, 1/std) per tile row
-
-fn clampRow(row: u32) -> u32 {
-  return min(row, params.M - 1u);
-}
-fn clampCol(col: u32) -> u32 {
-  return min(col, params.N - 1u);
-}
 
 fn rowStatistics(local: u32, tileRow0: u32) {
   // Two invocations per row, each over half of K.
@@ -146,28 +113,4 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   store(row0 + 1u, col0, acc1);
   store(row0 + 2u, col0, acc2);
   store(row0 + 3u, col0, acc3);
-}
-
-fn store(row: u32, col0: u32, acc: vec4<f32>) {
-  if (row >= params.M) {
-    return;
-  }
-  for (var c = 0u; c < 4u; c++) {
-    let col = col0 + c;
-    if (col >= params.N) {
-      return;
-    }
-    var value = params.alpha * acc[c] + params.shift;
-    if (HAS_BIAS) {
-      value += bias[col];
-    }
-    let index = row * params.N + col;
-    if (HAS_RESIDUAL) {
-      value += params.beta * residual[index];
-    }
-    if (RELU) {
-      value = max(value, 0.0);
-    }
-    out[index] = value;
-  }
 }
