@@ -94,4 +94,8 @@ if (timing) {
   console.log(`  objective measures per image (rate_mssa_out + LASSO before/after, 12 layers): ${objectiveMs.toFixed(0)} ms`);
   console.log(`  for scale, the paper-formula Rᶜ the app already computes per image: ${paperMs.toFixed(0)} ms`);
   console.log(`  weight-only measures (head coherence, dictionary incoherence), once per model: ${coherenceMs.toFixed(0)} ms`);
+  const digits = loadShippedModel('digits');
+  const digitsTrace = cpuForward(digits.model, imageToTensor(digits.samples[0], digits.model.config));
+  const digitsOutputs = { logits: digitsTrace.logits, layers: digitsTrace.layers };
+  console.log(`digits (N 50, d 96, 6 layers): objective measures ${(await time(() => objectiveOfOutputs(digits.model, digitsOutputs))).toFixed(1)} ms per image, paper-formula Rᶜ ${(await time(() => paperRates(digits.model, digitsOutputs))).toFixed(1)} ms`);
 }
