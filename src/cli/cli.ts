@@ -6,7 +6,8 @@ import { analyseImage, type ImageReport } from './analyse.ts';
 import { CliError, UsageError } from './errors.ts';
 import { NonFiniteError } from './finite.ts';
 import { loadImageFile, type LoadedImage } from './images.ts';
-import { isAlphaModel } from '../engine/alphaModel.ts';
+import { isAlphaModel, type AnyCrateModel } from '../engine/alphaModel.ts';
+import { atImageSize, runCost } from '../engine/posEmbedding.ts';
 import { defaultPreprocessing, describePreprocessing } from '../engine/preprocess.ts';
 import { ALPHA_ENGINE_NOTE, analyseAlphaImage } from './alphaAnalyse.ts';
 import { isPthPath, loadAnyFamilyModelFile } from './loadModel.ts';
@@ -14,7 +15,7 @@ import { describeModel, formatImageReport, JsonReportWriter } from './report.ts'
 import { parseStatsCommandLine, runStats, STATS_USAGE } from './stats.ts';
 import { printable, printableLines } from './terminalText.ts';
 
-export const USAGE = `Usage: crate-explorer run MODEL IMAGE... [--json OUT.json] [--capture all] [--heads N]
+export const USAGE = `Usage: crate-explorer run MODEL IMAGE... [--json OUT.json] [--capture all] [--heads N] [--size S|HxW]
 
 Runs a CRATE model with the WebGPU engine (Dawn; the SwiftShader software
 driver when there is no GPU driver) and prints, for each image, the top-5
@@ -39,6 +40,9 @@ and the fraction of exact zeros in the ISTA output Z^{l+1}.
                    class token's attention rows to OUT.json
   --capture all    with --json: also write every layer's Z, W, A, Z^{l+1/2}
                    and Z^{l+1} (row-major, shapes given in the file)
+  --size S|HxW     run at S×S or H×W pixels (a multiple of the patch size)
+                   for finer attention maps: the positional embedding is
+                   interpolated bicubically (DINO's interpolate_pos_encoding)
   --heads N        with a .pth MODEL: the number of attention heads (not
                    stored in the weights; default: the official value for
                    the width, e.g. 6 for d = 384; CRATE-alpha B/16 12,
@@ -80,6 +84,8 @@ interface RunArgs {
   json?: string;
   captureAll: boolean;
   heads?: number;
+  /** --size: run at this [height, width] (a multiple of the patch size), the positional embedding interpolated. */
+  size?: [number, number];
 }
 
 type Parsed = { help: true } | ({ help: false } & RunArgs);
@@ -95,6 +101,7 @@ export function parseCommandLine(argv: readonly string[]): Parsed {
         json: { type: 'string' },
         capture: { type: 'string' },
         heads: { type: 'string' },
+        size: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -116,7 +123,15 @@ export function parseCommandLine(argv: readonly string[]): Parsed {
   const captureAll = values.capture === 'all';
   if (captureAll && values.json === undefined) throw new UsageError('--capture all only adds to the JSON output; give --json OUT.json too');
   if (values.json === '') throw new UsageError('--json needs a file name');
-  return { help: false, model, images, json: values.json, captureAll, heads: parseHeads(values.heads, model) };
+  return { help: false, model, images, json: values.json, captureAll, heads: parseHeads(values.heads, model), size: parseSize(values.size) };
+}
+
+/** `--size 448` or `--size 448x320` (height × width). */
+function parseSize(value: string | undefined): [number, number] | undefined {
+  if (value === undefined) return undefined;
+  const m = /^([1-9]\d{0,4})(?:x([1-9]\d{0,4}))?$/.exec(value);
+  if (!m) throw new UsageError(`--size takes a side or HEIGHTxWIDTH in pixels, e.g. 448 or 448x320, got ${JSON.stringify(value)}`);
+  return [Number(m[1]), Number(m[2] ?? m[1])];
 }
 
 function parseHeads(value: string | undefined, model: string): number | undefined {
@@ -130,7 +145,8 @@ function parseHeads(value: string | undefined, model: string): number | undefine
 
 async function run(args: RunArgs, io: CliIo): Promise<void> {
   // Every file is read and checked before the (slow) GPU start.
-  const model = await loadAnyFamilyModelFile(args.model, { heads: args.heads, onNote: (line) => io.stderr(`note: ${line}\n`) });
+  const loaded = await loadAnyFamilyModelFile(args.model, { heads: args.heads, onNote: (line) => io.stderr(`note: ${line}\n`) });
+  const model = args.size ? resizedModel(loaded, args.size, io) : loaded;
   const images: LoadedImage[] = args.images.map((path) => loadImageFile(path, model));
   const json = args.json === undefined ? undefined : new JsonReportWriter(args.json, model);
   let gpu: NodeGpu | undefined;
@@ -177,6 +193,23 @@ async function run(args: RunArgs, io: CliIo): Promise<void> {
     engine?.destroy();
     gpu?.device.destroy();
   }
+}
+
+/** The model at another image size (finer maps, posEmbedding.ts), with its token count and cost said first. */
+function resizedModel(model: AnyCrateModel, [height, width]: [number, number], io: CliIo): AnyCrateModel {
+  let resized: AnyCrateModel;
+  try {
+    resized = atImageSize(model, height, width);
+  } catch (error) {
+    throw new UsageError(`--size: ${(error as Error).message}`);
+  }
+  const before = runCost(model, model.shape.imageHeight, model.shape.imageWidth);
+  const after = runCost(model, height, width);
+  io.stderr(
+    `note: running at ${height}×${width}: ${after.tokens} tokens (trained: ${before.tokens}), ${(after.multiplyAdds / 1e9).toFixed(2)} G multiply-adds per image ` +
+      `(${(after.multiplyAdds / before.multiplyAdds).toFixed(1)}×); positional embedding interpolated bicubically as DINO's interpolate_pos_encoding\n`,
+  );
+  return resized;
 }
 
 /** Runs the command line; returns the exit status. Errors become one line on stderr. */

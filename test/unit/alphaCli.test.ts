@@ -78,3 +78,25 @@ describe('crate-explorer run on a photo with an ImageNet-layout CRATE-α model',
     expect(stderr).toMatch(/note: heads = \d+ .*not stored in the weights/);
   });
 });
+
+describe('crate-explorer run --size', () => {
+  it('runs a CRATE-α model at a finer grid, saying the tokens and the cost first', async () => {
+    const fixture = loadAlphaFixture('alpha_r4');
+    const input = join(work, 'fine.npy');
+    writeFileSync(input, writeNpy([3, 64, 48], new Float32Array(3 * 64 * 48).fill(0.5)));
+    const out = join(work, 'fine.json');
+    const { code, stderr } = await crateExplorer('run', join(ALPHA_FIXTURE_DIR, 'alpha_r4.pth'), input, '--heads', String(fixture.config.heads), '--size', '64x48', '--json', out);
+    expect(code, stderr).toBe(0);
+    expect(stderr).toMatch(/note: running at 64×48: 49 tokens \(trained: 17\), [\d.]+ G multiply-adds per image/);
+    const json = JSON.parse(readFileSync(out, 'utf8'));
+    expect(json.model).toMatchObject({ image_size: [64, 48], tokens: 49 });
+    expect(json.images[0].cls_attention[0][0]).toHaveLength(48);
+  });
+
+  it('refuses a size that is not a multiple of the patch size, as a usage error', async () => {
+    const { code, stderr } = await crateExplorer('run', join(ALPHA_FIXTURE_DIR, 'alpha_r4.pth'), 'x.npy', '--size', '60');
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/--size: 60×60 is not a multiple of the patch size 8/);
+    expect((await crateExplorer('run', 'm.pth', 'x.npy', '--size', '4x')).stderr).toMatch(/--size takes a side or HEIGHTxWIDTH/);
+  });
+});
