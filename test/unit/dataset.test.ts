@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { officialCodingRate, paperCodingRate } from '../../src/analysis/codingRate.ts';
-import { mssaOutputRate } from '../../src/analysis/objective.ts';
+import { istaStep, lassoObjective, mssaOutputRate } from '../../src/analysis/objective.ts';
 import { analyseLayer } from '../../src/analysis/layer.ts';
 import { sparsity } from '../../src/analysis/sparsity.ts';
 import { cpuForward } from '../../src/engine/cpu/reference.ts';
@@ -193,6 +193,21 @@ describe('runDataset and its records', () => {
       const official = officialCodingRate(layer.w, tokens, heads, dimHead);
       const viaInput = mssaOutputRate(layer.z, { tokens, dim, heads, dimHead }, weights.mssaNorm, weights.qkv);
       expect(Math.abs(viaInput - official) / official).toBeLessThanOrEqual(1e-5); // W is float32 in the trace
+    });
+  });
+
+  it('the LASSO values use the layer\'s LN2 and D: one istaStep from X = LN2(Z^{ℓ+½}) is the engine\'s Z^{ℓ+1}, and lasso_after is the objective there', () => {
+    const trace = cpuForward(model, imageToTensor(sample(3).image, model.config));
+    const { dim, eta, lambda } = model.config;
+    const values = objectiveOfOutputs(model, { logits: trace.logits, layers: trace.layers });
+    trace.layers.forEach((layer, l) => {
+      const d = model.weights.layers[l].dictionary;
+      const step = istaStep(layer.ln2, layer.ln2, d, tokens, dim, eta, lambda);
+      let worst = 0;
+      for (let i = 0; i < step.length; i++) worst = Math.max(worst, Math.abs(step[i] - layer.zNext[i]));
+      expect(worst).toBeLessThanOrEqual(1e-5); // the trace is float32
+      expect(Math.abs(values[l].lassoAfter - lassoObjective(layer.zNext, layer.ln2, d, tokens, dim, lambda)) / values[l].lassoAfter).toBeLessThanOrEqual(1e-5);
+      expect(Math.abs(values[l].lassoBefore - lassoObjective(layer.ln2, layer.ln2, d, tokens, dim, lambda)) / values[l].lassoBefore).toBeLessThanOrEqual(1e-5);
     });
   });
 
