@@ -210,15 +210,21 @@ describe('defect 9: --json never replaces a link, a device or a FIFO (the writer
   const writeReport = (path: string) => writeOutputFile(path, '{"rate_official":[0.5]}\n');
   const expectReport = (text: string) => expect(JSON.parse(text).rate_official).toEqual([0.5]);
 
-  it('writes through a symbolic link to a file, which stays a link', () => {
-    const target = join(dir, 'target.json');
-    const link = join(dir, 'link.json');
-    writeFileSync(target, 'old');
-    symlinkSync(target, link);
-    writeReport(link);
-    expect(lstatSync(link).isSymbolicLink()).toBe(true);
-    expectReport(readFileSync(target, 'utf8'));
-  });
+  const links: [string, (target: string, name: string) => void, (name: string) => boolean][] = [
+    ['writes through a symbolic link to a file, which stays a link', symlinkSync, (name) => lstatSync(name).isSymbolicLink()],
+    ['rewrites a hard-linked file in place, so both names keep the JSON', linkSync, (name) => statSync(name).nlink === 2],
+  ];
+  for (const [title, makeLink, stillLinked] of links) {
+    it(title, () => {
+      const target = join(dir, `${makeLink.name}-target.json`);
+      const name = join(dir, `${makeLink.name}-name.json`);
+      writeFileSync(target, 'old');
+      makeLink(target, name);
+      writeReport(name);
+      expect(stillLinked(name)).toBe(true);
+      expectReport(readFileSync(target, 'utf8'));
+    });
+  }
 
   it('writes through a link to /dev/null, which stays a link to a character device', () => {
     const link = join(dir, 'null.json');
@@ -226,15 +232,6 @@ describe('defect 9: --json never replaces a link, a device or a FIFO (the writer
     writeReport(link);
     expect(lstatSync(link).isSymbolicLink()).toBe(true);
     expect(statSync('/dev/null').isCharacterDevice()).toBe(true);
-  });
-
-  it('rewrites a hard-linked file in place, so both names keep the JSON', () => {
-    const first = join(dir, 'first.json');
-    const second = join(dir, 'second.json');
-    writeFileSync(first, 'old');
-    linkSync(first, second);
-    writeReport(first);
-    expectReport(readFileSync(second, 'utf8'));
   });
 
   it('writes into a FIFO that has a reader, and refuses one without a reader at once', async () => {
