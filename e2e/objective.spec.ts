@@ -10,7 +10,12 @@ import { expect, test, type Locator, type Page } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { attentionMaps } from '../src/analysis/attention.ts';
 import { headCoherence } from '../src/analysis/coherence.ts';
+import { officialPca } from '../src/analysis/pca.ts';
+import { cpuForward } from '../src/engine/cpu/reference.ts';
+import { imageToTensor } from '../src/engine/preprocess.ts';
+import { SAMPLE_TENSOR_IMAGES } from '../src/state/sampleTensors.ts';
 import { DETAIL_VIEWS, defaultUrlState } from '../src/state/urlState.ts';
 import { stepLayer, TOUR_STEPS } from '../src/ui/tour.ts';
 import { staircaseSteps } from '../src/viz/staircase.ts';
@@ -135,6 +140,45 @@ test('a tour link opens its step; a new sample updates the claim; leaving keeps 
   await expect(page).toHaveURL(/sample=1&/);
   await expect(page).toHaveURL(/view=objective/);
   await expect(page).not.toHaveURL(/tour=/);
+});
+
+test('heads × images: each head\'s class-token attention on 8 samples, run only while the view is shown', async ({ page }) => {
+  const layer = 3;
+  await page.goto(`/?engine=cpu&view=heads&layer=${layer}`);
+  await waitForResults(page);
+  const grid = page.getByTestId('heads-grid-view');
+  await expect(grid).toHaveAttribute('data-images', String(SAMPLE_TENSOR_IMAGES), { timeout: 60_000 });
+  await expect(page.getByTestId('heads-grid').locator('[data-testid^="heads-grid-"][data-sample]')).toHaveCount(config.heads * SAMPLE_TENSOR_IMAGES);
+  const g = { height: shipped.model.shape.gridHeight, width: shipped.model.shape.gridWidth };
+  for (let i = 0; i < SAMPLE_TENSOR_IMAGES; i++) {
+    const trace = cpuForward(shipped.model, imageToTensor(shipped.samples[i], config));
+    const maps = attentionMaps(trace.layers[layer].attention, config.heads, shipped.model.shape.tokens, g, 0).heads;
+    for (let k = 0; k < config.heads; k++) {
+      const peak = maps[k].indexOf(Math.max(...maps[k]));
+      await expect(page.getByTestId(`heads-grid-${k}-${i}`)).toHaveAttribute('data-peak', String(peak));
+    }
+  }
+  await page.getByTestId('detail-figure').screenshot({ path: `${ARTIFACTS}/objective-heads-grid.png` });
+});
+
+test('PCA: the official procedure, fitted jointly over this image and the samples, beside the per-image one', async ({ page }) => {
+  const layer = config.depth - 1;
+  await page.goto(`/?engine=cpu&view=pca&layer=${layer}`);
+  await waitForResults(page);
+  await expect(page.getByTestId('pca')).toBeVisible();
+  await page.getByTestId('pca-mode-official').check();
+  await expect(page).toHaveURL(/pca=official/);
+  const official = page.getByTestId('pca-official');
+  await expect(official).toBeVisible({ timeout: 60_000 });
+  // Sample 0 is on screen and in the set: 8 images, counted once.
+  await expect(official).toHaveAttribute('data-images', String(SAMPLE_TENSOR_IMAGES));
+  const ws = Array.from({ length: SAMPLE_TENSOR_IMAGES }, (_, i) => cpuForward(shipped.model, imageToTensor(shipped.samples[i], config)).layers[layer].w);
+  const g = { height: shipped.model.shape.gridHeight, width: shipped.model.shape.gridWidth };
+  const wanted = officialPca(ws, shipped.model.shape.tokens, config.heads * config.dim_head, g);
+  await expect(official).toHaveAttribute('data-foreground', String(wanted.images[0].foreground.reduce((a, b) => a + b, 0)));
+  const explained = ((await official.getAttribute('data-explained')) ?? '').split(',').map(Number);
+  expectRelativelyClose(explained, Array.from(wanted.explained), 1e-6, 'explained variance of components 2–4');
+  await page.getByTestId('detail-figure').screenshot({ path: `${ARTIFACTS}/objective-pca-official.png` });
 });
 
 /**

@@ -91,9 +91,9 @@ function centredPatches(w: ArrayLike<number>, cells: number, inner: number): Flo
   return x;
 }
 
-/** Scores of the top components (fewer than 3 dimensions leave zero vectors). */
-function principalScores(x: Float64Array, cells: number, inner: number): Float64Array[] {
-  const scores = Array.from({ length: PCA_COMPONENTS }, () => new Float64Array(cells));
+/** Scores of the top `components` components of centred rows (fewer dimensions leave zero vectors). */
+function principalScores(x: Float64Array, cells: number, inner: number, components = PCA_COMPONENTS): Float64Array[] {
+  const scores = Array.from({ length: components }, () => new Float64Array(cells));
   if (cells <= inner) {
     const gram = new Float64Array(cells * cells);
     for (let a = 0; a < cells; a++) {
@@ -104,7 +104,7 @@ function principalScores(x: Float64Array, cells: number, inner: number): Float64
       }
     }
     const { values, vectors } = symmetricEigen(gram, cells);
-    for (let j = 0; j < Math.min(PCA_COMPONENTS, cells); j++) {
+    for (let j = 0; j < Math.min(components, cells); j++) {
       const root = Math.sqrt(Math.max(values[j], 0));
       for (let c = 0; c < cells; c++) scores[j][c] = root * vectors[j * cells + c];
     }
@@ -118,7 +118,7 @@ function principalScores(x: Float64Array, cells: number, inner: number): Float64
     }
     for (let i = 0; i < inner; i++) for (let k = 0; k < i; k++) covariance[k * inner + i] = covariance[i * inner + k];
     const { vectors } = symmetricEigen(covariance, inner);
-    for (let j = 0; j < Math.min(PCA_COMPONENTS, inner); j++) {
+    for (let j = 0; j < Math.min(components, inner); j++) {
       for (let c = 0; c < cells; c++) {
         let dot = 0;
         for (let i = 0; i < inner; i++) dot += x[c * inner + i] * vectors[j * inner + i];
@@ -145,4 +145,127 @@ function minMaxScale(values: Float64Array): Float64Array {
   }
   const range = hi - lo;
   return values.map((v) => (range > 0 ? (v - lo) / range : 0));
+}
+
+// ─── The official procedure (vis_utils/pca_visualization.py) ─────────────────
+
+/** Components the official procedure fits; the first splits foreground from background, 2–4 are the colours. */
+export const OFFICIAL_PCA_COMPONENTS = 4;
+
+export interface OfficialPcaOptions {
+  /** Foreground is where the scaled first component is at or above this (default 0.5). */
+  threshold?: number;
+  /** Which side of the threshold is foreground (default 'above'; the sign of a component is arbitrary). */
+  foreground?: 'above' | 'below';
+}
+
+export interface OfficialPca {
+  /** Per image: the foreground mask after hole filling [cells], and RGB [cells·3] in [0, 1], background 0. */
+  images: { foreground: Uint8Array; rgb: Float64Array }[];
+  /** Fraction of the foreground's variance explained by components 2–4 of the refit (the colours). */
+  explained: Float64Array;
+  /** Foreground patches over all images, before and after hole filling. */
+  foregroundBeforeFill: number;
+  foregroundCount: number;
+}
+
+/** Patch rows of every image stacked (class tokens dropped), rows picked by `keep`, centred on their own mean. */
+function stackedCentred(ws: readonly ArrayLike<number>[], cells: number, inner: number, keep?: Uint8Array): { x: Float64Array; rows: number } {
+  const rows = keep ? keep.reduce((a, b) => a + b, 0) : ws.length * cells;
+  const x = new Float64Array(rows * inner);
+  const mean = new Float64Array(inner);
+  let r = 0;
+  ws.forEach((w, image) => {
+    for (let c = 0; c < cells; c++) {
+      if (keep && !keep[image * cells + c]) continue;
+      for (let i = 0; i < inner; i++) mean[i] += x[r * inner + i] = w[(c + 1) * inner + i];
+      r++;
+    }
+  });
+  for (let i = 0; i < inner; i++) mean[i] /= Math.max(rows, 1);
+  for (let k = 0; k < rows; k++) for (let i = 0; i < inner; i++) x[k * inner + i] -= mean[i];
+  return { x, rows };
+}
+
+/**
+ * Fills the holes of a grid mask (scipy's binary_fill_holes, 4-connected):
+ * every 0-cell that cannot reach the border through 0-cells becomes 1.
+ */
+export function fillHoles(mask: Uint8Array, grid: GridSize): Uint8Array {
+  const { height, width } = grid;
+  if (mask.length !== height * width) throw new RangeError(`mask has ${mask.length} cells, expected ${height}×${width}`);
+  const outside = new Uint8Array(mask.length);
+  const stack: number[] = [];
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      if ((y === 0 || x === 0 || y === height - 1 || x === width - 1) && !mask[y * width + x]) stack.push(y * width + x);
+    }
+  }
+  while (stack.length) {
+    const cell = stack.pop()!;
+    if (outside[cell] || mask[cell]) continue;
+    outside[cell] = 1;
+    const y = Math.floor(cell / width);
+    const x = cell % width;
+    if (y > 0) stack.push(cell - width);
+    if (y < height - 1) stack.push(cell + width);
+    if (x > 0) stack.push(cell - 1);
+    if (x < width - 1) stack.push(cell + 1);
+  }
+  return outside.map((o) => (o ? 0 : 1));
+}
+
+/**
+ * The official PCA figure (docs/MEASUREMENTS.md §2, PCA of features), over a
+ * set of images at once: fit 4 components jointly on every image's patch
+ * tokens (rows of W, class token dropped); min-max scale the first over the
+ * set and threshold it at 0.5 into foreground and background; fill the
+ * foreground's holes per image; refit 4 components on the foreground tokens
+ * alone and colour components 2–4, each min-max scaled over the foreground,
+ * as RGB; the background is pushed down to black.
+ */
+export function officialPca(ws: readonly ArrayLike<number>[], tokens: number, inner: number, grid: GridSize, options: OfficialPcaOptions = {}): OfficialPca {
+  const cells = grid.height * grid.width;
+  if (ws.length === 0) throw new RangeError('no images to fit');
+  if (tokens !== 1 + cells) throw new RangeError(`${tokens} tokens do not fit a ${grid.height}×${grid.width} grid plus the class token`);
+  ws.forEach((w, i) => {
+    if (w.length !== tokens * inner) throw new RangeError(`W of image ${i} has ${w.length} values, expected ${tokens}×${inner}`);
+  });
+  const all = stackedCentred(ws, cells, inner);
+  const first = principalScores(all.x, all.rows, inner, 1)[0];
+  orientBySign(first);
+  const scaled = minMaxScale(first);
+  const threshold = options.threshold ?? DEFAULT_PCA_THRESHOLD;
+  const above = (options.foreground ?? 'above') === 'above';
+  const keep = new Uint8Array(all.rows);
+  let before = 0;
+  for (let image = 0; image < ws.length; image++) {
+    const mask = new Uint8Array(cells);
+    for (let c = 0; c < cells; c++) {
+      const v = scaled[image * cells + c];
+      mask[c] = (above ? v >= threshold : v <= threshold) ? 1 : 0;
+      before += mask[c];
+    }
+    keep.set(fillHoles(mask, grid), image * cells);
+  }
+  const foreground = stackedCentred(ws, cells, inner, keep);
+  const refit = foreground.rows > 0 ? principalScores(foreground.x, foreground.rows, inner, OFFICIAL_PCA_COMPONENTS) : [];
+  let totalVariance = 0;
+  for (let i = 0; i < foreground.x.length; i++) totalVariance += foreground.x[i] ** 2;
+  const colours = refit.slice(1, OFFICIAL_PCA_COMPONENTS).map((scores) => {
+    orientBySign(scores);
+    return scores;
+  });
+  const explained = Float64Array.from(colours, (scores) => (totalVariance > 0 ? scores.reduce((a, v) => a + v * v, 0) / totalVariance : 0));
+  const scaledColours = colours.map(minMaxScale);
+  const images = ws.map((_, image) => ({ foreground: keep.slice(image * cells, (image + 1) * cells), rgb: new Float64Array(cells * 3) }));
+  let row = 0;
+  for (let image = 0; image < ws.length; image++) {
+    for (let c = 0; c < cells; c++) {
+      if (!keep[image * cells + c]) continue;
+      scaledColours.forEach((component, j) => (images[image].rgb[c * 3 + j] = component[row]));
+      row++;
+    }
+  }
+  return { images, explained, foregroundBeforeFill: before, foregroundCount: foreground.rows };
 }

@@ -125,6 +125,7 @@ const FIGURE_TITLES: Partial<Record<FigureKind, string>> = {
   pca: 'PCA of the head projections W',
   objective: 'Objective staircase: Rᶜ under U^ℓ across MSSA, LASSO across ISTA',
   coherence: 'Head coherence ‖Q_kᵀQ_j‖²/dh with the random reference dh/d',
+  heads: 'Class-token attention of each head on sample images',
   rate: 'Coding rate per layer',
   sparsity: 'Sparsity ‖Z^(ℓ+1)‖₀/(d·N) per layer',
   iou: 'Segmentation IoU per layer',

@@ -46,6 +46,8 @@ export interface UrlState {
   tour: number;
   /** Embedded: the current view's figure alone, for an <iframe> (issue 15). */
   embed: boolean;
+  /** PCA view: this image alone, or the official procedure fitted jointly over sample images (docs/MEASUREMENTS.md §2). */
+  pca: PcaMode;
   /** Engine the user chose; 'auto' lets the app pick the fastest for the adapter. */
   engine: EngineChoice;
 }
@@ -54,7 +56,9 @@ export const ENGINE_CHOICES = ['auto', 'wgsl', 'ort-webgpu', 'ort-wasm', 'cpu'] 
 export type EngineChoice = (typeof ENGINE_CHOICES)[number];
 export const IMAGE_SOURCES = ['sample', 'upload', 'drawing'] as const;
 export type ImageSource = (typeof IMAGE_SOURCES)[number];
-export const DETAIL_VIEWS = ['attention', 'segmentation', 'histogram', 'pca', 'objective', 'coherence'] as const;
+export const DETAIL_VIEWS = ['attention', 'segmentation', 'histogram', 'pca', 'objective', 'coherence', 'heads'] as const;
+export const PCA_MODES = ['image', 'official'] as const;
+export type PcaMode = (typeof PCA_MODES)[number];
 export type DetailView = (typeof DETAIL_VIEWS)[number];
 export const SEGMENTATION_METHODS = ['top', 'mass'] as const;
 export type SegmentationMethod = (typeof SEGMENTATION_METHODS)[number];
@@ -117,7 +121,7 @@ function modelProp<K extends 'model'>(name: K, fallback: string): UrlProp<K> {
   };
 }
 
-function enumProp<K extends 'engine' | 'source' | 'view' | 'seg' | 'rate'>(
+function enumProp<K extends 'engine' | 'source' | 'view' | 'seg' | 'rate' | 'pca'>(
   name: K,
   values: readonly UrlState[K][],
   fallback: UrlState[K],
@@ -201,6 +205,7 @@ export const URL_PROPS: readonly AnyUrlProp[] = [
   // Recorded only when on, so an ordinary link stays as it was (issue 15).
   { ...intProp('tour', 0, 0, 99), omitDefault: true },
   { ...boolProp('embed', false), omitDefault: true },
+  enumProp('pca', PCA_MODES, 'image', true),
   // Recorded only when on, so existing links stay as they were (issue 19).
   { ...boolProp('present', false), omitDefault: true },
   // Recorded only when the user chose an engine (issue 7): a link must not force the sender's engine.

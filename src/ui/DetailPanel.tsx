@@ -5,6 +5,7 @@ import { AttentionView } from './AttentionView.tsx';
 import { CoherenceView } from './CoherenceView.tsx';
 import { CopyEmbedCode } from './CopyEmbedCode.tsx';
 import { exportFigure as saveFigure } from './figureExport.ts';
+import { HeadsGrid } from './HeadsGrid.tsx';
 import { HistogramView } from './HistogramView.tsx';
 import { PcaView } from './PcaView.tsx';
 import { SegmentationView } from './SegmentationView.tsx';
@@ -18,6 +19,7 @@ const VIEW_LABELS: Record<DetailView, string> = {
   pca: 'PCA of tokens',
   objective: 'Objective staircase',
   coherence: 'Head coherence',
+  heads: 'Heads × images',
 };
 
 /** The teaching box of each view; the objective views explain the layer as a whole. */
@@ -28,6 +30,7 @@ const TOPICS: Record<DetailView, Topic> = {
   pca: 'pca',
   objective: 'overview',
   coherence: 'overview',
+  heads: 'attention',
 };
 
 /** The figure of one detail view, alone: the detail panel shows it, and so does an embedded page (EmbedView.tsx). */
@@ -45,6 +48,8 @@ export function DetailFigure({ result, view }: { result: RunResult; view: Detail
       return <StaircaseView result={result} />;
     case 'coherence':
       return <CoherenceView result={result} />;
+    case 'heads':
+      return <HeadsGrid result={result} />;
   }
 }
 

@@ -1,7 +1,31 @@
 import { useMemo } from 'react';
-import { gridOf, pcaOf } from '../state/derived.ts';
+import { officialPca } from '../analysis/pca.ts';
+import { gridOf, layerOutputs, pcaOf } from '../state/derived.ts';
+import { sampleTensorsFor } from '../state/sampleTensors.ts';
 import { useApp, type RunResult } from '../state/store.ts';
+import { PCA_MODES, type PcaMode } from '../state/urlState.ts';
 import { imageRaster, rasterImage, rgbGridRaster } from '../viz/raster.ts';
+
+const MODE_LABELS: Record<PcaMode, string> = { image: 'this image alone', official: 'official procedure (joint over samples)' };
+
+/** The switch between the per-image PCA and the official procedure (URL `pca`). */
+function PcaModeSwitch() {
+  const mode = useApp((s) => s.pca);
+  const select = useApp((s) => s.select);
+  return (
+    <div className="view-controls">
+      <fieldset className="segmented" aria-label="PCA procedure">
+        <legend className="sr-only">PCA procedure</legend>
+        {PCA_MODES.map((m) => (
+          <label key={m} className={m === mode ? 'checked' : undefined}>
+            <input type="radio" name="pca-mode" value={m} checked={m === mode} onChange={() => select({ pca: m })} data-testid={`pca-mode-${m}`} />
+            {MODE_LABELS[m]}
+          </label>
+        ))}
+      </fieldset>
+    </div>
+  );
+}
 
 const TILE = 200;
 const GAP = 20;
@@ -13,6 +37,16 @@ const LABEL = 18;
  * components as RGB, with and without the background cut on the first one.
  */
 export function PcaView({ result }: { result: RunResult }) {
+  const mode = useApp((s) => s.pca);
+  return (
+    <>
+      <PcaModeSwitch />
+      {mode === 'official' ? <OfficialPcaView result={result} /> : <ImagePcaView result={result} />}
+    </>
+  );
+}
+
+function ImagePcaView({ result }: { result: RunResult }) {
   const layer = useApp((s) => s.layer);
   const pca = useMemo(() => pcaOf(result, layer), [result, layer]);
   const grid = useMemo(() => gridOf(result), [result.model]); // eslint-disable-line react-hooks/exhaustive-deps
@@ -53,6 +87,75 @@ export function PcaView({ result }: { result: RunResult }) {
       <figcaption className="small">
         Layer {layer}: the first three components explain {explained.map((e) => `${(100 * e).toFixed(1)}%`).join(', ')} of the variance across{' '}
         {pca.foreground.length} patches (red, green, blue); {kept} patches are above the background cut (first component ≥ ½ of its range).
+      </figcaption>
+    </figure>
+  );
+}
+
+const SMALL = 90;
+
+/**
+ * The official procedure (docs/MEASUREMENTS.md §2, vis_utils/pca_visualization.py):
+ * 4 components fitted jointly over this image and the first sample images,
+ * the first thresholded at 0.5 into foreground and background, holes filled,
+ * a refit on the foreground, components 2–4 as RGB, the background black.
+ */
+function OfficialPcaView({ result }: { result: RunResult }) {
+  const layer = useApp((s) => s.layer);
+  const state = sampleTensorsFor(useApp((s) => s.sampleTensors), result.modelId);
+  const grid = useMemo(() => gridOf(result), [result.model]); // eslint-disable-line react-hooks/exhaustive-deps
+  const tensors = state.status === 'ready' ? state.value : undefined;
+  const fit = useMemo(() => {
+    const out = layerOutputs(result, layer);
+    if (!tensors || typeof out === 'string' || !tensors.layers[layer]) return undefined;
+    // This image first; a shipped sample already in the set is not counted twice.
+    const others = tensors.samples.map((sample, i) => ({ sample, i })).filter(({ sample }) => !(result.source !== 'upload' && result.source !== 'drawing' && sample === result.sampleIndex));
+    const ws = [out.w, ...others.map(({ i }) => tensors.layers[layer].w[i])];
+    const { tokens, heads, dimHead } = result.model;
+    const pca = officialPca(ws, tokens, heads * dimHead, grid);
+    return {
+      pca,
+      tiles: [
+        { key: 'input', title: 'input', image: rasterImage(imageRaster(result.image), TILE) },
+        { key: 'rgb', title: 'components 2–4 → RGB', image: rasterImage(rgbGridRaster(pca.images[0].rgb, grid), TILE) },
+      ],
+      others: others.map(({ sample, i }, j) => ({ sample, input: rasterImage(imageRaster(tensors.images[i]), SMALL), rgb: rasterImage(rgbGridRaster(pca.images[j + 1].rgb, grid), SMALL) })),
+    };
+  }, [tensors, result, layer, grid]);
+  if (state.status === 'error') return <p className="muted">No official PCA: {state.message}.</p>;
+  if (!fit) return <p className="muted" data-testid="pca-official-loading">{state.status === 'loading' ? state.message : 'Waiting for the sample images…'}</p>;
+  const aspect = result.image.height / result.image.width;
+  const height = TILE * aspect;
+  const smallHeight = SMALL * aspect;
+  const width = Math.max(2 * TILE + GAP, fit.others.length * (SMALL + 8));
+  const total = LABEL + height + 12 + LABEL + 2 * smallHeight + 6;
+  const kept = fit.pca.images[0].foreground.reduce((a, b) => a + b, 0);
+  return (
+    <figure className="pca-view" data-testid="pca-official" data-layer={layer} data-images={fit.pca.images.length} data-foreground={kept} data-explained={Array.from(fit.pca.explained).join(',')}>
+      <svg className="figure-svg" viewBox={`0 0 ${width} ${total}`} data-figure="pca" role="group" aria-label={`Official PCA of layer ${layer}, fitted jointly over ${fit.pca.images.length} images`}>
+        {fit.tiles.map((tile, i) => (
+          <g key={tile.key} transform={`translate(${i * (TILE + GAP)},0)`}>
+            <text className="figure-label" y={13}>
+              {tile.title}
+            </text>
+            <image href={tile.image.href} y={LABEL} width={TILE} height={height} preserveAspectRatio="none" style={{ imageRendering: 'pixelated' }} />
+            <rect y={LABEL} width={TILE} height={height} fill="none" stroke="#c9ced8" />
+          </g>
+        ))}
+        <text className="figure-label" y={LABEL + height + 12 + 13}>
+          the same fit on the sample images
+        </text>
+        {fit.others.map((o, i) => (
+          <g key={o.sample} transform={`translate(${i * (SMALL + 8)},${LABEL + height + 12 + LABEL})`} data-testid={`pca-official-sample-${o.sample}`}>
+            <image href={o.input.href} width={SMALL} height={smallHeight} preserveAspectRatio="none" style={{ imageRendering: 'pixelated' }} />
+            <image href={o.rgb.href} y={smallHeight + 4} width={SMALL} height={smallHeight} preserveAspectRatio="none" style={{ imageRendering: 'pixelated' }} />
+          </g>
+        ))}
+      </svg>
+      <figcaption className="small">
+        Layer {layer}, official procedure over {fit.pca.images.length} images (this one and the first samples): 4 components fitted jointly; the first, scaled to [0, 1], split at 0.5 into foreground and
+        background ({fit.pca.foregroundBeforeFill} foreground patches, {fit.pca.foregroundCount} after filling holes; {kept} on this image); a refit on the foreground, whose components 2–4 (explaining{' '}
+        {Array.from(fit.pca.explained).map((e) => `${(100 * e).toFixed(1)}%`).join(', ')} of its variance) are red, green and blue; the background is black.
       </figcaption>
     </figure>
   );

@@ -5,7 +5,7 @@
  */
 import { cpuForward } from '../../src/engine/cpu/reference.ts';
 import { imageToTensor } from '../../src/engine/preprocess.ts';
-import { analyseOutputs, objectiveOfOutputs } from '../../src/state/analyse.ts';
+import { analyseOutputs, modelWeightMeasures, objectiveOfOutputs } from '../../src/state/analyse.ts';
 import type { RunResult } from '../../src/state/store.ts';
 import { loadShippedModel, type ShippedModel } from './shippedModels.ts';
 
@@ -17,6 +17,7 @@ export function shippedRun(id: string, sample = 0, shipped: ShippedModel = loadS
   const outputs = { logits: trace.logits, layers: trace.layers };
   const { top, layers } = analyseOutputs(model, outputs);
   const objective = objectiveOfOutputs(model, outputs);
+  const weights = modelWeightMeasures(model);
   return {
     modelId: id,
     sampleIndex: sample,
@@ -39,7 +40,7 @@ export function shippedRun(id: string, sample = 0, shipped: ShippedModel = loadS
     label: shipped.labels[sample],
     mask: shipped.masks?.[sample],
     top,
-    layers: layers.map((l, i) => ({ ...l, ...objective[i] })),
+    layers: layers.map((l, i) => ({ ...l, ...objective[i], ...weights[i] })),
     outputs,
     forwardMillis: 0,
     analysisMillis: 0,

@@ -5,6 +5,7 @@ import {
   ENGINE_CHOICES,
   IMAGE_SOURCES,
   MAX_HEADS,
+  PCA_MODES,
   RATE_VARIANTS,
   SEGMENTATION_METHODS,
   MAX_MODEL_URL_LENGTH,
@@ -162,6 +163,7 @@ describe('round trip', () => {
     present: fc.boolean(),
     tour: fc.integer({ min: 0, max: 99 }),
     embed: fc.boolean(),
+    pca: fc.constantFrom(...PCA_MODES),
   });
 
   it('parse(serialise(s)) gives s back, with no notices', () => {
