@@ -200,7 +200,7 @@ test('dataset mode shows per-layer mean ± std and the accuracy over the set, as
   }
   expect(Number(await status.getAttribute('data-count'))).toBe(count);
   await expect(status).toContainText(`accuracy ${((100 * right) / count).toFixed(1)}%`);
-  await status.locator('summary').click();
+  // The table sits in the layer panel's full width now (issue 19), open.
   await expect(page.getByTestId('dataset-table')).toContainText('±');
   await page.screenshot({ path: `${ARTIFACTS}/inputs-dataset.png`, fullPage: true });
   // Switching back to one image keeps the figures for next time; a new sample needs no new dataset run.

@@ -16,6 +16,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatRate } from '../src/ui/format.ts';
 import { readTextChunks } from '../src/viz/pngText.ts';
+import { sparsity } from '../src/analysis/sparsity.ts';
+import { officialCodingRate } from '../src/analysis/codingRate.ts';
+import { cpuForward } from '../src/engine/cpu/reference.ts';
+import { imageToTensor } from '../src/engine/preprocess.ts';
+import { PNG } from 'pngjs';
 import { loadShippedModel } from '../test/helpers/shippedModels.ts';
 
 const ARTIFACTS = 'e2e/artifacts';
@@ -262,4 +267,44 @@ test('phone 390×844: charts before the engine details, tables fit, figure label
     expect(smallest.px, `${selector}: "${smallest.text}"`).toBeGreaterThanOrEqual(11);
   }
   await page.screenshot({ path: `${ARTIFACTS}/lecture-phone.png`, fullPage: true });
+});
+
+test('your own images: a multi-file drop runs dataset mode on those files, with the numbers Node computes', async ({ page }) => {
+  test.setTimeout(180_000);
+  const digits = loadShippedModel('digits');
+  const { model } = digits;
+  const picked = [3, 8, 11];
+  const files = picked.map((i) => {
+    const png = new PNG({ width: digits.samples[i].width, height: digits.samples[i].height });
+    png.data.set(digits.samples[i].data);
+    return { name: `photo-${i}.png`, bytes: new Uint8Array(PNG.sync.write(png)), type: 'image/png' };
+  });
+  // A labels file among them is not an image: skipped, and said so.
+  files.push({ name: 'notes.txt', bytes: new TextEncoder().encode('not an image'), type: 'text/plain' });
+  await page.goto('/?model=digits&engine=cpu');
+  await waitForResults(page);
+  await dropOnPage(page, files);
+  await expect(page.getByTestId('dataset-toggle')).toBeChecked();
+  const status = page.getByTestId('dataset-run');
+  await expect(status).toHaveAttribute('data-status', 'ready', { timeout: 120_000 });
+  await expect(status).toHaveAttribute('data-count', String(picked.length));
+  await expect(status).toContainText(`your ${picked.length} images`);
+  await expect(status).not.toContainText(/accuracy \d/);
+  await expect(page.getByTestId('notices')).toContainText('notes.txt');
+  const { tokens } = model.shape;
+  const traces = picked.map((i) => cpuForward(model, imageToTensor(digits.samples[i], model.config)));
+  for (let l = 0; l < model.config.depth; l++) {
+    const rates = traces.map((t) => officialCodingRate(t.layers[l].w, tokens, model.config.heads, model.config.dim_head));
+    const sparsities = traces.map((t) => sparsity(t.layers[l].zNext).l0Fraction);
+    const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+    expect(Math.abs(Number(await page.getByTestId(`dataset-rate-${l}`).getAttribute('data-mean')) - mean(rates))).toBeLessThan(1e-3 * mean(rates));
+    expect(Math.abs(Number(await page.getByTestId(`dataset-sparsity-${l}`).getAttribute('data-mean')) - mean(sparsities))).toBeLessThan(1e-3);
+  }
+  // The table has the layer panel's width to itself.
+  const table = (await page.getByTestId('dataset-table').boundingBox())!;
+  expect(table.width).toBeGreaterThan(400);
+  await page.screenshot({ path: `${ARTIFACTS}/lecture-own-images.png`, fullPage: true });
+  // Back to the sample set: a new run over the shipped samples.
+  await page.getByTestId('dataset-use-samples').click();
+  await expect(status).not.toContainText('your 3 images', { timeout: 120_000 });
 });

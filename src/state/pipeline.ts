@@ -15,12 +15,12 @@ import { ENGINE_LABELS, maxRelativeDeviation, type EngineKind, type ModelRunner 
 import { probeAdapter } from './adapter.ts';
 import { analyseOutputs } from './analyse.ts';
 import { datasetIoUs, datasetPlan, imageExtras, imageIoUs, runDataset, segmentationKey, summariseDataset, Yielder, type ImageRecord, type SegmentationSettings } from './dataset.ts';
+import { datasetProgress, datasetProgressText } from './datasetProgress.ts';
 import { createRunner, forwardFlops, planEngines } from './engines.ts';
 import { fetchBytes, LoadError, type ByteProgress } from './fetchBytes.ts';
 import { parseManifest, type Manifest, type ManifestModel } from './manifest.ts';
 import { headChoices, LOCAL_MODEL_ID, openModelBytes, type LoadedModel, type OpenedModel } from './modelFile.ts';
 import { atlasCell, decodePng, maskCell, samplesFor, type DecodedAtlas } from './sampleSet.ts';
-import { collectSampleTensors, needsSampleTensors, SAMPLE_TENSOR_IMAGES } from './sampleTensors.ts';
 import { useApp, type AppState, type Loadable, type LocalModelInfo, type ModelFileRequest, type ModelSummary, type RunResult } from './store.ts';
 import { isModelUrl, quote, type ImageSource } from './urlState.ts';
 
@@ -488,7 +488,7 @@ export function startPipeline(store: Store = useApp): () => void {
   /** The measured images of the last finished run, by model and engine, so toggling back is instant and new settings need no forward pass. */
   let datasetCache: { key: string; records: ImageRecord[]; accuracy: boolean; note?: string; segKey?: string } | undefined;
   let datasetRunningKey: string | undefined;
-  const datasetKeyOf = (c: Current) => `${c.result.modelId}|${c.engine}|${c.source.samplesFrom?.id ?? ''}`;
+  const datasetKeyOf = (c: Current) => `${c.result.modelId}|${c.engine}|${c.source.samplesFrom?.id ?? ''}|${store.getState().datasetImages?.id ?? ''}`;
 
   const publishDataset = async (cache: NonNullable<typeof datasetCache>, c: Current, mine: number) => {
     const settings = segmentationOf(store.getState());
@@ -527,28 +527,34 @@ export function startPipeline(store: Store = useApp): () => void {
     const stale = () => mine !== datasetGeneration;
     const loading = deferredLoading((state) => store.setState({ datasetStats: state }), stale);
     try {
+      // The user's own images when they brought some (issue 19), else the model's sample set.
+      const own = store.getState().datasetImages;
       const set = c.source.samplesFrom?.samples;
-      if (!set || set.count === 0) throw new LoadError(`model ${quote(c.source.name)} has no sample set to average over`);
+      if (!own && (!set || set.count === 0)) throw new LoadError(`model ${quote(c.source.name)} has no sample set to average over`);
       const adapter = await adapterReady;
-      const plan = datasetPlan(set.count, adapter);
-      const notes = [plan.note, c.source.ownSamples ? undefined : `no samples ship with this model: these are stand-in images from ${c.source.samplesFrom!.name}, with no labels or masks for it, so there is no accuracy and no IoU`];
+      const plan = datasetPlan(own ? own.images.length : set!.count, adapter);
+      const ownNote = own && `your ${own.images.length} images${own.skipped.length ? ` (${own.skipped.length} file${own.skipped.length === 1 ? '' : 's'} skipped)` : ''}, with no labels or masks, so there is no accuracy and no IoU`;
+      const notes = [plan.note, own ? ownNote : c.source.ownSamples ? undefined : `no samples ship with this model: these are stand-in images from ${c.source.samplesFrom!.name}, with no labels or masks for it, so there is no accuracy and no IoU`];
       const note = notes.filter(Boolean).join('; ') || undefined;
       loading.update({ message: `Dataset: running ${plan.count} images on ${ENGINE_LABELS[c.engine]}…`, fraction: 0 });
       const runner = await runnerFor(c.result.modelId, c.engine, c.loaded);
+      const started = performance.now();
       const records = await runDataset({
         model: c.loaded.model,
         count: plan.count,
         sample: async (i) => {
+          if (own) return { image: own.images[i] };
           const sample = await sampleOf(c.source, i);
           if (sample === 'out-of-range') throw new LoadError(`sample ${i} is missing from the set`);
           return sample;
         },
         forward: (input) => runner.run(input),
-        onProgress: (done, total) => loading.update({ message: `Dataset: image ${done} of ${total} on ${ENGINE_LABELS[c.engine]}…`, fraction: done / total }),
+        // Images done, time per image and time left (issue 19: long runs had no estimate).
+        onProgress: (done, total) => loading.update({ message: datasetProgressText(datasetProgress(done, total, performance.now() - started), ENGINE_LABELS[c.engine]), fraction: done / total }),
         cancelled: stale,
       });
       if (!records || stale()) return;
-      datasetCache = { key, records, accuracy: c.source.ownSamples, note };
+      datasetCache = { key, records, accuracy: c.source.ownSamples && !own, note };
       loading.done();
       await publishDataset(datasetCache, c, mine);
     } catch (error) {
@@ -594,49 +600,6 @@ export function startPipeline(store: Store = useApp): () => void {
     }
   };
 
-  // A few samples' tensors for the views that compare images (sampleTensors.ts, issue 15): only while one is shown.
-  let sampleTensorsGeneration = 0;
-  let sampleTensorsRunning: string | undefined;
-  const sampleTensorsKeyOf = (c: Current) => `${datasetKeyOf(c)}|${c.source.ownSamples}`;
-  const updateSampleTensors = () => {
-    const s = store.getState();
-    const c = current;
-    if (!needsSampleTensors(s) || !c || s.run.status !== 'ready' || s.run.value !== c.result) return;
-    const key = sampleTensorsKeyOf(c);
-    if (sampleTensorsRunning === key || (s.sampleTensors.status === 'ready' && s.sampleTensors.value.key === key)) return;
-    const mine = ++sampleTensorsGeneration;
-    sampleTensorsRunning = key;
-    // Another sample of the same model keeps these tensors; another model, engine or set makes them stale.
-    const stale = () => mine !== sampleTensorsGeneration || !current || sampleTensorsKeyOf(current) !== key;
-    const count = Math.min(SAMPLE_TENSOR_IMAGES, c.source.samplesFrom?.samples?.count ?? 0);
-    void (async () => {
-      try {
-        if (count === 0) throw new LoadError(`model ${quote(c.source.name)} has no sample images to compare`);
-        store.setState({ sampleTensors: { status: 'loading', message: `Running ${count} sample images…`, fraction: 0 } });
-        const runner = await runnerFor(c.result.modelId, c.engine, c.loaded);
-        const value = await collectSampleTensors({
-          key,
-          modelId: c.result.modelId,
-          model: c.loaded.model,
-          count,
-          sample: async (i) => {
-            const sample = await sampleOf(c.source, i);
-            if (sample === 'out-of-range') throw new LoadError(`sample ${i} is missing from the set`);
-            return sample;
-          },
-          forward: (input) => runner.run(input),
-          cancelled: stale,
-          onProgress: (done, total) => store.setState({ sampleTensors: { status: 'loading', message: `Running sample image ${done} of ${total}…`, fraction: done / total } }),
-        });
-        if (value && !stale()) store.setState({ sampleTensors: { status: 'ready', value } });
-      } catch (error) {
-        if (!stale()) store.setState({ sampleTensors: { status: 'error', message: `Could not run the sample images: ${error instanceof Error ? error.message : String(error)}` } });
-      } finally {
-        if (sampleTensorsRunning === key && mine === sampleTensorsGeneration) sampleTensorsRunning = undefined;
-      }
-    })();
-  };
-
   const unsubscribe = store.subscribe((s, previous) => {
     if (s.modelFileRequest && s.modelFileRequest !== previous.modelFileRequest) void openFile(s.modelFileRequest);
     if (s.manifest.status !== 'ready') return;
@@ -649,8 +612,7 @@ export function startPipeline(store: Store = useApp): () => void {
       (s.model === LOCAL_MODEL_ID && s.localModel?.key !== previous.localModel?.key);
     if (rerun) void run(s.manifest.value);
     if (s.seg !== previous.seg || s.p !== previous.p || s.tau !== previous.tau) updateSegmentation();
-    else if (s.dataset !== previous.dataset || s.run !== previous.run) updateDataset();
-    if (s.view !== previous.view || s.pca !== previous.pca || s.run !== previous.run) updateSampleTensors();
+    else if (s.dataset !== previous.dataset || s.run !== previous.run || s.datasetImages !== previous.datasetImages) updateDataset();
   });
   void loadManifest();
   return unsubscribe;

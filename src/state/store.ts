@@ -10,8 +10,8 @@ import type { RgbaImage } from '../engine/preprocess.ts';
 import type { EngineKind, ForwardOutputs } from '../engine/runner.ts';
 import type { AdapterStatus } from './adapter.ts';
 import type { Manifest } from './manifest.ts';
+import type { ImageSet } from './imageSet.ts';
 import type { ModelFormat } from './modelFile.ts';
-import type { SampleTensors } from './sampleTensors.ts';
 import { URL_PROPS, defaultUrlState, encodeUrlState, parseUrlState, sameUrlState, type ImageSource, type UrlState } from './urlState.ts';
 
 export type Loadable<T> =
@@ -183,8 +183,6 @@ export interface AppState extends UrlState {
   agreement: Loadable<Agreement>;
   /** Filled while `dataset` mode is on. */
   datasetStats: Loadable<DatasetStats>;
-  /** A few samples' tensors for the views that compare images (heads × images, joint PCA); filled only while one is shown (sampleTensors.ts). */
-  sampleTensors: Loadable<SampleTensors>;
   /** The uploaded or drawn image shown while `source` is 'upload' or 'drawing'. */
   localImage?: LocalImage;
   /** The model opened from a file, while `model` is LOCAL_MODEL_ID. */
@@ -198,6 +196,10 @@ export interface AppState extends UrlState {
   useLocalImage(image: LocalImage): void;
   /** Back to a shipped sample. */
   useSample(index: number): void;
+  /** The user's own images for dataset mode (issue 19), local to this browser; undefined: the model's sample set. */
+  datasetImages?: ImageSet;
+  /** Runs dataset mode over these images (or, with undefined, over the sample set again). */
+  useDatasetImages(set: ImageSet | undefined): void;
   /** Asks the pipeline to open a model file (optionally with a head count). */
   openModelFile(file: Blob, name: string, heads?: number): void;
   notify(lines: string[]): void;
@@ -215,7 +217,6 @@ export const useApp = create<AppState>()((set) => ({
   run: { status: 'idle' },
   agreement: { status: 'idle' },
   datasetStats: { status: 'idle' },
-  sampleTensors: { status: 'idle' },
   modelFile: { status: 'idle' },
   select: (patch) => set(patch),
   useLocalImage: (image) => set({ localImage: image, source: image.source }),
@@ -224,6 +225,7 @@ export const useApp = create<AppState>()((set) => ({
     set((s) => ({ modelFileRequest: { file, name, heads, startedAt: performance.now(), seq: (s.modelFileRequest?.seq ?? 0) + 1 } })),
   notify: (lines) => set((s) => ({ notices: [...s.notices, ...lines].slice(-MAX_NOTICES) })),
   dismissNotices: () => set({ notices: [] }),
+  useDatasetImages: (images) => set(images ? { datasetImages: images, dataset: true } : { datasetImages: undefined }),
 }));
 
 /** The URL part of the state: exactly the properties of URL_PROPS. */

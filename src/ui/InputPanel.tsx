@@ -1,11 +1,11 @@
 import { useEffect, useMemo, useState } from 'react';
-import { formatRate } from './format.ts';
 import type { Manifest, ManifestModel, SampleSet } from '../state/manifest.ts';
 import { hasModelExtension, LOCAL_MODEL_ID } from '../state/modelFile.ts';
 import { formatBytes } from '../state/pipeline.ts';
 import { samplesFor } from '../state/sampleSet.ts';
 import { useApp } from '../state/store.ts';
 import { isModelUrl } from '../state/urlState.ts';
+import { DatasetCancel, DatasetImagesPicker, type IncomingFiles } from './DatasetPanel.tsx';
 import { DrawDigit } from './DrawDigit.tsx';
 import { ImageDrop, type IncomingImage } from './ImageDrop.tsx';
 import { ModelDrop } from './ModelDrop.tsx';
@@ -25,7 +25,7 @@ const IMAGE_NAME = /\.(png|jpe?g|gif|webp|bmp|avif|svg)$/i;
  * pipeline, anything else is treated as an image. Without this, the browser
  * would navigate away to the dropped file.
  */
-function usePageDrop(onImage: (file: File) => void) {
+function usePageDrop(onImage: (file: File) => void, onImages: (files: File[]) => void) {
   const openModelFile = useApp((s) => s.openModelFile);
   useEffect(() => {
     const over = (e: DragEvent) => {
@@ -35,6 +35,9 @@ function usePageDrop(onImage: (file: File) => void) {
       const file = e.dataTransfer?.files[0];
       if (!file) return;
       e.preventDefault();
+      // Many images at once: a set for dataset mode (issue 19).
+      const files = [...(e.dataTransfer?.files ?? [])];
+      if (files.length > 1 && !files.some((f) => hasModelExtension(f.name))) return onImages(files);
       if (hasModelExtension(file.name) || (!file.type.startsWith('image/') && !IMAGE_NAME.test(file.name))) openModelFile(file, file.name);
       else onImage(file);
     };
@@ -44,11 +47,11 @@ function usePageDrop(onImage: (file: File) => void) {
       window.removeEventListener('dragover', over);
       window.removeEventListener('drop', drop);
     };
-  }, [openModelFile, onImage]);
+  }, [openModelFile, onImage, onImages]);
 }
 
 /** Dataset mode's switch and progress; the charts draw the mean ± std (LayerPanel). */
-function DatasetSwitch() {
+function DatasetSwitch({ incomingFiles }: { incomingFiles?: IncomingFiles }) {
   const dataset = useApp((s) => s.dataset);
   const stats = useApp((s) => s.datasetStats);
   const select = useApp((s) => s.select);
@@ -59,12 +62,14 @@ function DatasetSwitch() {
         <input type="checkbox" checked={dataset} onChange={(e) => select({ dataset: e.target.checked })} data-testid="dataset-toggle" />
         Dataset mode: mean ± std over the sample set
       </label>
+      <DatasetImagesPicker incoming={incomingFiles} />
       {dataset && (
         <div data-testid="dataset-run" data-status={stats.status} data-count={value?.count} className="small" style={{ marginTop: '0.3rem' }}>
           {stats.status === 'loading' && (
             <div className="loading" role="status" aria-live="polite">
               <p>{stats.message}</p>
               <progress max={1} value={stats.fraction} aria-label={stats.message} data-testid="dataset-progress" />
+              <DatasetCancel />
             </div>
           )}
           {stats.status === 'idle' && <p className="muted">Waiting for the current image's result…</p>}
@@ -79,41 +84,6 @@ function DatasetSwitch() {
                 {value.count} images{value.accuracy !== undefined && <>, accuracy {(100 * value.accuracy).toFixed(1)}%</>}
                 {value.note && <span className="muted"> ({value.note})</span>}
               </p>
-              <details>
-                <summary className="muted">Per layer, mean ± std</summary>
-                <table className="layer-table" data-testid="dataset-table" style={{ minWidth: 0 }}>
-                  <thead>
-                    <tr>
-                      <th>ℓ</th>
-                      <th>Rᶜ official</th>
-                      <th>Rᶜ paper</th>
-                      <th>sparsity</th>
-                      {value.layers[0]?.iou && <th>IoU</th>}
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {value.layers.map((l) => (
-                      <tr key={l.layer}>
-                        <th>{l.layer}</th>
-                        <td data-testid={`dataset-rate-${l.layer}`} data-mean={l.codingRate.mean} data-std={l.codingRate.std}>
-                          {formatRate(l.codingRate.mean)} ± {formatRate(l.codingRate.std)}
-                        </td>
-                        <td>
-                          {formatRate(l.paperRate.mean)} ± {formatRate(l.paperRate.std)}
-                        </td>
-                        <td data-testid={`dataset-sparsity-${l.layer}`} data-mean={l.sparsity.mean} data-std={l.sparsity.std}>
-                          {l.sparsity.mean.toFixed(3)} ± {l.sparsity.std.toFixed(3)}
-                        </td>
-                        {l.iou && (
-                          <td data-testid={`dataset-iou-${l.layer}`} data-mean={l.iou.mean} data-std={l.iou.std}>
-                            {l.iou.mean.toFixed(3)} ± {l.iou.std.toFixed(3)}
-                          </td>
-                        )}
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </details>
             </>
           )}
         </div>
@@ -174,7 +144,9 @@ export function InputPanel({ manifest }: { manifest: Manifest }) {
   const useSample = useApp((s) => s.useSample);
   const [incoming, setIncoming] = useState<IncomingImage | undefined>();
   const [onImage] = useState(() => (file: File) => setIncoming((previous) => ({ file, name: file.name || 'dropped image', seq: (previous?.seq ?? 0) + 1 })));
-  usePageDrop(onImage);
+  const [incomingFiles, setIncomingFiles] = useState<IncomingFiles | undefined>();
+  const [onImages] = useState(() => (files: File[]) => setIncomingFiles((previous) => ({ files, seq: (previous?.seq ?? 0) + 1 })));
+  usePageDrop(onImage, onImages);
 
   const hosted = isModelUrl(modelId);
   const isLocal = modelId === LOCAL_MODEL_ID;
@@ -261,7 +233,7 @@ export function InputPanel({ manifest }: { manifest: Manifest }) {
         </>
       )}
       <h3>Dataset</h3>
-      <DatasetSwitch />
+      <DatasetSwitch incomingFiles={incomingFiles} />
     </div>
   );
 }

@@ -7,6 +7,7 @@ import { RATE_VARIANTS, type RateVariant } from '../state/urlState.ts';
 import { formatFraction, formatRate } from './format.ts';
 import { LayerChart } from './LayerChart.tsx';
 import { Teaching } from './Teaching.tsx';
+import { DatasetCancel, DatasetTable } from './DatasetPanel.tsx';
 import { DataExport } from './Toolbar.tsx';
 
 const RATE_LABELS: Record<RateVariant, string> = { official: 'official (MSSA input)', paper: 'paper formula (Z^(ℓ+½))' };
@@ -65,10 +66,16 @@ export function LayerPanel({ result }: { result: RunResult }) {
             {datasetStats.status === 'ready'
               ? `Dataset mode: dashed lines and bands are mean ± std over ${datasetStats.value.count} images${datasetStats.value.note ? ` (${datasetStats.value.note})` : ''}${datasetStats.value.accuracy !== undefined ? `; accuracy ${(100 * datasetStats.value.accuracy).toFixed(1)}%` : ''}.`
               : datasetStats.status === 'loading'
-                ? `Dataset mode: ${datasetStats.message}`
+                ? datasetStats.message
                 : datasetStats.status === 'error'
                   ? `Dataset mode failed: ${datasetStats.message}`
                   : 'Dataset mode: waiting for the statistics…'}
+            {datasetStats.status === 'loading' && (
+              <>
+                {' '}
+                <DatasetCancel />
+              </>
+            )}
           </p>
         )}
         <div className="charts">
@@ -157,6 +164,7 @@ export function LayerPanel({ result }: { result: RunResult }) {
             </table>
           </div>
         </div>
+        {stats && <DatasetTable stats={stats} />}
       </div>
     </div>
   );
