@@ -21,6 +21,7 @@ import { fetchBytes, LoadError, type ByteProgress } from './fetchBytes.ts';
 import { parseManifest, type Manifest, type ManifestModel } from './manifest.ts';
 import { headChoices, LOCAL_MODEL_ID, openModelBytes, type LoadedModel, type OpenedModel } from './modelFile.ts';
 import { atlasCell, decodePng, maskCell, samplesFor, type DecodedAtlas } from './sampleSet.ts';
+import { collectSampleTensors, needsSampleTensors, SAMPLE_TENSOR_IMAGES } from './sampleTensors.ts';
 import { useApp, type AppState, type Loadable, type LocalModelInfo, type ModelFileRequest, type ModelSummary, type RunResult } from './store.ts';
 import { isModelUrl, quote, type ImageSource } from './urlState.ts';
 
@@ -600,6 +601,49 @@ export function startPipeline(store: Store = useApp): () => void {
     }
   };
 
+  // A few samples' tensors for the views that compare images (sampleTensors.ts, issue 15): only while one is shown.
+  let sampleTensorsGeneration = 0;
+  let sampleTensorsRunning: string | undefined;
+  const sampleTensorsKeyOf = (c: Current) => `${datasetKeyOf(c)}|${c.source.ownSamples}`;
+  const updateSampleTensors = () => {
+    const s = store.getState();
+    const c = current;
+    if (!needsSampleTensors(s) || !c || s.run.status !== 'ready' || s.run.value !== c.result) return;
+    const key = sampleTensorsKeyOf(c);
+    if (sampleTensorsRunning === key || (s.sampleTensors.status === 'ready' && s.sampleTensors.value.key === key)) return;
+    const mine = ++sampleTensorsGeneration;
+    sampleTensorsRunning = key;
+    // Another sample of the same model keeps these tensors; another model, engine or set makes them stale.
+    const stale = () => mine !== sampleTensorsGeneration || !current || sampleTensorsKeyOf(current) !== key;
+    const count = Math.min(SAMPLE_TENSOR_IMAGES, c.source.samplesFrom?.samples?.count ?? 0);
+    void (async () => {
+      try {
+        if (count === 0) throw new LoadError(`model ${quote(c.source.name)} has no sample images to compare`);
+        store.setState({ sampleTensors: { status: 'loading', message: `Running ${count} sample images…`, fraction: 0 } });
+        const runner = await runnerFor(c.result.modelId, c.engine, c.loaded);
+        const value = await collectSampleTensors({
+          key,
+          modelId: c.result.modelId,
+          model: c.loaded.model,
+          count,
+          sample: async (i) => {
+            const sample = await sampleOf(c.source, i);
+            if (sample === 'out-of-range') throw new LoadError(`sample ${i} is missing from the set`);
+            return sample;
+          },
+          forward: (input) => runner.run(input),
+          cancelled: stale,
+          onProgress: (done, total) => store.setState({ sampleTensors: { status: 'loading', message: `Running sample image ${done} of ${total}…`, fraction: done / total } }),
+        });
+        if (value && !stale()) store.setState({ sampleTensors: { status: 'ready', value } });
+      } catch (error) {
+        if (!stale()) store.setState({ sampleTensors: { status: 'error', message: `Could not run the sample images: ${error instanceof Error ? error.message : String(error)}` } });
+      } finally {
+        if (sampleTensorsRunning === key && mine === sampleTensorsGeneration) sampleTensorsRunning = undefined;
+      }
+    })();
+  };
+
   const unsubscribe = store.subscribe((s, previous) => {
     if (s.modelFileRequest && s.modelFileRequest !== previous.modelFileRequest) void openFile(s.modelFileRequest);
     if (s.manifest.status !== 'ready') return;
@@ -613,6 +657,7 @@ export function startPipeline(store: Store = useApp): () => void {
     if (rerun) void run(s.manifest.value);
     if (s.seg !== previous.seg || s.p !== previous.p || s.tau !== previous.tau) updateSegmentation();
     else if (s.dataset !== previous.dataset || s.run !== previous.run || s.datasetImages !== previous.datasetImages) updateDataset();
+    if (s.view !== previous.view || s.pca !== previous.pca || s.run !== previous.run) updateSampleTensors();
   });
   void loadManifest();
   return unsubscribe;

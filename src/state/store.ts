@@ -12,6 +12,7 @@ import type { AdapterStatus } from './adapter.ts';
 import type { Manifest } from './manifest.ts';
 import type { ImageSet } from './imageSet.ts';
 import type { ModelFormat } from './modelFile.ts';
+import type { SampleTensors } from './sampleTensors.ts';
 import { URL_PROPS, defaultUrlState, encodeUrlState, parseUrlState, sameUrlState, type ImageSource, type UrlState } from './urlState.ts';
 
 export type Loadable<T> =
@@ -183,6 +184,8 @@ export interface AppState extends UrlState {
   agreement: Loadable<Agreement>;
   /** Filled while `dataset` mode is on. */
   datasetStats: Loadable<DatasetStats>;
+  /** A few samples' tensors for the views that compare images (heads × images, joint PCA); filled only while one is shown (sampleTensors.ts). */
+  sampleTensors: Loadable<SampleTensors>;
   /** The uploaded or drawn image shown while `source` is 'upload' or 'drawing'. */
   localImage?: LocalImage;
   /** The model opened from a file, while `model` is LOCAL_MODEL_ID. */
@@ -217,6 +220,7 @@ export const useApp = create<AppState>()((set) => ({
   run: { status: 'idle' },
   agreement: { status: 'idle' },
   datasetStats: { status: 'idle' },
+  sampleTensors: { status: 'idle' },
   modelFile: { status: 'idle' },
   select: (patch) => set(patch),
   useLocalImage: (image) => set({ localImage: image, source: image.source }),
