@@ -17,7 +17,7 @@ import { ALPHA_BLOCK_NORM_EPS, type CrateAlphaModel } from '../engine/alphaModel
 import { alphaCpuForward } from '../engine/cpu/alphaReference.ts';
 import { layerNorm, linear } from '../engine/cpu/linalg.ts';
 import type { CaptureTensor } from '../engine/gpu/capture.ts';
-import { classTokenRows, topK, type ImageReport } from './analyse.ts';
+import { classTokenRows, emptyImageReport, type ImageReport } from './analyse.ts';
 import { checkFiniteLayer, checkFiniteLogits } from './finite.ts';
 
 /** What the command says about the engine it ran CRATE-α on (printed and in the JSON's "adapter"). */
@@ -26,18 +26,7 @@ export const ALPHA_ENGINE_NOTE = 'none: CRATE-α runs on the CPU reference (Type
 export async function analyseAlphaImage(model: CrateAlphaModel, image: Float32Array, captureAll: boolean): Promise<ImageReport> {
   const { config, shape } = model;
   const { logits, layers } = alphaCpuForward(model, image);
-  const report: ImageReport = {
-    logits,
-    top5: topK(logits, config.labels, 5),
-    rateOfficial: [],
-    zeroFraction: [],
-    rateMssaOut: [],
-    lassoBefore: [],
-    lassoAfter: [],
-    headCoherence: [],
-    clsAttention: [],
-    captures: captureAll ? [] : undefined,
-  };
+  const report = emptyImageReport(logits, config.labels, captureAll);
   layers.forEach((layer, l) => {
     const read: [CaptureTensor, Float32Array][] = [['z', layer.z], ['w', layer.w], ['attention', layer.attention], ['zHalf', layer.zHalf], ['zNext', layer.zNext]];
     checkFiniteLayer(l, read);

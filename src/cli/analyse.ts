@@ -50,14 +50,11 @@ export function classTokenRows(attention: Float32Array, heads: number, tokens: n
   return Array.from({ length: heads }, (_, h) => attention.slice(h * tokens * tokens + 1, h * tokens * tokens + tokens));
 }
 
-export async function analyseImage(engine: CrateGpuEngine, model: CrateModel, image: Float32Array, captureAll: boolean): Promise<ImageReport> {
-  const { config, shape } = model;
-  const tensors = captureAll ? CAPTURE_TENSORS : REPORT_TENSORS;
-  const request: CaptureRequest = { layers: 'all', tensors };
-  const { logits, captures } = await engine.run(image, request);
-  const report: ImageReport = {
+/** A report with the logits and top-5 filled and every per-layer list empty, for the layers to fill. */
+export function emptyImageReport(logits: Float32Array, labels: readonly string[], captureAll: boolean): ImageReport {
+  return {
     logits,
-    top5: topK(logits, config.labels, 5),
+    top5: topK(logits, labels, 5),
     rateOfficial: [],
     zeroFraction: [],
     rateMssaOut: [],
@@ -67,6 +64,14 @@ export async function analyseImage(engine: CrateGpuEngine, model: CrateModel, im
     clsAttention: [],
     captures: captureAll ? [] : undefined,
   };
+}
+
+export async function analyseImage(engine: CrateGpuEngine, model: CrateModel, image: Float32Array, captureAll: boolean): Promise<ImageReport> {
+  const { config, shape } = model;
+  const tensors = captureAll ? CAPTURE_TENSORS : REPORT_TENSORS;
+  const request: CaptureRequest = { layers: 'all', tensors };
+  const { logits, captures } = await engine.run(image, request);
+  const report = emptyImageReport(logits, config.labels, captureAll);
   for (let l = 0; l < config.depth; l++) {
     const read = new Map<CaptureTensor, Float32Array>();
     for (const tensor of tensors) read.set(tensor, await captures.read(l, tensor));

@@ -98,6 +98,34 @@ function square(n: number): number | undefined {
   return r * r === n ? r : undefined;
 }
 
+/**
+ * The head count: the one given (checked to divide the MSSA width), or the proposal, with a note
+ * saying whether it is `official` (the family's published value for the width) or a guess.
+ */
+function resolveHeads(given: number | undefined, dim: number, innerDim: number, patchSize: number, official: string, notes: string[]): number {
+  if (given !== undefined) {
+    if (!Number.isInteger(given) || given < 1 || innerDim % given) {
+      throw new ConfigError(`heads ${given} does not divide the MSSA width ${innerDim} (transformer.layers.0.0.fn.qkv.weight has ${innerDim} rows)`);
+    }
+    return given;
+  }
+  const heads = proposeHeads(dim, innerDim, patchSize);
+  const known = officialHeads(dim, innerDim, patchSize) !== undefined;
+  notes.push(
+    `heads = ${heads} (dim_head ${innerDim / heads}) ${known ? `is ${official} for width ${dim}` : 'is a guess'}: heads are not stored in the weights; override it if the model was trained otherwise`,
+  );
+  return heads;
+}
+
+/** mean/std as overridden, else ImageNet's for 3 channels (every official model's) and none otherwise, noted. */
+function assumedNormalisation(channels: number, o: NonNullable<InferOptions['overrides']>, notes: string[]): { mean?: number[]; std?: number[] } {
+  const imagenet = channels === 3;
+  if (o.mean === undefined || o.std === undefined) {
+    notes.push(imagenet ? 'mean/std not stored: assuming ImageNet normalisation' : 'mean/std not stored: assuming mean 0, std 1');
+  }
+  return { mean: o.mean ?? (imagenet ? IMAGENET_MEAN : undefined), std: o.std ?? (imagenet ? IMAGENET_STD : undefined) };
+}
+
 /** Infers the config, then checks every tensor against docs/MEASUREMENTS.md §1 (first missing / mismatched / unexpected one named). */
 export function inferConfig(shapes: Shapes, options: InferOptions = {}): InferredConfig {
   detectUnsupportedVariant(shapes.keys());
@@ -145,23 +173,9 @@ export function inferConfig(shapes: Shapes, options: InferOptions = {}): Inferre
     imageSize = grid * patchSize!;
   }
 
-  let heads = options.heads;
-  if (heads !== undefined) {
-    if (!Number.isInteger(heads) || heads < 1 || innerDim % heads) {
-      throw new ConfigError(`heads ${heads} does not divide the MSSA width ${innerDim} (transformer.layers.0.0.fn.qkv.weight has ${innerDim} rows)`);
-    }
-  } else {
-    heads = proposeHeads(dim, innerDim, patchSize);
-    const official = officialHeads(dim, innerDim, patchSize!) !== undefined;
-    notes.push(
-      `heads = ${heads} (dim_head ${innerDim / heads}) ${official ? `is the official value for width ${dim}` : 'is a guess'}: heads are not stored in the weights; override it if the model was trained otherwise`,
-    );
-  }
+  const heads = resolveHeads(options.heads, dim, innerDim, patchSize!, 'the official value', notes);
 
-  const imagenet = channels === 3;
-  if (o.mean === undefined || o.std === undefined) {
-    notes.push(imagenet ? 'mean/std not stored: assuming ImageNet normalisation' : 'mean/std not stored: assuming mean 0, std 1');
-  }
+  const normalisation = assumedNormalisation(channels!, o, notes);
   if (o.eta === undefined || o.lambda === undefined || o.pool === undefined) notes.push('eta = lambda = 0.1 and pool "cls" assumed (the official values)');
 
   const config = parseConfig({
@@ -177,8 +191,7 @@ export function inferConfig(shapes: Shapes, options: InferOptions = {}): Inferre
     eta: o.eta ?? 0.1,
     lambda: o.lambda ?? 0.1,
     pool: o.pool ?? 'cls',
-    mean: o.mean ?? (imagenet ? IMAGENET_MEAN : undefined),
-    std: o.std ?? (imagenet ? IMAGENET_STD : undefined),
+    ...normalisation,
     labels: o.labels,
   });
   checkOfficialShapes(config, shapes);
@@ -276,20 +289,8 @@ export function inferAlphaConfig(shapes: Shapes, options: InferOptions = {}): { 
     if (grid === undefined) throw new ConfigError(`${tokens - 1} patch tokens do not form a square grid; give image_size as [height, width]`);
     imageSize = grid * patchSize;
   }
-  let heads = options.heads;
-  if (heads === undefined) {
-    heads = proposeHeads(dim, innerDim, patchSize);
-    const official = officialHeads(dim, innerDim, patchSize) !== undefined;
-    notes.push(
-      `heads = ${heads} (dim_head ${innerDim / heads}) ${official ? `is the released CRATE-α value for width ${dim}` : 'is a guess'}: heads are not stored in the weights; give the right count if the model was trained otherwise`,
-    );
-  } else if (!Number.isInteger(heads) || heads < 1 || innerDim % heads) {
-    throw new ConfigError(`heads ${heads} does not divide the MSSA width ${innerDim} (transformer.layers.0.0.fn.qkv.weight has ${innerDim} rows)`);
-  }
-  const imagenet = channels === 3;
-  if (o.mean === undefined || o.std === undefined) {
-    notes.push(imagenet ? 'mean/std not stored: assuming ImageNet normalisation' : 'mean/std not stored: assuming mean 0, std 1');
-  }
+  const heads = resolveHeads(options.heads, dim, innerDim, patchSize, 'the released CRATE-α value', notes);
+  const normalisation = assumedNormalisation(channels, o, notes);
   notes.push(`CRATE-α: overcomplete ratio ${ratio} read from D [${dim}, ${wide}]`);
   const config = parseAnyConfig({
     arch: 'crate-alpha',
@@ -305,8 +306,7 @@ export function inferAlphaConfig(shapes: Shapes, options: InferOptions = {}): { 
     eta: o.eta ?? 0.1,
     lambda: o.lambda ?? 0.1,
     pool: 'cls',
-    mean: o.mean ?? (imagenet ? IMAGENET_MEAN : undefined),
-    std: o.std ?? (imagenet ? IMAGENET_STD : undefined),
+    ...normalisation,
     labels: o.labels,
   }) as CrateAlphaConfig;
   checkExactShapes(alphaTensorShapes(config), shapes, "the CRATE-α port's state dict (docs/MEASUREMENTS.md §1.1)");

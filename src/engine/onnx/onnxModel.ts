@@ -19,15 +19,7 @@ export interface OnnxCrateModel {
 }
 
 export function modelFromOnnx(bytes: Uint8Array): OnnxCrateModel {
-  const file = readOnnx(bytes);
-  const configText = file.metadata.config;
-  if (configText === undefined) throw new ModelError('ONNX file has no metadata_props "config" (export it with tools/onnx_export.py)');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(configText);
-  } catch {
-    throw new ConfigError('metadata_props "config" is not valid JSON');
-  }
+  const { file, raw } = readOnnxWithConfig(bytes);
   const config = parseConfig(raw);
   checkCrateGraph(file.nodes, config);
   const model = modelFromTensors(config, file.tensors);
@@ -39,17 +31,24 @@ export function modelFromOnnx(bytes: Uint8Array): OnnxCrateModel {
  * the port's initializer names, docs/MEASUREMENTS.md §1.1) gives a CRATE-α model.
  */
 export function anyModelFromOnnx(bytes: Uint8Array): { model: AnyCrateModel; card?: Record<string, unknown>; outputs: string[] } {
+  const { file, raw } = readOnnxWithConfig(bytes);
+  const config = parseAnyConfig(raw);
+  // The graph check knows CRATE's graph only; a CRATE-α graph is not checked yet (its bounds differ).
+  if (config.arch === 'crate') checkCrateGraph(file.nodes, config);
+  const model = anyModelFromTensors(config, file.tensors);
+  return { model, card: parseCard(file.metadata.model_card), outputs: file.outputs };
+}
+
+/** The ONNX file and its `metadata_props.config` parsed as JSON (not yet validated). */
+function readOnnxWithConfig(bytes: Uint8Array): { file: ReturnType<typeof readOnnx>; raw: unknown } {
   const file = readOnnx(bytes);
   const configText = file.metadata.config;
   if (configText === undefined) throw new ModelError('ONNX file has no metadata_props "config" (export it with tools/onnx_export.py)');
-  let raw: unknown;
   try {
-    raw = JSON.parse(configText);
+    return { file, raw: JSON.parse(configText) };
   } catch {
     throw new ConfigError('metadata_props "config" is not valid JSON');
   }
-  const model = anyModelFromTensors(parseAnyConfig(raw), file.tensors);
-  return { model, card: parseCard(file.metadata.model_card), outputs: file.outputs };
 }
 
 function parseCard(text: string | undefined): Record<string, unknown> | undefined {
