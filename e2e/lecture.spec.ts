@@ -128,6 +128,23 @@ test('bugs 3 and 5: a .pth without samples gets no borrowed IoU or gallery; copy
   await page.getByTestId('copy-link').click();
   await expect(page.getByTestId('copy-link-status')).toHaveAttribute('data-state', 'copied-with-caveats');
   await expect(page.getByTestId('copy-link-caveat')).toContainText('the link cannot reopen your model file "crate-t-d2.pth"');
+
+  // Class names: the checkpoint has none; a labels file names its 1,000 classes, and they stay with the model.
+  const top = page.getByTestId('top5').locator('li .topk-label').first();
+  await expect(top).toHaveText(/^\d+$/);
+  await expect(page.getByTestId('labels-file')).toHaveAttribute('data-named', 'false');
+  await page.getByTestId('labels-input').setInputFiles({ name: 'short.txt', mimeType: 'text/plain', buffer: Buffer.from('cat\ndog') });
+  await expect(page.getByTestId('labels-status')).toHaveText(/short\.txt: the file has 2 names, but the model has 1000 classes/);
+  const names = Array.from({ length: 1000 }, (_, i) => `class ${i}`).join('\n');
+  await page.getByTestId('labels-input').setInputFiles({ name: 'labels.txt', mimeType: 'text/plain', buffer: Buffer.from(names) });
+  await expect(page.getByTestId('labels-status')).toHaveAttribute('data-ok', 'true');
+  await expect(top).toHaveText(/^class \d+$/);
+  await page.goto('/?model=scenes&engine=cpu');
+  await waitForResults(page);
+  await dropOnPage(page, [{ name: 'crate-t-d2.pth', bytes: readFileSync(path) }]);
+  await expect(page.getByTestId('local-model-summary')).toContainText('first result', { timeout: 120_000 });
+  await expect(top).toHaveText(/^class \d+$/);
+  await expect(page.getByTestId('labels-file')).toHaveAttribute('data-named', 'true');
 });
 
 test('bug 5: copying the link of a shipped model and sample says plainly that it was copied', async ({ page, context }) => {

@@ -16,6 +16,7 @@ import { probeAdapter } from './adapter.ts';
 import { analyseOutputs } from './analyse.ts';
 import { datasetIoUs, datasetPlan, imageExtras, imageIoUs, runDataset, segmentationKey, summariseDataset, Yielder, type ImageRecord, type SegmentationSettings } from './dataset.ts';
 import { datasetProgress, datasetProgressText } from './datasetProgress.ts';
+import { applyStoredLabels } from './labels.ts';
 import { createRunner, forwardFlops, planEngines } from './engines.ts';
 import { fetchBytes, LoadError, type ByteProgress } from './fetchBytes.ts';
 import { parseManifest, type Manifest, type ManifestModel } from './manifest.ts';
@@ -396,6 +397,8 @@ export function startPipeline(store: Store = useApp): () => void {
           inputName: imageSource === 'sample' ? undefined : localImage?.name,
           samplesFrom: source!.samplesFrom?.id,
         };
+        // The user's class names for a model without its own (issue 19, state/labels.ts).
+        applyStoredLabels(result);
         const { layer } = store.getState();
         if (layer >= loaded.model.config.depth) {
           store.getState().notify([`model ${quote(source!.name)} has ${loaded.model.config.depth} layers, so layer ${layer} does not exist; showing layer 0`]);

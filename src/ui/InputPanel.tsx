@@ -7,6 +7,8 @@ import { useApp } from '../state/store.ts';
 import { isModelUrl } from '../state/urlState.ts';
 import { DatasetCancel, DatasetImagesPicker, type IncomingFiles } from './DatasetPanel.tsx';
 import { DrawDigit } from './DrawDigit.tsx';
+import { LabelsFile } from './LabelsFile.tsx';
+import { hasDefaultLabels, storedLabels } from '../state/labels.ts';
 import { ImageDrop, type IncomingImage } from './ImageDrop.tsx';
 import { ModelDrop } from './ModelDrop.tsx';
 
@@ -196,6 +198,8 @@ export function InputPanel({ manifest }: { manifest: Manifest }) {
           </a>
         )}
       </p>
+      {/* Class names for a model without any (a checkpoint, a hosted file), kept with it (issue 19). */}
+      {mine && !own && (hasDefaultLabels(mine.model.labels) || storedLabels(mine.model) !== undefined) && <LabelsFile result={mine} />}
       <details className="small" style={{ marginTop: '0.5rem' }} open={isLocal || undefined}>
         <summary>Bring your own model</summary>
         <ModelDrop />
