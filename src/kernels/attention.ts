@@ -30,12 +30,13 @@ export interface AttentionVariant extends KernelVariant {
   queriesPerInvocation: number;
 }
 
-/** `pairs` is the original kernel; `blocked`, `wide` and `blocked8` walk keys four or eight at a time for four or eight queries (flash-style, online softmax). */
+/** `pairs` is the original kernel; `blocked`, `wide`, `blocked8` and `wide8` walk keys four or eight at a time for four or eight queries (flash-style, online softmax). */
 export const ATTENTION_VARIANTS = {
   pairs: { code: common + pairs, workgroupSize: [64, 1, 1], queriesPerInvocation: 2, description: '2 queries per invocation, one key at a time (the original kernel)' },
   blocked: { code: common + blockedAttentionMain(4, 4), workgroupSize: [64, 1, 1], queriesPerInvocation: 4, description: '4 queries × 4 keys per step, online softmax' },
   wide: { code: common + blockedAttentionMain(4, 8), workgroupSize: [64, 1, 1], queriesPerInvocation: 4, description: '4 queries × 8 keys per step, online softmax' },
   blocked8: { code: common + blockedAttentionMain(8, 4), workgroupSize: [32, 1, 1], queriesPerInvocation: 8, description: '8 queries × 4 keys per step, online softmax' },
+  wide8: { code: common + blockedAttentionMain(8, 8), workgroupSize: [32, 1, 1], queriesPerInvocation: 8, description: '8 queries × 8 keys per step, online softmax' },
 } as const satisfies Record<string, AttentionVariant>;
 
 export type AttentionVariantName = keyof typeof ATTENTION_VARIANTS;

@@ -47,6 +47,8 @@ export const MATMUL_VARIANTS = {
   '4x8': { code: blocked(blockedMatmulMain(4, 8)), workgroupSize: [8, 8, 1], block: [4, 8], description: '4×8 outputs per invocation, vec4 loads' },
   '8x4': { code: blocked(blockedMatmulMain(8, 4)), workgroupSize: [8, 8, 1], block: [8, 4], description: '8×4 outputs per invocation, vec4 loads' },
   '8x8': { code: blocked(blockedMatmulMain(8, 8)), workgroupSize: [8, 8, 1], block: [8, 8], description: '8×8 outputs per invocation, vec4 loads' },
+  '8x16': { code: blocked(blockedMatmulMain(8, 16)), workgroupSize: [8, 8, 1], block: [8, 16], description: '8×16 outputs per invocation, vec4 loads' },
+  '16x8': { code: blocked(blockedMatmulMain(16, 8)), workgroupSize: [8, 8, 1], block: [16, 8], description: '16×8 outputs per invocation, vec4 loads' },
   tiled32: {
     code: common + tiled32,
     workgroupSize: [8, 8, 1],

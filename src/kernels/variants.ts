@@ -23,7 +23,7 @@ export const TUNABLE_KERNELS: Record<TunableKernel, Readonly<Record<string, Kern
 export const BASELINE_VARIANTS: KernelVariants = { matmul: '4x4', attention: 'pairs' };
 
 /** The fastest on SwiftShader when they were written (BENCHMARKS.md), and correct on every shape. */
-export const DEFAULT_VARIANTS: KernelVariants = { matmul: '8x8', attention: 'blocked' };
+export const DEFAULT_VARIANTS: KernelVariants = { matmul: '8x8', attention: 'wide8' };
 
 /** Variants of a kernel this adapter can run: those whose required features it has. */
 export function candidateVariants(kernel: TunableKernel, features: { has(name: string): boolean }): string[] {
