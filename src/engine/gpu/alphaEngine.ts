@@ -1,0 +1,251 @@
+/**
+ * CRATE-α on our WGSL kernels (docs/MEASUREMENTS.md §1.1), reusing the CRATE engine's kernel
+ * programs (matmul with its fused LayerNorm-on-A and epilogue, attention, LayerNorm). Per layer:
+ *   W  = LN1(Z)·Uᵀ                    matmul, LayerNorm (eps 1e-6) fused into A, γ β folded into U
+ *   O  = softmax(W_k W_kᵀ/√dh)·W_k     attention
+ *   Z½ = Z + O·to_outᵀ                 matmul, residual fused (no bias)
+ *   X  = LN2(Z½)                       layerNorm (eps 1e-6)
+ *   z1 = ReLU(η·X·D − ηλ)              matmul, scale, shift, ReLU fused
+ *   R  = z1·Dᵀ − X                     matmul, residual fused
+ *   z2 = ReLU(z1 − η·R·D − ηλ)         matmul, scale, shift, residual, ReLU fused
+ *   Z⁺ = Z½ + z2·D1ᵀ                   matmul, residual fused
+ * i.e. eight dispatches per layer. The issue allows seven: that needs X·D's pre-activation kept
+ * beside z1 (z2 = ReLU(z1 + P − η·(z1·Dᵀ)·D) with P = η·X·D − ηλ), a second output or a second
+ * residual in the matmul epilogue, which the shared kernel does not have yet.
+ * The patches are cut on the CPU (a rearrangement of the input, no arithmetic), since the CRATE
+ * patchify kernel normalises them and CRATE-α's convolution does not.
+ */
+import { attentionDispatch, attentionParams, MAX_DIM_HEAD } from '../../kernels/attention.ts';
+import { layerNormDispatch, layerNormParams } from '../../kernels/layerNorm.ts';
+import { matmulDispatch, matmulParams, type MatmulOptions, type MatmulShape } from '../../kernels/matmul.ts';
+import { encodeDispatch, PipelineCache, prepare, type Dispatch, type PreparedDispatch } from '../../kernels/program.ts';
+import { ALPHA_BLOCK_NORM_EPS, ALPHA_HEAD_NORM_EPS, type CrateAlphaModel } from '../alphaModel.ts';
+import { patchify } from '../cpu/reference.ts';
+import type { AlphaLayerOutputs, ForwardOutputs, ModelRunner } from '../runner.ts';
+import { BufferArena, readBuffers } from './arena.ts';
+import { EngineError } from './engine.ts';
+import { foldNorm, roundUp4, transpose } from './uploadWeights.ts';
+
+export const ALPHA_DISPATCHES_PER_LAYER = 8;
+
+/** The kernels' vec4 paths need these; the CPU reference (alphaReference.ts) runs every other shape. */
+export function checkAlphaSupported(model: CrateAlphaModel): void {
+  const { dim, dim_head: dh } = model.config;
+  if (dim % 4 !== 0) throw new EngineError(`the WebGPU engine needs dim to be a multiple of 4 (got ${dim})`);
+  if (dh % 4 !== 0 || dh > MAX_DIM_HEAD) throw new EngineError(`the WebGPU engine needs dim_head to be a multiple of 4 and ≤ ${MAX_DIM_HEAD} (got ${dh})`);
+}
+
+/** Rows of `cols` floats copied into rows of `padded` (zeros after), for vec4 loads along K. */
+function padRows(data: Float32Array, rows: number, cols: number, padded: number): Float32Array {
+  if (padded === cols) return data;
+  const out = new Float32Array(rows * padded);
+  for (let r = 0; r < rows; r++) out.set(data.subarray(r * cols, (r + 1) * cols), r * padded);
+  return out;
+}
+
+interface LayerBuffers {
+  w: GPUBuffer;
+  probabilities: GPUBuffer;
+  zHalf: GPUBuffer;
+  z2: GPUBuffer;
+  zNext: GPUBuffer;
+}
+
+interface Plan {
+  /** The patch embedding: one pass of its own, then Z⁰'s rows 1… are copied in place. */
+  embed: PreparedDispatch;
+  dispatches: PreparedDispatch[];
+  /** Per layer, when the plan keeps the layers' outputs. */
+  layers?: LayerBuffers[];
+}
+
+export class AlphaGpuEngine {
+  private readonly arena: BufferArena;
+  private readonly cache: PipelineCache;
+  private readonly plans = new Map<boolean, Plan>();
+  private readonly buffers: Record<string, GPUBuffer> = {};
+  private readonly weights;
+
+  private constructor(
+    readonly device: GPUDevice,
+    readonly model: CrateAlphaModel,
+  ) {
+    checkAlphaSupported(model);
+    this.arena = new BufferArena(device);
+    this.cache = new PipelineCache(device);
+    this.weights = this.upload();
+    const { config, shape } = model;
+    const N = shape.tokens;
+    const d = config.dim;
+    const wide = config.ratio * d;
+    const activation = (name: string, floats: number) => (this.buffers[name] = this.arena.activation(name, floats));
+    activation('patches', (N - 1) * roundUp4(shape.patchDim));
+    activation('embedded', (N - 1) * d);
+    activation('z0', N * d);
+    for (const name of ['w', 'o']) activation(name, N * shape.innerDim);
+    for (const name of ['zHalf', 'x', 'r', 'z']) activation(name, N * d);
+    for (const name of ['z1', 'z2']) activation(name, N * wide);
+    activation('logits', config.num_classes);
+    activation('unused', 4);
+    this.buffers.logitsReadback = this.arena.create('logits readback', config.num_classes * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    // Row 0 of Z⁰ is cls_token + pos[0] for every image: written once.
+    device.queue.writeBuffer(this.buffers.z0, 0, this.weights.clsRow as Float32Array<ArrayBuffer>);
+  }
+
+  static create(device: GPUDevice, model: CrateAlphaModel): AlphaGpuEngine {
+    return new AlphaGpuEngine(device, model);
+  }
+
+  /** Weights as the kernels read them: LayerNorms feeding a matmul folded into it, D also transposed. */
+  private upload() {
+    const { config, shape, weights } = this.model;
+    const d = config.dim;
+    const wide = config.ratio * d;
+    const inner = shape.innerDim;
+    const storage = (label: string, data: Float32Array) => this.arena.storage(label, data);
+    const clsRow = new Float32Array(d);
+    for (let i = 0; i < d; i++) clsRow[i] = weights.clsToken[i] + weights.posEmbedding[i];
+    const head = foldNorm(weights.headWeight, config.num_classes, d, weights.headNorm, weights.headBias);
+    return {
+      clsRow,
+      patchWeight: storage('conv1 as Linear (K padded)', padRows(weights.patchWeight, d, shape.patchDim, roundUp4(shape.patchDim))),
+      patchBias: storage('conv1.bias', weights.patchBias),
+      patchPositions: storage('pos_embedding[1:]', weights.posEmbedding.subarray(d)),
+      layers: weights.layers.map((layer, i) => {
+        const qkv = foldNorm(layer.qkv, inner, d, layer.mssaNorm);
+        return {
+          qkvFolded: storage(`layer ${i} U·diag(γ1)`, qkv.folded),
+          qkvBias: storage(`layer ${i} U·β1`, qkv.foldedBias),
+          outWeight: storage(`layer ${i} to_out.weight`, layer.outWeight),
+          istaGamma: storage(`layer ${i} LN2 γ`, layer.istaNorm.weight),
+          istaBeta: storage(`layer ${i} LN2 β`, layer.istaNorm.bias),
+          dictionary: storage(`layer ${i} D`, layer.dictionary),
+          dictionaryT: storage(`layer ${i} Dᵀ`, transpose(layer.dictionary, d, wide)),
+          decoder: storage(`layer ${i} D1`, layer.decoder),
+        };
+      }),
+      headFolded: storage('head W·diag(γ)', head.folded),
+      headBias: storage('head bias + W·β', head.foldedBias),
+    };
+  }
+
+  private matmul(options: MatmulOptions, shape: MatmulShape, eps: number, io: { a: GPUBuffer; b: GPUBuffer; bias?: GPUBuffer; residual?: GPUBuffer; out: GPUBuffer }, scope: string): Dispatch {
+    const unused = this.buffers.unused;
+    return matmulDispatch(
+      { ...options, bias: io.bias !== undefined, residual: io.residual !== undefined },
+      shape,
+      { params: this.arena.uniform(`${scope} matmul`, matmulParams(shape, eps)), a: io.a, b: io.b, bias: io.bias ?? unused, residual: io.residual ?? unused, out: io.out },
+      scope,
+    );
+  }
+
+  /** The dispatches after the patch embedding; with `keepLayers`, every layer writes its own buffers. */
+  private plan(keepLayers: boolean): Plan {
+    const cached = this.plans.get(keepLayers);
+    if (cached) return cached;
+    const { config, shape } = this.model;
+    const { arena, buffers: s, weights } = this;
+    const N = shape.tokens;
+    const d = config.dim;
+    const wide = config.ratio * d;
+    const inner = shape.innerDim;
+    const eta = config.eta;
+    const shrink = -config.eta * config.lambda;
+    const dispatches: Dispatch[] = [];
+    const kept: LayerBuffers[] = [];
+    const attentionShape = { tokens: N, heads: config.heads, dimHead: config.dim_head };
+    const normShape = { rows: N, cols: d, eps: ALPHA_BLOCK_NORM_EPS };
+    let z = s.z0;
+    for (let l = 0; l < config.depth; l++) {
+      const scope = `layer ${l}`;
+      const layer = weights.layers[l];
+      const own = (name: string, floats: number, shared: GPUBuffer) => (keepLayers ? arena.activation(`layer ${l} ${name}`, floats) : shared);
+      // Without kept layers the shared buffers serve every layer: Z⁺ goes to Z (never to Z⁰, whose row 0 is
+      // written once), after the last read of Z^ℓ (the to_out residual); Z½ and Z⁺ never share a buffer.
+      const out: LayerBuffers = {
+        w: own('W', N * inner, s.w),
+        probabilities: own('attention', config.heads * N * N, s.unused),
+        zHalf: own('Z½', N * d, s.zHalf),
+        z2: own('z2', N * wide, s.z2),
+        zNext: own('Z⁺', N * d, s.z),
+      };
+      const { x, r } = s;
+      dispatches.push(
+        this.matmul({ normA: true }, { M: N, N: inner, K: d }, ALPHA_BLOCK_NORM_EPS, { a: z, b: layer.qkvFolded, bias: layer.qkvBias, out: out.w }, scope),
+        attentionDispatch(attentionShape, keepLayers, { params: arena.uniform(`${scope} attention`, attentionParams(attentionShape)), w: out.w, out: s.o, probabilities: out.probabilities }, scope),
+        this.matmul({}, { M: N, N: d, K: inner }, 0, { a: s.o, b: layer.outWeight, residual: z, out: out.zHalf }, scope),
+        layerNormDispatch(normShape, { params: arena.uniform(`${scope} LN2`, layerNormParams(normShape)), x: out.zHalf, gamma: layer.istaGamma, beta: layer.istaBeta, out: x, unused: s.unused }, scope),
+        this.matmul({ relu: true }, { M: N, N: wide, K: d, alpha: eta, shift: shrink }, 0, { a: x, b: layer.dictionaryT, out: s.z1 }, scope),
+        this.matmul({}, { M: N, N: d, K: wide, beta: -1 }, 0, { a: s.z1, b: layer.dictionary, residual: x, out: r }, scope),
+        this.matmul({ relu: true }, { M: N, N: wide, K: d, alpha: -eta, beta: 1, shift: shrink }, 0, { a: r, b: layer.dictionaryT, residual: s.z1, out: out.z2 }, scope),
+        this.matmul({}, { M: N, N: d, K: wide }, 0, { a: out.z2, b: layer.decoder, residual: out.zHalf, out: out.zNext }, scope),
+      );
+      kept.push(out);
+      z = out.zNext;
+    }
+    const K = roundUp4(shape.patchDim);
+    const embed = this.matmul({}, { M: N - 1, N: d, K }, 0, { a: s.patches, b: weights.patchWeight, bias: weights.patchBias, residual: weights.patchPositions, out: s.embedded }, 'embed');
+    // M = 1 reads only row 0: the class token.
+    dispatches.push(this.matmul({ normA: true }, { M: 1, N: config.num_classes, K: d }, ALPHA_HEAD_NORM_EPS, { a: z, b: weights.headFolded, bias: weights.headBias, out: s.logits }, 'head'));
+    const prepared = (dispatch: Dispatch) => prepare(this.device, this.cache, dispatch);
+    const plan: Plan = { embed: prepared(embed), dispatches: dispatches.map(prepared), layers: keepLayers ? kept : undefined };
+    this.plans.set(keepLayers, plan);
+    return plan;
+  }
+
+  /** One normalised image [C, H, W]; with `layers`, every layer's W, attention, Z½, z2 and Z⁺ read back. */
+  async run(image: Float32Array, options: { layers?: boolean } = {}): Promise<ForwardOutputs> {
+    const { config, shape } = this.model;
+    const { device, buffers: s } = this;
+    const N = shape.tokens;
+    const d = config.dim;
+    const K = roundUp4(shape.patchDim);
+    const expected = config.channels * shape.imageHeight * shape.imageWidth;
+    if (image.length !== expected) throw new EngineError(`image has ${image.length} values; the model needs ${config.channels}×${shape.imageHeight}×${shape.imageWidth}`);
+    device.pushErrorScope('validation');
+    const plan = this.plan(options.layers !== false);
+    const validation = await device.popErrorScope();
+    if (validation) throw new EngineError(`WebGPU rejected a kernel: ${validation.message}`);
+
+    device.queue.writeBuffer(s.patches, 0, padRows(patchify(this.model, image), N - 1, shape.patchDim, K) as Float32Array<ArrayBuffer>);
+    const encoder = device.createCommandEncoder({ label: 'crate-alpha forward' });
+    let pass = encoder.beginComputePass({ label: 'patch embedding' });
+    encodeDispatch(pass, plan.embed);
+    pass.end();
+    encoder.copyBufferToBuffer(s.embedded, 0, s.z0, d * 4, (N - 1) * d * 4);
+    pass = encoder.beginComputePass({ label: 'layers and head' });
+    for (const prepared of plan.dispatches) encodeDispatch(pass, prepared);
+    pass.end();
+    encoder.copyBufferToBuffer(s.logits, 0, s.logitsReadback, 0, config.num_classes * 4);
+    device.queue.submit([encoder.finish()]);
+    await s.logitsReadback.mapAsync(GPUMapMode.READ);
+    const logits = new Float32Array(s.logitsReadback.getMappedRange().slice(0));
+    s.logitsReadback.unmap();
+    if (!plan.layers) return { logits, layers: [] };
+
+    const wide = config.ratio * d;
+    const sizes = { w: N * shape.innerDim, probabilities: config.heads * N * N, zHalf: N * d, z2: N * wide, zNext: N * d };
+    const names = ['w', 'probabilities', 'zHalf', 'z2', 'zNext'] as const;
+    const read = await readBuffers(device, plan.layers.flatMap((layer) => names.map((name) => ({ buffer: layer[name], floats: sizes[name] }))));
+    const layers = plan.layers.map((_, l): AlphaLayerOutputs => {
+      const [w, attention, zHalf, sparseCode, zNext] = read.slice(l * names.length, (l + 1) * names.length);
+      return { w, attention, zHalf, zNext, sparseCode };
+    });
+    return { logits, layers };
+  }
+
+  destroy(): void {
+    this.arena.destroyAll();
+  }
+}
+
+/** The CRATE-α WGSL engine behind the runner interface (runner.ts); layers carry the sparse code. */
+export function createAlphaGpuRunner(engine: AlphaGpuEngine): ModelRunner {
+  return {
+    kind: 'wgsl',
+    run: (image, options = {}) => engine.run(image, { layers: options.layers }),
+    async dispose() {
+      engine.destroy();
+    },
+  };
+}
