@@ -181,6 +181,23 @@ test('PCA: the official procedure, fitted jointly over this image and the sample
   await page.getByTestId('detail-figure').screenshot({ path: `${ARTIFACTS}/objective-pca-official.png` });
 });
 
+test('segmentation: the best head is labelled as an oracle, ties show as ties (issue 19 bug 4), mean-of-heads IoU beside it', async ({ page }) => {
+  // Issue 19's case: all four heads tie at IoU 0.135 with top 60%.
+  await page.goto('/?engine=cpu&model=scenes&sample=0&layer=5&view=segmentation&p=0.6');
+  await waitForResults(page);
+  const summary = page.getByTestId('segmentation-best');
+  await expect(summary).toHaveAttribute('data-tied', '0,1,2,3');
+  await expect(summary).not.toHaveAttribute('data-head', /.*/);
+  await expect(summary).toContainText('picked with the mask (an oracle)');
+  await expect(summary).toContainText('all 4 heads tie at IoU 0.135, so there is no best head');
+  expect(Number(await summary.getAttribute('data-mean-iou'))).toBeCloseTo(0.135, 3);
+  for (let k = 0; k < 4; k++) await expect(page.getByTestId(`segmentation-head-${k}`).locator('text').first()).toHaveText(`head ${k} ★ tied best`);
+  await expect(page.getByTestId('seg-method-top').locator('xpath=..')).toHaveText('top-P% of patches');
+  await page.getByTestId('seg-method-mass').check();
+  await expect(page.getByTestId('segmentation-mass-source')).toContainText('its code’s default is None');
+  await page.getByTestId('detail-figure').screenshot({ path: `${ARTIFACTS}/objective-segmentation-ties.png` });
+});
+
 /**
  * A course page on another origin that frames the app: a tiny server of our
  * own on another loopback port (another origin). A page fulfilled by

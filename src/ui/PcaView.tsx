@@ -5,6 +5,31 @@ import { sampleTensorsFor } from '../state/sampleTensors.ts';
 import { useApp, type RunResult } from '../state/store.ts';
 import { PCA_MODES, type PcaMode } from '../state/urlState.ts';
 import { imageRaster, rasterImage, rgbGridRaster } from '../viz/raster.ts';
+import { SegmentedChoice } from './SegmentedChoice.tsx';
+
+const TILE = 200;
+const GAP = 20;
+const LABEL = 18;
+
+interface Tile {
+  key: string;
+  title: string;
+  image: { href: string };
+  testId?: string;
+}
+
+/** A row of titled image tiles, TILE wide, as both PCA figures draw them. */
+function TileRow({ tiles, height }: { tiles: readonly Tile[]; height: number }) {
+  return tiles.map((tile, i) => (
+    <g key={tile.key} transform={`translate(${i * (TILE + GAP)},0)`} data-testid={tile.testId}>
+      <text className="figure-label" y={13}>
+        {tile.title}
+      </text>
+      <image href={tile.image.href} y={LABEL} width={TILE} height={height} preserveAspectRatio="none" style={{ imageRendering: 'pixelated' }} />
+      <rect y={LABEL} width={TILE} height={height} fill="none" stroke="#c9ced8" />
+    </g>
+  ));
+}
 
 const MODE_LABELS: Record<PcaMode, string> = { image: 'this image alone', official: 'official procedure (joint over samples)' };
 
@@ -14,22 +39,11 @@ function PcaModeSwitch() {
   const select = useApp((s) => s.select);
   return (
     <div className="view-controls">
-      <fieldset className="segmented" aria-label="PCA procedure">
-        <legend className="sr-only">PCA procedure</legend>
-        {PCA_MODES.map((m) => (
-          <label key={m} className={m === mode ? 'checked' : undefined}>
-            <input type="radio" name="pca-mode" value={m} checked={m === mode} onChange={() => select({ pca: m })} data-testid={`pca-mode-${m}`} />
-            {MODE_LABELS[m]}
-          </label>
-        ))}
-      </fieldset>
+      <SegmentedChoice label="PCA procedure" name="pca-mode" options={PCA_MODES} labels={MODE_LABELS} value={mode} onChange={(m) => select({ pca: m })} testIdPrefix="pca-mode-" />
     </div>
   );
 }
 
-const TILE = 200;
-const GAP = 20;
-const LABEL = 18;
 
 /**
  * PCA of the patch tokens' head projections, the rows of W = LN1(Z^ℓ)Uᵀ
@@ -74,15 +88,7 @@ function ImagePcaView({ result }: { result: RunResult }) {
   return (
     <figure className="pca-view" data-testid="pca" data-layer={layer} data-explained={explained.join(',')} data-foreground={kept}>
       <svg className="figure-svg" viewBox={`0 0 ${3 * TILE + 2 * GAP} ${LABEL + height + 4}`} data-figure="pca" role="group" aria-label={`PCA of the tokens of layer ${layer}`}>
-        {tiles.map((tile, i) => (
-          <g key={tile.key} transform={`translate(${i * (TILE + GAP)},0)`} data-testid={tile.testId}>
-            <text className="figure-label" y={13}>
-              {tile.title}
-            </text>
-            <image href={tile.image.href} y={LABEL} width={TILE} height={height} preserveAspectRatio="none" style={{ imageRendering: 'pixelated' }} />
-            <rect y={LABEL} width={TILE} height={height} fill="none" stroke="#c9ced8" />
-          </g>
-        ))}
+        <TileRow tiles={tiles} height={height} />
       </svg>
       <figcaption className="small">
         Layer {layer}: the first three components explain {explained.map((e) => `${(100 * e).toFixed(1)}%`).join(', ')} of the variance across{' '}
@@ -133,15 +139,7 @@ function OfficialPcaView({ result }: { result: RunResult }) {
   return (
     <figure className="pca-view" data-testid="pca-official" data-layer={layer} data-images={fit.pca.images.length} data-foreground={kept} data-explained={Array.from(fit.pca.explained).join(',')}>
       <svg className="figure-svg" viewBox={`0 0 ${width} ${total}`} data-figure="pca" role="group" aria-label={`Official PCA of layer ${layer}, fitted jointly over ${fit.pca.images.length} images`}>
-        {fit.tiles.map((tile, i) => (
-          <g key={tile.key} transform={`translate(${i * (TILE + GAP)},0)`}>
-            <text className="figure-label" y={13}>
-              {tile.title}
-            </text>
-            <image href={tile.image.href} y={LABEL} width={TILE} height={height} preserveAspectRatio="none" style={{ imageRendering: 'pixelated' }} />
-            <rect y={LABEL} width={TILE} height={height} fill="none" stroke="#c9ced8" />
-          </g>
-        ))}
+        <TileRow tiles={fit.tiles} height={height} />
         <text className="figure-label" y={LABEL + height + 12 + 13}>
           the same fit on the sample images
         </text>

@@ -5,6 +5,7 @@ import { useApp, type RunResult } from '../state/store.ts';
 import { SEGMENTATION_METHODS, type SegmentationMethod } from '../state/urlState.ts';
 import { MASK_COLOUR, SELECT_COLOUR, TRUTH_COLOUR } from '../viz/colours.ts';
 import { maskOverlay, pixelMaskOverlay, rasterImage } from '../viz/raster.ts';
+import { SegmentedChoice } from './SegmentedChoice.tsx';
 
 const TILE = 120;
 const GAP = 14;
@@ -52,15 +53,7 @@ export function SegmentationView({ result }: { result: RunResult }) {
   }, [figure, image, mask, grid]);
   const controls = (
     <div className="view-controls">
-      <fieldset className="segmented" aria-label="Segmentation method">
-        <legend className="sr-only">Segmentation method</legend>
-        {SEGMENTATION_METHODS.map((m) => (
-          <label key={m} className={m === seg ? 'checked' : undefined}>
-            <input type="radio" name="seg" value={m} checked={m === seg} onChange={() => select({ seg: m })} data-testid={`seg-method-${m}`} />
-            {METHOD_LABELS[m]}
-          </label>
-        ))}
-      </fieldset>
+      <SegmentedChoice label="Segmentation method" name="seg" options={SEGMENTATION_METHODS} labels={METHOD_LABELS} value={seg} onChange={(m) => select({ seg: m })} testIdPrefix="seg-method-" />
       <label className={seg === 'top' ? 'slider active' : 'slider'}>
         <span>P</span>
         <input type="range" min={0.01} max={1} step={0.01} value={p} onChange={(e) => select({ p: toFraction(e.target.value), seg: 'top' })} data-testid="slider-p" aria-label="P, share of patches kept" />

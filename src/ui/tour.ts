@@ -53,6 +53,11 @@ function objectiveStep(run: RunResult, layer: number, kind: 'mssa' | 'ista') {
   return staircase.steps.find((s) => s.kind === kind && s.layer === layer);
 }
 
+/** The claim's verdict: the number always shown, the contradiction said only when the number goes against the claim. */
+function judged(text: string, value: number, holds: boolean, contradiction: string): ClaimResult {
+  return holds ? { text, holds, value } : { text, holds, value, contradiction };
+}
+
 const unmeasured = (text: string): ClaimResult => ({ text: `${text} (not measured on this run)`, holds: undefined });
 
 const DEFAULT_MODEL = defaultUrlState().model;
@@ -103,9 +108,7 @@ export const TOUR_STEPS: readonly TourStep[] = [
       const step = objectiveStep(run, layer, 'ista');
       if (!step) return unmeasured(`At layer ${layer}, ISTA lowers the LASSO objective`);
       const text = `At layer ${layer}, one ISTA step took the LASSO objective (1/N)(½‖ZDᵀ − X‖² + λ‖Z‖₁) from ${step.before.toFixed(3)} at Z = X to ${step.after.toFixed(3)} at Z = Z^(ℓ+1).`;
-      return step.delta < 0
-        ? { text, holds: true, value: step.delta }
-        : { text, holds: false, value: step.delta, contradiction: `The objective rose by ${step.delta.toFixed(3)}: this ISTA step did not descend on this image.` };
+      return judged(text, step.delta, step.delta < 0, `The objective rose by ${step.delta.toFixed(3)}: this ISTA step did not descend on this image.`);
     },
   },
   {
@@ -117,9 +120,7 @@ export const TOUR_STEPS: readonly TourStep[] = [
     claim(run, layer) {
       const nonZero = run.layers[layer].sparsity;
       const text = `ISTA's ReLU sets entries exactly to zero: after the last layer ${pct(1 - nonZero)} of the entries of Z are 0 (‖Z‖₀/(dN) = ${nonZero.toFixed(3)}).`;
-      return nonZero < 0.5
-        ? { text, holds: true, value: nonZero }
-        : { text, holds: false, value: nonZero, contradiction: 'Most entries are not zero: the code is not sparse on this image.' };
+      return judged(text, nonZero, nonZero < 0.5, 'Most entries are not zero: the code is not sparse on this image.');
     },
   },
   {
@@ -153,9 +154,7 @@ export const TOUR_STEPS: readonly TourStep[] = [
       const total = sorted.reduce((a, b) => a + b, 0);
       const share = total > 0 ? sorted.slice(0, keep).reduce((a, b) => a + b, 0) / total : 0;
       const text = `At layer ${layer}, the class token's attention (mean over heads) puts ${pct(share)} of its mass on the top ${pct(keep / map.length)} of the patches.`;
-      return share > 2 * (keep / map.length)
-        ? { text, holds: true, value: share }
-        : { text, holds: false, value: share, contradiction: 'That is less than twice an even spread: the attention is not concentrated on this image.' };
+      return judged(text, share, share > 2 * (keep / map.length), 'That is less than twice an even spread: the attention is not concentrated on this image.');
     },
   },
   {
@@ -170,9 +169,7 @@ export const TOUR_STEPS: readonly TourStep[] = [
       if (!coherence) return unmeasured('The heads span nearly incoherent subspaces');
       const mean = meanOffDiagonal(coherence.matrix, coherence.heads);
       const text = `The theory assumes the heads' subspaces U_k are incoherent. At layer ${layer} their mean overlap is ${mean.toFixed(3)}, against ${coherence.randomReference.toFixed(3)} for random subspaces of the same size.`;
-      return mean <= coherence.randomReference
-        ? { text, holds: true, value: mean }
-        : { text, holds: false, value: mean, contradiction: `The heads overlap ${(mean / coherence.randomReference).toFixed(1)}× more than random subspaces: the assumption holds only loosely here.` };
+      return judged(text, mean, mean <= coherence.randomReference, `The heads overlap ${(mean / coherence.randomReference).toFixed(1)}× more than random subspaces: the assumption holds only loosely here.`);
     },
   },
   {
@@ -186,9 +183,7 @@ export const TOUR_STEPS: readonly TourStep[] = [
       if (typeof pca === 'string') return unmeasured('A few directions explain the tokens');
       const three = Array.from(pca.explained).reduce((a, b) => a + b, 0);
       const text = `Compression should leave the tokens near a few subspaces: at layer ${layer}, three principal components explain ${pct(three)} of the patch tokens' variance.`;
-      return three > 0.5
-        ? { text, holds: true, value: three }
-        : { text, holds: false, value: three, contradiction: 'Less than half: on this image the tokens are not close to a 3-dimensional subspace.' };
+      return judged(text, three, three > 0.5, 'Less than half: on this image the tokens are not close to a 3-dimensional subspace.');
     },
   },
   {
@@ -204,9 +199,7 @@ export const TOUR_STEPS: readonly TourStep[] = [
       // The trivial mask (every patch) has IoU = the object's share of the image.
       const trivial = run.mask.reduce((a, b) => a + b, 0) / run.mask.length;
       const text = `Without any segmentation training, the class token's attention segments the digit: at layer ${layer} the heads' top-${Math.round(100 * DEFAULT_TOP_FRACTION)}% masks reach a mean IoU of ${mean.toFixed(3)} (union ${figure.iou.union.toFixed(3)}), against ${trivial.toFixed(3)} for the trivial all-patches mask.`;
-      return mean > trivial
-        ? { text, holds: true, value: mean }
-        : { text, holds: false, value: mean, contradiction: 'That is no better than marking every patch: the attention does not segment this image.' };
+      return judged(text, mean, mean > trivial, 'That is no better than marking every patch: the attention does not segment this image.');
     },
   },
 ];

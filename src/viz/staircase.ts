@@ -186,6 +186,11 @@ export function renderStaircase(svgElement: SVGSVGElement, spec: StaircaseSpec):
 type Group = Selection<SVGGElement, unknown, null, undefined>;
 type Scale = ScaleLinear<number, number>;
 
+/** A line over a step, from (from, before) to (to, after). */
+function stepLine(parent: Group, s: StaircaseStep, x: Scale, y: Scale) {
+  return parent.append('line').attr('x1', x(s.from)).attr('x2', x(s.to)).attr('y1', y(s.before)).attr('y2', y(s.after));
+}
+
 function drawBands(g: Group, bands: readonly StaircaseStep[], x: Scale, y: Scale): void {
   for (const s of bands) {
     const lo = (v: number, sd = 0) => y(v - sd);
@@ -199,15 +204,7 @@ function drawBands(g: Group, bands: readonly StaircaseStep[], x: Scale, y: Scale
       .attr('fill', BAND_COLOUR)
       .attr('fill-opacity', 0.13)
       .attr('d', `M${x(s.from)},${hi(s.before, s.beforeStd)}L${x(s.to)},${hi(s.after, s.afterStd)}L${x(s.to)},${lo(s.after, s.afterStd)}L${x(s.from)},${lo(s.before, s.beforeStd)}Z`);
-    g.append('line')
-      .attr('class', 'staircase-band-mean')
-      .attr('stroke', BAND_COLOUR)
-      .attr('stroke-width', 1.4)
-      .attr('stroke-dasharray', '5 4')
-      .attr('x1', x(s.from))
-      .attr('x2', x(s.to))
-      .attr('y1', y(s.before))
-      .attr('y2', y(s.after));
+    stepLine(g, s, x, y).attr('class', 'staircase-band-mean').attr('stroke', BAND_COLOUR).attr('stroke-width', 1.4).attr('stroke-dasharray', '5 4');
   }
 }
 
@@ -236,24 +233,8 @@ function drawSteps(g: Group, steps: readonly StaircaseStep[], x: Scale, y: Scale
       });
     step.append('title').text(`layer ${s.layer}, ${what}: ${format(s.before)} → ${format(s.after)} (Δ ${signed(s.delta, format)})`);
     // A wide transparent stroke over the segment, so the step is easy to hit.
-    step
-      .append('line')
-      .attr('class', 'staircase-hit')
-      .attr('stroke', 'transparent')
-      .attr('stroke-width', 16)
-      .attr('pointer-events', 'stroke')
-      .attr('x1', x(s.from))
-      .attr('x2', x(s.to))
-      .attr('y1', y(s.before))
-      .attr('y2', y(s.after));
-    step
-      .append('line')
-      .attr('stroke', colour)
-      .attr('stroke-width', s.layer === spec.selected ? 3 : 2)
-      .attr('x1', x(s.from))
-      .attr('x2', x(s.to))
-      .attr('y1', y(s.before))
-      .attr('y2', y(s.after));
+    stepLine(step, s, x, y).attr('class', 'staircase-hit').attr('stroke', 'transparent').attr('stroke-width', 16).attr('pointer-events', 'stroke');
+    stepLine(step, s, x, y).attr('stroke', colour).attr('stroke-width', s.layer === spec.selected ? 3 : 2);
     for (const [position, value] of [[s.from, s.before], [s.to, s.after]] as const) {
       step.append('circle').attr('cx', x(position)).attr('cy', y(value)).attr('r', 3.5).attr('fill', '#fff').attr('stroke', colour).attr('stroke-width', 2);
     }
