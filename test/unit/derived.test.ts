@@ -164,8 +164,11 @@ describe('overview charts', () => {
       expect(series.best[l]).toBe(figure.iou!.iou);
       expect(series.heads[l]).toBe(figure.iou!.head);
       expect(series.best[l]).toBeGreaterThanOrEqual(Math.max(...figure.iou!.ious));
+      expect(series.meanOfHeads[l]).toBeCloseTo(figure.iou!.ious.reduce((x, y) => x + y, 0) / figure.iou!.ious.length, 12);
     }
-    expect(iouChart(run, 'mass', 0.7, stats('fake')).series.map((s) => s.id)).toEqual(['iou-best', 'iou-union', 'iou-mean']);
+    const chart = iouChart(run, 'mass', 0.7, stats('fake'));
+    expect(chart.series.map((s) => s.id)).toEqual(['iou-best', 'iou-union', 'iou-mean-heads', 'iou-mean']);
+    expect(chart.series[0].name).toMatch(/picked with the mask \(oracle\)/);
     const none = iouChart(fakeRun(), 'top', 0.6);
     expect(none.series).toEqual([]);
     expect(none.missing).toMatch(/no ground-truth mask/);
