@@ -140,6 +140,10 @@ test('a tour link opens its step; a new sample updates the claim; leaving keeps 
   await expect(page).toHaveURL(/sample=1&/);
   await expect(page).toHaveURL(/view=objective/);
   await expect(page).not.toHaveURL(/tour=/);
+  // The header offers the tour again, from step 1.
+  await page.getByTestId('tour-start').click();
+  await expect(tour).toHaveAttribute('data-step', '1');
+  await expect(page.getByTestId('detail-figure')).toHaveAttribute('data-view', TOUR_STEPS[0].view);
 });
 
 test('heads × images: each head\'s class-token attention on 8 samples, run only while the view is shown', async ({ page }) => {
