@@ -169,7 +169,7 @@ test('the default page (engine chosen automatically) loads with no violation and
   await waitForResults(page);
   await expect(page.getByTestId('top5').locator('li').first()).toHaveAttribute('data-class', String(expectedClass(0)));
   // The teaching mode's KaTeX (fonts, CSS) is on by default: it must come from the bundle too.
-  await expect(page.getByTestId('teaching').first()).toBeVisible();
+  await expect(page.getByTestId('teaching').filter({ visible: true }).first()).toBeVisible();
   await page.evaluate(() => document.fonts.ready);
   expect(await violations(page)).toEqual([]);
   expect([...w.origins]).toEqual([origin()]);

@@ -264,7 +264,8 @@ test('teaching mode shows KaTeX explanations from local files and hides them', a
   await page.goto('/?engine=cpu');
   await waitForResults(page);
   const teaching = page.getByTestId('teaching');
-  await expect(teaching.first()).toBeVisible();
+  // The engine's explanation sits folded in its technical details (issue 19): look at the visible ones.
+  await expect(teaching.filter({ visible: true }).first()).toBeVisible();
   expect(await teaching.count()).toBeGreaterThanOrEqual(2);
   await expect(page.getByTestId('panel-layers').getByTestId('teaching')).toContainText('MSSA');
   expect(await page.getByTestId('panel-layers').locator('.katex').count()).toBeGreaterThan(3);
@@ -277,7 +278,7 @@ test('teaching mode shows KaTeX explanations from local files and hides them', a
   await expect(page).toHaveURL(/teach=0/);
   await page.getByTestId('panel-layers').screenshot({ path: `${ARTIFACTS}/views-no-teaching.png` });
   await page.getByTestId('teach-toggle').check();
-  await expect(teaching.first()).toBeVisible();
+  await expect(teaching.filter({ visible: true }).first()).toBeVisible();
   expect(foreign).toEqual([]);
 });
 
@@ -288,7 +289,8 @@ test('exports: CSV and JSON of the layers, PNG and SVG of the figure', async ({ 
   for (let l = 0; l < config.depth; l++) rates.push(await numberAttr(page.getByTestId(`rate-${l}`), 'data-value'));
 
   const [csv] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-csv').click()]);
-  expect(csv.suggestedFilename()).toBe(`crate-${entry.id}-s0-layers-rate-official-top60.csv`);
+  // The name carries the variant and the segmentation method with its default P (issue 19: unique per view).
+  expect(csv.suggestedFilename()).toMatch(new RegExp(`^crate-${entry.id}-s0-layers-rate-official-top\\d+\\.csv$`));
   const allLines = (await savedText(csv)).trimEnd().split('\r\n');
   // Provenance first, as '#' comment lines (issue 19), then the table.
   expect(allLines.filter((l) => l.startsWith('#')).join('\n')).toContain(`engine: `);
