@@ -1,5 +1,5 @@
 /**
- * One image through the CRATE-α CPU reference (src/engine/cpu/alphaReference.ts), and the same
+ * One image's CRATE-α forward trace (the WGSL engine's or the CPU reference's), and the same
  * per-layer report as analyse.ts gives for CRATE, with the measures as docs/MEASUREMENTS.md
  * defines them for CRATE-α:
  * - sparsity is the zero fraction of the sparse code z2 (§1.1), not of Z^{ℓ+1} (which carries
@@ -14,18 +14,18 @@ import { officialCodingRate } from '../analysis/codingRate.ts';
 import { headCoherence } from '../analysis/coherence.ts';
 import { sparsity } from '../analysis/sparsity.ts';
 import { ALPHA_BLOCK_NORM_EPS, type CrateAlphaModel } from '../engine/alphaModel.ts';
-import { alphaCpuForward } from '../engine/cpu/alphaReference.ts';
+import type { AlphaForwardTrace } from '../engine/cpu/alphaReference.ts';
 import { layerNorm, linear } from '../engine/cpu/linalg.ts';
 import type { CaptureTensor } from '../engine/gpu/capture.ts';
 import { classTokenRows, emptyImageReport, type ImageReport } from './analyse.ts';
 import { checkFiniteLayer, checkFiniteLogits } from './finite.ts';
 
-/** What the command says about the engine it ran CRATE-α on (printed and in the JSON's "adapter"). */
-export const ALPHA_ENGINE_NOTE = 'none: CRATE-α runs on the CPU reference (TypeScript)';
+/** What the command says when CRATE-α runs on the CPU (printed and in the JSON's "adapter"). */
+export const ALPHA_CPU_NOTE = 'none: the CPU reference (TypeScript) runs this CRATE-α model';
 
-export async function analyseAlphaImage(model: CrateAlphaModel, image: Float32Array, captureAll: boolean): Promise<ImageReport> {
+export function analyseAlphaTrace(model: CrateAlphaModel, trace: AlphaForwardTrace, captureAll: boolean): ImageReport {
   const { config, shape } = model;
-  const { logits, layers } = alphaCpuForward(model, image);
+  const { logits, layers } = trace;
   const report = emptyImageReport(logits, config.labels, captureAll);
   layers.forEach((layer, l) => {
     const read: [CaptureTensor, Float32Array][] = [['z', layer.z], ['w', layer.w], ['attention', layer.attention], ['zHalf', layer.zHalf], ['zNext', layer.zNext]];

@@ -6,10 +6,12 @@ import { analyseImage, type ImageReport } from './analyse.ts';
 import { CliError, UsageError } from './errors.ts';
 import { NonFiniteError } from './finite.ts';
 import { loadImageFile, type LoadedImage } from './images.ts';
-import { isAlphaModel, type AnyCrateModel } from '../engine/alphaModel.ts';
+import { isAlphaModel, type AnyCrateModel, type CrateAlphaModel } from '../engine/alphaModel.ts';
 import { atImageSize, runCost } from '../engine/posEmbedding.ts';
 import { defaultPreprocessing, describePreprocessing } from '../engine/preprocess.ts';
-import { ALPHA_ENGINE_NOTE, analyseAlphaImage } from './alphaAnalyse.ts';
+import { alphaCpuForward } from '../engine/cpu/alphaReference.ts';
+import { AlphaGpuEngine, checkAlphaSupported } from '../engine/gpu/alphaEngine.ts';
+import { ALPHA_CPU_NOTE, analyseAlphaTrace } from './alphaAnalyse.ts';
 import { isPthPath, loadAnyFamilyModelFile } from './loadModel.ts';
 import { describeModel, formatImageReport, JsonReportWriter } from './report.ts';
 import { parseStatsCommandLine, runStats, STATS_USAGE } from './stats.ts';
@@ -28,8 +30,10 @@ and the fraction of exact zeros in the ISTA output Z^{l+1}.
                    shapes), or a PyTorch checkpoint (.pth, .pt, .pth.tar:
                    official CRATE state dict, or CRATE-alpha's plain state
                    dict; read without Python, config inferred from the
-                   weights). CRATE-alpha runs on the CPU reference, and its
-                   sparsity is the zero fraction of the sparse code z2
+                   weights). CRATE-alpha runs on the WebGPU engine too
+                   (on the CPU reference where dim or dim_head is not a
+                   multiple of 4); its sparsity is the zero fraction of its
+                   sparse code z2
   IMAGE            a PNG or JPEG image (for a 3-channel 224x224 model the
                    ImageNet evaluation transform: shorter side to 256,
                    centre 224 crop; otherwise resized to the model's size;
@@ -150,14 +154,18 @@ async function run(args: RunArgs, io: CliIo): Promise<void> {
   const images: LoadedImage[] = args.images.map((path) => loadImageFile(path, model));
   const json = args.json === undefined ? undefined : new JsonReportWriter(args.json, model);
   let gpu: NodeGpu | undefined;
-  let engine: CrateGpuEngine | undefined;
+  let engine: CrateGpuEngine | AlphaGpuEngine | undefined;
   try {
     let analyse: (image: Float32Array) => Promise<ImageReport>;
     let adapter: string;
-    if (isAlphaModel(model)) {
-      // CRATE-α has no GPU engine yet: the CPU reference runs it (docs/MEASUREMENTS.md §1.1).
-      analyse = (image) => analyseAlphaImage(model, image, args.captureAll);
-      adapter = ALPHA_ENGINE_NOTE;
+    if (isAlphaModel(model) && !alphaGpuSupported(model, io)) {
+      analyse = async (image) => analyseAlphaTrace(model, alphaCpuForward(model, image), args.captureAll);
+      adapter = ALPHA_CPU_NOTE;
+    } else if (isAlphaModel(model)) {
+      gpu = await requestNodeGpu((message) => io.stderr(`${message}\n`));
+      const alphaEngine = (engine = AlphaGpuEngine.create(gpu.device, model));
+      analyse = async (image) => analyseAlphaTrace(model, await alphaEngine.trace(image), args.captureAll);
+      adapter = `${gpu.adapterName}${gpu.software ? ' (software)' : ''}`;
     } else {
       gpu = await requestNodeGpu((message) => io.stderr(`${message}\n`));
       const crateEngine = (engine = CrateGpuEngine.create(gpu.device, model));
@@ -192,6 +200,17 @@ async function run(args: RunArgs, io: CliIo): Promise<void> {
   } finally {
     engine?.destroy();
     gpu?.device.destroy();
+  }
+}
+
+/** CRATE-α shapes the WGSL kernels take run on the GPU; the others on the CPU reference, said in a note. */
+function alphaGpuSupported(model: CrateAlphaModel, io: CliIo): boolean {
+  try {
+    checkAlphaSupported(model);
+    return true;
+  } catch (error) {
+    io.stderr(`note: ${(error as Error).message}; running on the CPU reference instead\n`);
+    return false;
   }
 }
 

@@ -4,6 +4,7 @@ import { sparsity } from '../../src/analysis/sparsity.ts';
 import { alphaCpuForward } from '../../src/engine/cpu/alphaReference.ts';
 import { AlphaGpuEngine, ALPHA_DISPATCHES_PER_LAYER, checkAlphaSupported } from '../../src/engine/gpu/alphaEngine.ts';
 import { alphaFixtureModel, alphaFixtureNames, alphaGolden, loadAlphaFixture } from '../helpers/alphaFixtures.ts';
+import { sparseCodeOf } from '../../src/engine/runner.ts';
 import { relativeError } from '../helpers/fixtures.ts';
 import { testGpu } from '../helpers/gpu.ts';
 
@@ -25,7 +26,7 @@ describe('CRATE-α on the WGSL kernels against the PyTorch fixtures', () => {
       out.layers.forEach((layer, l) => {
         const rate = golden(`layers.${l}.official_rate`)[0];
         expect(Math.abs(officialCodingRate(layer.w, N, config.heads, config.dim_head) - rate) / rate, `layer ${l} Rᶜ`).toBeLessThanOrEqual(1e-3);
-        const code = (layer as { sparseCode: Float32Array }).sparseCode;
+        const code = sparseCodeOf(layer);
         expect(Math.abs(sparsity(code).zeroFraction - golden(`layers.${l}.sparsity`)[0]), `layer ${l} sparsity`).toBeLessThanOrEqual(2e-3);
         for (let k = 0; k < config.heads; k++) {
           const row = (a: Float32Array) => a.subarray(k * N * N, k * N * N + N);
@@ -76,6 +77,6 @@ describe('CRATE-α on the WGSL kernels against the PyTorch fixtures', () => {
     console.log(`B/16-width layer: WGSL (this adapter) ${gpuMs.toFixed(0)} ms for one layer and the head`);
     expect(relativeError(out.logits, reference.logits)).toBeLessThanOrEqual(1e-4);
     expect(relativeError(out.layers[0].zNext, reference.layers[0].zNext)).toBeLessThanOrEqual(1e-4);
-    expect(Math.abs(sparsity((out.layers[0] as { sparseCode: Float32Array }).sparseCode).zeroFraction - sparsity(reference.layers[0].sparseCode).zeroFraction)).toBeLessThanOrEqual(2e-3);
+    expect(Math.abs(sparsity(sparseCodeOf(out.layers[0])).zeroFraction - sparsity(reference.layers[0].sparseCode).zeroFraction)).toBeLessThanOrEqual(2e-3);
   }, 600_000);
 });

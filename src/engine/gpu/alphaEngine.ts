@@ -20,6 +20,7 @@ import { layerNormDispatch, layerNormParams } from '../../kernels/layerNorm.ts';
 import { matmulDispatch, matmulParams, type MatmulOptions, type MatmulShape } from '../../kernels/matmul.ts';
 import { encodeDispatch, PipelineCache, prepare, type Dispatch, type PreparedDispatch } from '../../kernels/program.ts';
 import { ALPHA_BLOCK_NORM_EPS, ALPHA_HEAD_NORM_EPS, type CrateAlphaModel } from '../alphaModel.ts';
+import type { AlphaForwardTrace } from '../cpu/alphaReference.ts';
 import { patchify } from '../cpu/reference.ts';
 import type { AlphaLayerOutputs, ForwardOutputs, ModelRunner } from '../runner.ts';
 import { BufferArena, readBuffers } from './arena.ts';
@@ -232,6 +233,16 @@ export class AlphaGpuEngine {
       return { w, attention, zHalf, zNext, sparseCode };
     });
     return { logits, layers };
+  }
+
+  /** The run with every layer, as the CPU reference's trace (each layer's input Z^ℓ included: Z⁰ is read back too). */
+  async trace(image: Float32Array): Promise<AlphaForwardTrace> {
+    const { logits, layers } = await this.run(image);
+    const [z0] = await readBuffers(this.device, [{ buffer: this.buffers.z0, floats: this.model.shape.tokens * this.model.config.dim }]);
+    return {
+      logits,
+      layers: (layers as AlphaLayerOutputs[]).map((layer, l) => ({ ...layer, z: l === 0 ? z0 : layers[l - 1].zNext })),
+    };
   }
 
   destroy(): void {
