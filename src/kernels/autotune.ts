@@ -130,7 +130,9 @@ export async function tune(options: TuneOptions): Promise<TuningResult> {
     timings[kernel] = measured;
     let best: string | undefined;
     for (const name of ordered) if (name in measured && (best === undefined || measured[name] < measured[best])) best = name;
-    if (best !== undefined) (variants as Record<TunableKernel, string>)[kernel] = best;
+    // Nothing measured is a failed tuning, not a choice: it must not be cached.
+    if (best === undefined) throw new Error(`no variant of ${kernel} could be timed on this adapter`);
+    (variants as Record<TunableKernel, string>)[kernel] = best;
   }
   return { variants, source: 'tuned', timings };
 }

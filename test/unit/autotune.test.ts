@@ -131,6 +131,15 @@ describe('chooseVariants', () => {
     expect(store.get('k')).toBeUndefined();
   });
 
+  it('falls back, and caches nothing, when no variant of a kernel can be timed', async () => {
+    const store = new MemoryTuningStore();
+    const failing = Object.keys(ATTENTION_VARIANTS).map((v) => `attention/${v}`);
+    const result = await chooseVariants({ ...fakeTimer({}, failing).options, budgetMs: 10_000, store, key: 'k' });
+    expect(result).toMatchObject({ source: 'fallback', variants: DEFAULT_VARIANTS });
+    expect(result.error).toMatch(/no variant of attention could be timed/);
+    expect(store.get('k')).toBeUndefined();
+  });
+
   it('a localStorage that throws only loses the cache', async () => {
     const hostile = {
       getItem: () => {

@@ -271,7 +271,7 @@ export class CrateGpuEngine {
    * later runs use the choice.
    */
   tune(options: TuneOptions = {}): Promise<EngineInfo> {
-    return this.serially(async () => {
+    return this.serially(() => this.typed(async () => {
       await this.ensureDevice();
       const { device } = this.state;
       const { config, shape } = this.model;
@@ -294,7 +294,7 @@ export class CrateGpuEngine {
         timer.destroy();
       }
       return this.info;
-    });
+    }));
   }
 
   /** Times the variants again, ignoring and replacing the cached choice. */
