@@ -35,7 +35,7 @@ export function EnginePanel({ result }: { result: RunResult }) {
       </p>
       <AdapterStatus />
       <details className="tech-details engine-details">
-        <summary>Technical details</summary>
+        <summary>Accuracy check and GPU timings</summary>
         <p data-testid="agreement" data-status={agreement.status} data-logits={agreement.status === 'ready' ? agreement.value.logits : undefined} data-layers={agreement.status === 'ready' ? agreement.value.layers : undefined}>
           {agreement.status === 'ready' ? (
             <>

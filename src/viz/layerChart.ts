@@ -227,7 +227,10 @@ export function renderLayerChart(svgElement: SVGSVGElement, spec: LayerChartSpec
         .attr('stroke', colour)
         .attr('stroke-width', 2)
         .attr('stroke-dasharray', s.std ? '6 4' : s === primary ? null : '2 3');
-      row.append('text').attr('class', 'chart-legend-text').attr('x', 28).attr('dy', '0.35em').text(s.name);
+      // SVG text does not wrap: a name too long for the row is cut, whole in its tooltip (large type fits ~26 characters).
+      const fit = spec.large ? 26 : 60;
+      const text = row.append('text').attr('class', 'chart-legend-text').attr('x', 28).attr('dy', '0.35em').text(s.name.length > fit ? `${s.name.slice(0, fit - 1)}…` : s.name);
+      text.append('title').text(s.name);
     });
   }
 }
