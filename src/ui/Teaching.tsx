@@ -132,8 +132,8 @@ const CONTENT: Record<Topic, { title: string; takeaway: string; body: ReactNode 
     takeaway: 'How long each step took on this computer; a software GPU is far slower than a real one.',
     body: (
       <p>
-        GPU times come from timestamp queries, one compute pass per dispatch. A software adapter (SwiftShader) is far slower than a
-        real GPU: compare kernels with each other, not with other machines.
+        GPU times come from timestamp queries, one compute pass per dispatch. Your browser’s software GPU is far slower than a
+        graphics card: compare kernels with each other, not with other machines.
       </p>
     ),
   },
