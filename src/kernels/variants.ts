@@ -26,8 +26,12 @@ export const BASELINE_VARIANTS: KernelVariants = { matmul: '4x4', attention: 'pa
 export const DEFAULT_VARIANTS: KernelVariants = { matmul: '8x8', attention: 'wide8' };
 
 /** Variants of a kernel this adapter can run: those whose required features it has. */
-export function candidateVariants(kernel: TunableKernel, features: { has(name: string): boolean }): string[] {
-  return Object.entries(TUNABLE_KERNELS[kernel])
+export function candidateVariants(
+  kernel: TunableKernel,
+  features: { has(name: string): boolean },
+  registry: Record<TunableKernel, Readonly<Record<string, KernelVariant>>> = TUNABLE_KERNELS,
+): string[] {
+  return Object.entries(registry[kernel])
     .filter(([, variant]) => (variant.requires ?? []).every((f) => features.has(f)))
     .map(([name]) => name);
 }

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { adapterKey, chooseVariants, localStorageTuningStore, MemoryTuningStore, tune, tuningKey, type TuneOptions } from '../../src/kernels/autotune.ts';
 import { ATTENTION_VARIANTS } from '../../src/kernels/attention.ts';
 import { MATMUL_VARIANTS } from '../../src/kernels/matmul.ts';
-import { BASELINE_VARIANTS, DEFAULT_VARIANTS, type TunableKernel } from '../../src/kernels/variants.ts';
+import { BASELINE_VARIANTS, candidateVariants, DEFAULT_VARIANTS, TUNABLE_KERNELS, type TunableKernel } from '../../src/kernels/variants.ts';
 
 const NO_FEATURES = { has: () => false };
 const SHAPE = { tokens: 197, dim: 384, heads: 6, dimHead: 64 };
@@ -174,5 +174,20 @@ describe('tune on a noisy machine', () => {
     });
     expect(result.timings.matmul?.['4x4']).toBe(10);
     expect(result.variants.matmul).toBe('4x4');
+  });
+});
+
+describe('candidateVariants', () => {
+  it('offers a variant only where the adapter has every feature it requires (f16, subgroups)', () => {
+    const plain = TUNABLE_KERNELS.matmul['8x8'];
+    const registry = {
+      ...TUNABLE_KERNELS,
+      matmul: { plain, f16: { ...plain, requires: ['shader-f16'] }, both: { ...plain, requires: ['shader-f16', 'subgroups'] } },
+    };
+    const has = (...names: string[]) => ({ has: (name: string) => names.includes(name) });
+    expect(candidateVariants('matmul', has(), registry)).toEqual(['plain']);
+    expect(candidateVariants('matmul', has('subgroups'), registry)).toEqual(['plain']);
+    expect(candidateVariants('matmul', has('shader-f16'), registry)).toEqual(['plain', 'f16']);
+    expect(candidateVariants('matmul', has('shader-f16', 'subgroups'), registry)).toEqual(['plain', 'f16', 'both']);
   });
 });
