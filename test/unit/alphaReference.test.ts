@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { officialCodingRate } from '../../src/analysis/codingRate.ts';
 import { sparsity } from '../../src/analysis/sparsity.ts';
 import { alphaCpuForward, createAlphaCpuRunner, sparseCode } from '../../src/engine/cpu/alphaReference.ts';
-import { sparseCodeOf } from '../../src/engine/runner.ts';
+import { maxRelativeDeviation, sparseCodeOf } from '../../src/engine/runner.ts';
 import { alphaFixtureModel, alphaFixtureNames, alphaGolden, loadAlphaFixture } from '../helpers/alphaFixtures.ts';
 import { relativeError } from '../helpers/fixtures.ts';
 
@@ -80,5 +80,25 @@ describe('sparseCode', () => {
     // z2 = ReLU([0.4 + 0.3, 0.9 + 0.55, 0 + 0.05] − 0.1) = [0.6, 1.35, 0].
     const z2 = sparseCode(a, 1, 2, D, 3, 0.5, 0.2);
     expect(Array.from(z2).map((v) => Number(v.toFixed(6)))).toEqual([0.6, 1.35, 0]);
+  });
+});
+
+describe('engine comparison with a sparse code', () => {
+  const layer = (code?: number) => ({
+    w: new Float32Array([1, 2]),
+    attention: new Float32Array([1]),
+    zHalf: new Float32Array([1]),
+    zNext: new Float32Array([3]),
+    ...(code === undefined ? {} : { sparseCode: new Float32Array([code, 1]) }),
+  });
+  it('CRATE layers are measured on Z^{ℓ+1}, CRATE-α layers on z2', () => {
+    expect(Array.from(sparseCodeOf(layer()))).toEqual([3]);
+    expect(Array.from(sparseCodeOf(layer(0)))).toEqual([0, 1]);
+  });
+  it('maxRelativeDeviation sees a difference in the sparse code alone', () => {
+    const a = { logits: new Float32Array([1]), layers: [layer(0)] };
+    const b = { logits: new Float32Array([1]), layers: [layer(0.5)] };
+    expect(maxRelativeDeviation(a, a).layers).toBe(0);
+    expect(maxRelativeDeviation(a, b).layers).toBeCloseTo(0.5, 6);
   });
 });
