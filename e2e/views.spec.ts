@@ -200,7 +200,8 @@ test('layer and head switch by click and by keyboard, without a new forward pass
   await page.getByTestId('view-tab-segmentation').click();
   await page.getByTestId('slider-p').focus();
   await page.keyboard.press('ArrowRight');
-  await expect(page).toHaveURL(/p=0\.61/);
+  // One slider step (0.01) above the default P.
+  await expect(page).toHaveURL(new RegExp(`p=${(DEFAULT_TOP_FRACTION + 0.01).toFixed(2).replace('.', '\\.')}&`));
   await expect(figure).toHaveAttribute('data-layer', '2');
 
   // None of this ran the model again: the run (and its timing) is the same object.
