@@ -325,3 +325,18 @@ test('your own images: a multi-file drop runs dataset mode on those files, with 
   await page.getByTestId('dataset-use-samples').click();
   await expect(status).not.toContainText('your 3 images', { timeout: 120_000 });
 });
+
+test('a long dataset run shows images done, time per image and time left, and Cancel stops it', async ({ page }) => {
+  // 100+ digit images on the CPU reference take many seconds here: the run is observably in progress.
+  await page.goto('/?model=digits&engine=cpu');
+  await waitForResults(page);
+  await page.getByTestId('dataset-toggle').check();
+  const line = page.getByTestId('dataset-status');
+  await expect(line).toContainText(/Dataset: \d+ of \d+ images · [\d.]+ (ms|s) per image · about .+ left/, { timeout: 60_000 });
+  const done = Number(/Dataset: (\d+) of/.exec((await line.textContent()) ?? '')![1]);
+  await page.getByTestId('panel-layers').getByTestId('dataset-cancel').click();
+  await expect(page.getByTestId('dataset-toggle')).not.toBeChecked();
+  await expect(page).not.toHaveURL(/dataset=1/);
+  await expect(line).toHaveCount(0);
+  expect(done).toBeGreaterThan(0);
+});
