@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-web';
 import { describe, expect, it } from 'vitest';
-import { modelFromOnnx } from '../../src/engine/onnx/onnxModel.ts';
+import { anyModelFromOnnx, modelFromOnnx } from '../../src/engine/onnx/onnxModel.ts';
 import { OnnxError } from '../../src/engine/onnx/onnxFile.ts';
 import { createOrtRunner, OrtRunnerError } from '../../src/engine/ort/ortRunner.ts';
 import { describeNonFinite, outputShapes } from '../../src/engine/outputCheck.ts';
@@ -115,5 +115,18 @@ describe('the graph is checked against the CRATE graph its config implies (issue
     let bytes = honest;
     for (let i = 0; i < 64 * depth + 128; i++) bytes = withNode(bytes, 'Identity');
     expect(() => modelFromOnnx(bytes)).toThrowError(/the graph has \d+ nodes, but a CRATE model of depth/);
+  });
+});
+
+describe('the graph check knows CRATE-α graphs too (8 products per layer, a Conv patch embedding)', () => {
+  const ALPHA_DIR = join(FIXTURE_DIR, 'alpha');
+  it.each(['alpha_r2_dh6', 'alpha_r3_odd40', 'alpha_r4'])('opens the honest export %s, and refuses it with 100 products more', (name) => {
+    const bytes = new Uint8Array(readFileSync(join(ALPHA_DIR, `${name}.onnx`)));
+    const { model } = anyModelFromOnnx(bytes);
+    expect(model.config.arch).toBe('crate-alpha');
+    const alphaDepth = model.config.depth;
+    expect(() => anyModelFromOnnx(withExtraProducts(bytes, 100, 4))).toThrowError(
+      new RegExp(`the graph has ${8 * alphaDepth + 2 + 100} matrix products, but a CRATE model of depth ${alphaDepth} needs ${8 * alphaDepth + 2} \\(8 per layer`),
+    );
   });
 });

@@ -33,8 +33,7 @@ export function modelFromOnnx(bytes: Uint8Array): OnnxCrateModel {
 export function anyModelFromOnnx(bytes: Uint8Array): { model: AnyCrateModel; card?: Record<string, unknown>; outputs: string[] } {
   const { file, raw } = readOnnxWithConfig(bytes);
   const config = parseAnyConfig(raw);
-  // The graph check knows CRATE's graph only; a CRATE-α graph is not checked yet (its bounds differ).
-  if (config.arch === 'crate') checkCrateGraph(file.nodes, config);
+  checkCrateGraph(file.nodes, config);
   const model = anyModelFromTensors(config, file.tensors);
   return { model, card: parseCard(file.metadata.model_card), outputs: file.outputs };
 }
