@@ -114,6 +114,17 @@ test('bugs 3 and 5: a .pth without samples gets no borrowed IoU or gallery; copy
   await waitForResults(page);
   // The scenes model's own samples do have IoU: the check below can fail.
   await expect(page.getByTestId('chart-iou')).not.toHaveAttribute('data-missing', 'true');
+  // Every text the model note shows while the file loads is recorded (no transient state can slip by): none may name another model's samples.
+  await page.evaluate(() => {
+    const w = window as unknown as { notes: string[] };
+    w.notes = [];
+    const panel = document.querySelector('[data-testid="panel-input"]')!;
+    // Only once the select names the file: before that the note rightly describes the shipped model.
+    const record = () => {
+      if ((panel.querySelector('[data-testid="model-select"]') as HTMLSelectElement | null)?.value === 'local-file') w.notes.push(panel.querySelector('[data-testid="model-description"]')?.textContent ?? '');
+    };
+    new MutationObserver(record).observe(panel, { subtree: true, childList: true, characterData: true });
+  });
   await dropOnPage(page, [{ name: 'crate-t-d2.pth', bytes: readFileSync(path) }]);
   await expect(page.getByTestId('model-select')).toHaveValue('local-file', { timeout: 60_000 });
   await expect(page.getByTestId('local-model-summary')).toContainText('first result', { timeout: 120_000 });
@@ -122,6 +133,9 @@ test('bugs 3 and 5: a .pth without samples gets no borrowed IoU or gallery; copy
   await expect(page.getByTestId('no-samples')).toHaveText('No samples ship with this model; drop your images.');
   await expect(page.getByTestId('panel-input')).not.toContainText('Held-out samples');
   await expect(page.getByTestId('model-description')).not.toContainText('samples are');
+  const notes = await page.evaluate(() => (window as unknown as { notes: string[] }).notes);
+  expect(notes.length, 'the observer saw the note change').toBeGreaterThan(0);
+  for (const note of notes) expect(note).not.toMatch(/Digits \(MNIST\)|Digit scenes|samples are/);
   await expect(page.getByTestId('segmentation-best')).toHaveCount(0);
   await page.screenshot({ path: `${ARTIFACTS}/lecture-local-model.png`, fullPage: true });
 
@@ -191,7 +205,7 @@ test('presentation layout at 1280×720: curves, detail figure and numbers on one
   await waitForResults(page);
   await expect(page.getByTestId('app')).toHaveAttribute('data-present', 'true');
   await expect(page.getByTestId('present-toggle')).toBeChecked();
-  await expectInViewport(page, ['chart-coding-rate', 'chart-sparsity', 'chart-iou', 'attention-grid', 'layer-detail']);
+  await expectInViewport(page, ['chart-coding-rate', 'chart-sparsity', 'chart-iou', 'attention-grid', 'layer-detail', 'layer-detail-iou']);
   // Chart tick labels, axis titles and readouts, as rendered (font size × SVG scale), and the captions.
   for (const chart of ['chart-coding-rate', 'chart-sparsity', 'chart-iou']) {
     const smallest = await smallestTextPx(page, `[data-testid="${chart}"] svg text`);

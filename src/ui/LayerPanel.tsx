@@ -133,6 +133,11 @@ export function LayerPanel({ result }: { result: RunResult }) {
               <p className="layer-detail" data-testid="layer-detail" data-layer={layer}>
                 Layer {layer}: {rateValues.label} = <span data-testid="layer-detail-rate">{formatRate(rateValues.values[layer])}</span> nats, ‖Z‖₀/(d·N) ={' '}
                 {formatFraction(current.sparsity)}
+                {ious.series[0] && (
+                  <>
+                    , IoU (best head) = <span data-testid="layer-detail-iou">{formatFraction(ious.series[0].values[layer])}</span>
+                  </>
+                )}
               </p>
             )}
             {/* Presentation layout: the explanation folds into one line beside the numbers, not under the curves. */}
