@@ -224,6 +224,19 @@ test('presentation layout at 1280×720: curves, detail figure and numbers on one
   await page.keyboard.press('ArrowDown');
   await expect(page).toHaveURL(/head=0(&|$)/);
   await expectInViewport(page, ['chart-coding-rate', 'attention-grid', 'layer-detail']);
+  // Every detail view's figure fits too.
+  for (const view of ['segmentation', 'histogram', 'pca']) {
+    await page.getByTestId(`view-tab-${view}`).click();
+    await expect(page.getByTestId('detail-figure')).toHaveAttribute('data-view', view);
+    const figure = page.getByTestId('detail-figure').locator('svg[data-figure]').first();
+    await expect(figure).toBeVisible();
+    const box = (await figure.boundingBox())!;
+    expect(box.y + box.height, `${view} figure bottom`).toBeLessThanOrEqual(720.5);
+    // Not squeezed to a thumbnail: the segmentation strip is wide rather than tall, so compare areas.
+    expect(box.width * box.height, `${view} figure area`).toBeGreaterThan(60_000);
+    await page.screenshot({ path: `${ARTIFACTS}/lecture-present-${view}.png` });
+  }
+  await page.getByTestId('view-tab-attention').click();
   // The drawer brings the inputs back; the toggle leaves the layout and the link follows.
   await page.getByTestId('present-drawer').click();
   await expect(page.getByTestId('panel-engine')).toBeVisible();
