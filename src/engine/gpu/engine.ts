@@ -276,7 +276,7 @@ export class CrateGpuEngine {
       const { device } = this.state;
       const { config, shape } = this.model;
       const tuningShape = { tokens: shape.tokens, dim: config.dim, heads: config.heads, dimHead: config.dim_head };
-      const timer = createKernelTimer(device, tuningShape);
+      const timer = createKernelTimer(device, tuningShape, this.state.cache);
       try {
         const result = await chooseVariants({
           store: options.store ?? defaultTuningStore(),

@@ -28,10 +28,13 @@ export interface KernelTimer {
   destroy(): void;
 }
 
-/** The dispatches one timing of a kernel runs: the model's qkv and ISTA-step products for matmul, its attention for attention. */
-export function createKernelTimer(device: GPUDevice, shape: TuningShape, now: () => number = () => performance.now()): KernelTimer {
+/**
+ * The dispatches one timing of a kernel runs: the model's qkv and ISTA-step
+ * products for matmul, its attention for attention. Given the engine's
+ * pipeline cache, the chosen variant's pipelines are compiled once, here.
+ */
+export function createKernelTimer(device: GPUDevice, shape: TuningShape, cache = new PipelineCache(device), now: () => number = () => performance.now()): KernelTimer {
   const arena = new BufferArena(device);
-  const cache = new PipelineCache(device);
   const { tokens: N, dim: d, heads, dimHead } = shape;
   const inner = heads * dimHead;
   const z = arena.storage('tune Z', noise(N * d, 1));
