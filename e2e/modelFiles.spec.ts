@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isAlphaModel } from '../src/engine/alphaModel.ts';
 import { cpuForward } from '../src/engine/cpu/reference.ts';
 import { imageToTensor } from '../src/engine/preprocess.ts';
 import { readPth } from '../src/engine/pth/index.ts';
@@ -34,6 +35,7 @@ async function top5(page: Page): Promise<{ cls: number; p: number }[]> {
  */
 async function expectedFor(name: string, bytes: Uint8Array, heads?: number, index = 0) {
   const { model } = await openModelBytes(name, bytes, { heads });
+  if (isAlphaModel(model)) throw new Error(`${name} is a CRATE-α file; e2e/alpha.spec.ts checks those`);
   const set = samplesFor(manifest, model)!;
   const image = loadShippedModel(set.id).samples[index];
   const logits = Array.from(cpuForward(model, imageToTensor(image, model.config)).logits);
@@ -118,7 +120,7 @@ test('the file picker takes a bare safetensors (config inferred) and a float16 .
   await expectProbabilities(page, await expectedFor('tiny_f16.pth', f16));
 });
 
-test('hostile, truncated, CRATE-α and mislabelled files are refused in one line and the current model stays', async ({ page }) => {
+test('hostile, truncated, CRATE/CRATE-α hybrid and mislabelled files are refused in one line and the current model stays', async ({ page }) => {
   test.setTimeout(240_000);
   const before = await openDigits(page);
   const notices = page.getByTestId('notices');
@@ -130,7 +132,7 @@ test('hostile, truncated, CRATE-α and mislabelled files are refused in one line
     ['evil_os_system.pth', fixture('evil_os_system.pth'), /evil_os_system\.pth \(PyTorch checkpoint\): refusing checkpoint: it references the global os\.system, which is not on the whitelist; keeping "digits"/, 'drop'],
     ['evil_reduce.pth', fixture('evil_reduce.pth'), /references the global posix\.system/, 'pick'],
     ['truncated.pth', fixture('truncated.pth'), /truncated\.pth \(PyTorch checkpoint\): not a zip archive/, 'drop'],
-    ['alpha.safetensors', writeSafetensors(alpha), /alpha\.safetensors \(safetensors\): not supported yet: CRATE-α \(found "transformer\.layers\.0\.1\.fn\.D1"\)/, 'pick'],
+    ['alpha.safetensors', writeSafetensors(alpha), /alpha\.safetensors \(safetensors\): a CRATE-α key \("transformer\.layers\.0\.1\.fn\.D1"\) in a state dict without the CRATE-α port's layout/, 'pick'],
     ['model.onnx', png, /model\.onnx is a PNG image, not an ONNX model; keeping "digits"/, 'pick'],
     ['zeros.pth', fixture('zeros.pth'), /zeros\.pth is not a PyTorch checkpoint the app can read/, 'drop'],
   ];

@@ -84,9 +84,10 @@ export function layerNorm64(x: ArrayLike<number>, rows: number, dim: number, nor
  * rows unit-normalised, ε² = 0.01, N with the class token, natural log) of
  * the MSSA output through the same layer's LN1 and U.
  */
-export function mssaOutputRate(zHalf: ArrayLike<number>, dims: ObjectiveDims, mssaNorm: NormParameters, qkv: ArrayLike<number>): number {
+export function mssaOutputRate(zHalf: ArrayLike<number>, dims: ObjectiveDims, mssaNorm: NormParameters, qkv: ArrayLike<number>, eps = CRATE_LAYER_NORM_EPS): number {
   const { tokens, dim, heads, dimHead } = dims;
-  const normalised = layerNorm64(zHalf, tokens, dim, mssaNorm);
+  // eps: CRATE's LN1 uses 1e-5, CRATE-α's 1e-6 (docs/MEASUREMENTS.md §1.1).
+  const normalised = layerNorm64(zHalf, tokens, dim, mssaNorm, eps);
   const projected = projectOntoHeads(normalised, tokens, dim, qkv, heads * dimHead);
   return officialCodingRate(projected, tokens, heads, dimHead);
 }

@@ -83,7 +83,12 @@ export function detectUnsupportedVariant(names: Iterable<string>): void {
   const mae = list.find((n) => /(^|\.)(decoder[._]|decoder_|mask_token$|enc_to_dec)/.test(n) || n.startsWith('decoder'));
   if (mae) throw new ModelError(`not supported yet: CRATE-MAE (found "${mae}")`);
   const alpha = list.find((n) => /\.fn\.D1?$/.test(n) || /(^|\.)conv_proj\./.test(n));
-  if (alpha) throw new ModelError(`not supported yet: CRATE-α (found "${alpha}")`);
+  // Reached only when the port's layout is absent (inferAnyConfig reads that layout as CRATE-α).
+  if (alpha) {
+    throw new ModelError(
+      `a CRATE-α key ("${alpha}") in a state dict without the CRATE-α port's layout: CRATE-α is read as the port saves it (conv1.weight, transformer.layers.ℓ.1.fn.D and D1; docs/MEASUREMENTS.md §1.1)`,
+    );
+  }
 }
 
 function anchor(shapes: Shapes, name: string, rank: number, pattern: string): readonly number[] {

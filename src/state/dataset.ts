@@ -14,14 +14,13 @@
 import { attentionMaps, type GridSize } from '../analysis/attention.ts';
 import { officialCodingRate, paperCodingRate } from '../analysis/codingRate.ts';
 import { meanStd, type StdKind } from '../analysis/dataset.ts';
-import type { LayerObjective } from '../analysis/objective.ts';
 import { bestHead, segmentHeads } from '../analysis/segmentation.ts';
 import { sparsity } from '../analysis/sparsity.ts';
-import type { CrateModel } from '../engine/model.ts';
+import type { AnyCrateModel } from '../engine/alphaModel.ts';
 import { imageToTensor, type RgbaImage } from '../engine/preprocess.ts';
-import type { ForwardOutputs } from '../engine/runner.ts';
+import { sparseCodeOf, type ForwardOutputs } from '../engine/runner.ts';
 import type { AdapterStatus } from './adapter.ts';
-import { modelWeightMeasuresAsync, objectiveOfLayer, type LayerWeightMeasures } from './analyse.ts';
+import { modelWeightMeasuresAsync, objectiveOfLayer, type ModelObjective, type ModelWeightMeasures } from './analyse.ts';
 import type { DatasetStats, MeanStd } from './store.ts';
 import type { SegmentationMethod } from './urlState.ts';
 
@@ -83,7 +82,7 @@ export class Yielder {
  * the sum over heads equals paperCodingRate over all heads, and the page gets
  * a turn between heads (a CRATE-B layer is ~150 ms of float64 matmul).
  */
-export async function paperRates(model: CrateModel, outputs: ForwardOutputs, yielder = new Yielder()): Promise<number[]> {
+export async function paperRates(model: AnyCrateModel, outputs: ForwardOutputs, yielder = new Yielder()): Promise<number[]> {
   const { tokens } = model.shape;
   const { dim, heads, dim_head: dh } = model.config;
   const rates: number[] = [];
@@ -103,8 +102,8 @@ export async function paperRates(model: CrateModel, outputs: ForwardOutputs, yie
  * Every layer's before/after objective values (docs/MEASUREMENTS.md §2.1),
  * giving the page a turn between layers (three float64 N×d×d products each).
  */
-export async function objectiveOfLayers(model: CrateModel, outputs: ForwardOutputs, yielder = new Yielder()): Promise<LayerObjective[]> {
-  const values: LayerObjective[] = [];
+export async function objectiveOfLayers(model: AnyCrateModel, outputs: ForwardOutputs, yielder = new Yielder()): Promise<ModelObjective[]> {
+  const values: ModelObjective[] = [];
   for (let l = 0; l < outputs.layers.length; l++) {
     values.push(objectiveOfLayer(model, outputs, l));
     await yielder.maybeYield();
@@ -113,7 +112,7 @@ export async function objectiveOfLayers(model: CrateModel, outputs: ForwardOutpu
 }
 
 /** The class token's attention map of every head, per layer, on the patch grid (float32 to halve what is kept). */
-export function classTokenMaps(model: CrateModel, outputs: ForwardOutputs): Float32Array[][] {
+export function classTokenMaps(model: AnyCrateModel, outputs: ForwardOutputs): Float32Array[][] {
   const { tokens, gridHeight, gridWidth } = model.shape;
   return outputs.layers.map((layer) =>
     attentionMaps(layer.attention, model.config.heads, tokens, { height: gridHeight, width: gridWidth }, 0).heads.map((m) => Float32Array.from(m)),
@@ -134,7 +133,7 @@ export interface ImageRecord {
   codingRate: number[];
   paperRate: number[];
   sparsity: number[];
-  /** docs/MEASUREMENTS.md §2.1, per layer. */
+  /** docs/MEASUREMENTS.md §2.1, per layer; the LASSO values are NaN for CRATE-α, where they are not defined (§1.1). */
   rateMssaOut: number[];
   lassoBefore: number[];
   lassoAfter: number[];
@@ -156,14 +155,14 @@ function argmax(values: ArrayLike<number>): number {
   return best;
 }
 
-export async function measureImage(model: CrateModel, outputs: ForwardOutputs, sample: DatasetSample, yielder = new Yielder()): Promise<ImageRecord> {
+export async function measureImage(model: AnyCrateModel, outputs: ForwardOutputs, sample: DatasetSample, yielder = new Yielder()): Promise<ImageRecord> {
   const { tokens } = model.shape;
   const { heads, dim_head: dh } = model.config;
   const record: ImageRecord = {
     label: sample.label,
     predicted: argmax(outputs.logits),
     codingRate: outputs.layers.map((l) => officialCodingRate(l.w, tokens, heads, dh)),
-    sparsity: outputs.layers.map((l) => sparsity(l.zNext).l0Fraction),
+    sparsity: outputs.layers.map((l) => sparsity(sparseCodeOf(l)).l0Fraction),
     paperRate: await paperRates(model, outputs, yielder),
     rateMssaOut: [],
     lassoBefore: [],
@@ -171,8 +170,8 @@ export async function measureImage(model: CrateModel, outputs: ForwardOutputs, s
   };
   for (const values of await objectiveOfLayers(model, outputs, yielder)) {
     record.rateMssaOut.push(values.rateMssaOut);
-    record.lassoBefore.push(values.lassoBefore);
-    record.lassoAfter.push(values.lassoAfter);
+    record.lassoBefore.push(values.lassoBefore ?? Number.NaN);
+    record.lassoAfter.push(values.lassoAfter ?? Number.NaN);
   }
   if (sample.mask) {
     record.maps = classTokenMaps(model, outputs);
@@ -183,7 +182,7 @@ export async function measureImage(model: CrateModel, outputs: ForwardOutputs, s
 }
 
 /** IoU per image per layer for the settings; undefined unless every image has a mask. */
-export async function datasetIoUs(model: CrateModel, records: readonly ImageRecord[], s: SegmentationSettings, yielder = new Yielder(), cancelled = () => false): Promise<number[][] | undefined> {
+export async function datasetIoUs(model: AnyCrateModel, records: readonly ImageRecord[], s: SegmentationSettings, yielder = new Yielder(), cancelled = () => false): Promise<number[][] | undefined> {
   if (records.length === 0 || records.some((r) => !r.maps || !r.mask || !r.imageSize)) return undefined;
   const grid = { height: model.shape.gridHeight, width: model.shape.gridWidth };
   const out: number[][] = [];
@@ -227,9 +226,12 @@ export function summariseDataset(
         paperRate: column(records, (r) => r.paperRate, layer, 'sample'),
         sparsity: column(records, (r) => r.sparsity, layer, 'population'),
         rateMssaOut: column(records, (r) => r.rateMssaOut, layer, 'sample'),
-        lassoBefore: column(records, (r) => r.lassoBefore, layer, 'population'),
-        lassoAfter: column(records, (r) => r.lassoAfter, layer, 'population'),
       };
+      // Absent, not NaN, where the LASSO objective is not defined (CRATE-α, docs/MEASUREMENTS.md §1.1): the views say why.
+      if (records.every((r) => Number.isFinite(r.lassoBefore[layer]) && Number.isFinite(r.lassoAfter[layer]))) {
+        entry.lassoBefore = column(records, (r) => r.lassoBefore, layer, 'population');
+        entry.lassoAfter = column(records, (r) => r.lassoAfter, layer, 'population');
+      }
       if (ious) {
         const stats = meanStd(ious.map((row) => [row[layer]]));
         entry.iou = { mean: stats.mean[0], std: stats.std[0] };
@@ -242,7 +244,7 @@ export function summariseDataset(
 }
 
 export interface DatasetRunOptions {
-  model: CrateModel;
+  model: AnyCrateModel;
   count: number;
   sample(index: number): Promise<DatasetSample>;
   forward(input: Float32Array): Promise<ForwardOutputs>;
@@ -282,12 +284,12 @@ export async function runDataset(options: DatasetRunOptions): Promise<ImageRecor
  * best-head IoU for the settings.
  */
 export async function imageExtras(
-  model: CrateModel,
+  model: AnyCrateModel,
   outputs: ForwardOutputs,
   truth: { mask: Uint8Array; image: GridSize } | undefined,
   s: SegmentationSettings,
   yielder = new Yielder(),
-): Promise<{ paperRate: number[]; objective: (LayerObjective & LayerWeightMeasures)[]; iou?: number[] }> {
+): Promise<{ paperRate: number[]; objective: (ModelObjective & ModelWeightMeasures)[]; iou?: number[] }> {
   const paperRate = await paperRates(model, outputs, yielder);
   const values = await objectiveOfLayers(model, outputs, yielder);
   const weights = await modelWeightMeasuresAsync(model, () => yielder.maybeYield());
@@ -295,7 +297,7 @@ export async function imageExtras(
   return { paperRate, objective, iou: truth ? imageIoUs(model, outputs, truth, s) : undefined };
 }
 
-export function imageIoUs(model: CrateModel, outputs: ForwardOutputs, truth: { mask: Uint8Array; image: GridSize }, s: SegmentationSettings): number[] {
+export function imageIoUs(model: AnyCrateModel, outputs: ForwardOutputs, truth: { mask: Uint8Array; image: GridSize }, s: SegmentationSettings): number[] {
   const grid = { height: model.shape.gridHeight, width: model.shape.gridWidth };
   return classTokenMaps(model, outputs).map((maps) => bestHeadIoU(maps, grid, truth.mask, truth.image, s));
 }

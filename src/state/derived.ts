@@ -18,7 +18,7 @@ import { codingRate } from '../analysis/codingRate.ts';
 import { pcaImage, type PcaImage } from '../analysis/pca.ts';
 import { bestHead, meanIoU, segmentHeads, topFractionCount, type BestHead, type HeadSegmentation } from '../analysis/segmentation.ts';
 import { logHistogram, type LogHistogram } from '../analysis/sparsity.ts';
-import type { LayerOutputs } from '../engine/runner.ts';
+import { sparseCodeOf, type LayerOutputs } from '../engine/runner.ts';
 import type { DatasetStats, MeanStd, RunResult } from './store.ts';
 import type { HeadChoice, RateVariant, SegmentationMethod } from './urlState.ts';
 
@@ -74,11 +74,11 @@ export function cycleHead(head: HeadChoice, heads: number, step: 1 | -1): HeadCh
 
 // ─── Layer detail ────────────────────────────────────────────────────────────
 
-/** Histogram of Z^{ℓ+1} (docs/MEASUREMENTS.md §2, sparsity): zeros apart, positive values in log-spaced bins. */
+/** Histogram of Z^{ℓ+1}, or of CRATE-α's sparse code z2 (docs/MEASUREMENTS.md §2, §1.1): zeros apart, positive values in log-spaced bins. */
 export function histogramOf(run: RunResult, layer: number): LogHistogram | string {
   const out = layerOutputs(run, layer);
   if (typeof out === 'string') return out;
-  return memo(run, `hist:${layer}`, () => logHistogram(out.zNext));
+  return memo(run, `hist:${layer}`, () => logHistogram(sparseCodeOf(out)));
 }
 
 /** Attention maps of one query token for every head and their mean (docs/MEASUREMENTS.md §2, attention maps). */

@@ -4,7 +4,10 @@
  * `engine` link property), and always runs a second, independent engine on
  * the same image so the deviation between ours and onnxruntime-web is shown.
  */
+import { isAlphaModel } from '../engine/alphaModel.ts';
+import { createAlphaCpuRunner } from '../engine/cpu/alphaReference.ts';
 import { createCpuRunner } from '../engine/cpu/cpuRunner.ts';
+import { AlphaGpuEngine, checkAlphaSupported, createAlphaGpuRunner } from '../engine/gpu/alphaEngine.ts';
 import { requestBrowserDevice } from '../engine/gpu/browserDevice.ts';
 import { CrateGpuEngine, checkSupported } from '../engine/gpu/engine.ts';
 import { createGpuRunner } from '../engine/gpu/gpuRunner.ts';
@@ -39,7 +42,9 @@ export function forwardFlops(model: LoadedModel['model']): number {
   const { dim: d, depth, heads, dim_head: dh } = model.config;
   const { tokens: n, patchDim } = model.shape;
   const inner = heads * dh;
-  const perLayer = 2 * n * d * inner * 2 + 2 * 2 * n * n * inner + 2 * 2 * n * d * d;
+  // CRATE's ISTA step is two d×d products; CRATE-α's two-step block is four N×d×r·d products (a·D, z1·Dᵀ, ·D, z2·D1ᵀ), §1.1.
+  const ista = isAlphaModel(model) ? 4 * 2 * n * d * model.config.ratio * d : 2 * 2 * n * d * d;
+  const perLayer = 2 * n * d * inner * 2 + 2 * 2 * n * n * inner + ista;
   return depth * perLayer + 2 * (n - 1) * patchDim * d;
 }
 
@@ -49,7 +54,9 @@ function isSoftware(adapter: AdapterStatus): boolean {
 
 function wgslProblem(loaded: LoadedModel): string | undefined {
   try {
-    checkSupported(loaded.model);
+    // CRATE-α's kernels need d and dh multiples of 4 (alphaEngine.ts); other shapes run on the CPU reference.
+    if (isAlphaModel(loaded.model)) checkAlphaSupported(loaded.model);
+    else checkSupported(loaded.model);
     return undefined;
   } catch (error) {
     return (error as Error).message;
@@ -125,8 +132,10 @@ function browserDevice(): Promise<GPUDevice> {
 export async function createRunner(kind: EngineKind, loaded: LoadedModel, onDeviceLost?: (message: string) => void): Promise<ModelRunner> {
   switch (kind) {
     case 'cpu':
-      return createCpuRunner(loaded.model);
+      return isAlphaModel(loaded.model) ? createAlphaCpuRunner(loaded.model) : createCpuRunner(loaded.model);
     case 'wgsl': {
+      // CRATE-α's engine uploads everything at once; CRATE's streams its weights in slices (engine.ts).
+      if (isAlphaModel(loaded.model)) return createAlphaGpuRunner(AlphaGpuEngine.create(await browserDevice(), loaded.model));
       const engine = await CrateGpuEngine.createInSlices(await browserDevice(), loaded.model, {
         recreateDevice: () => {
           device = undefined;

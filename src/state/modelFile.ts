@@ -4,16 +4,18 @@
  * (`torch.save` zip). The format is read from the bytes, not trusted from the
  * name: a PNG renamed .onnx is refused as a PNG.
  */
+import type { AnyCrateModel } from '../engine/alphaModel.ts';
 import { MAX_HEADS } from '../engine/config.ts';
-import { modelFromSafetensorsAuto, type InferOptions } from '../engine/inferConfig.ts';
-import type { CrateModel } from '../engine/model.ts';
-import { modelFromOnnx } from '../engine/onnx/onnxModel.ts';
-import { modelFromPth, type ProgressCallback } from '../engine/pth/index.ts';
+import { anyModelFromTensors, inferAnyConfig, isAlphaStateDict, modelFromSafetensorsAuto, type InferOptions } from '../engine/inferConfig.ts';
+import { anyModelFromOnnx } from '../engine/onnx/onnxModel.ts';
+import { anyModelFromPth, type ProgressCallback } from '../engine/pth/index.ts';
+import { readSafetensors } from '../engine/safetensors.ts';
 import { sniffImage } from './imageInput.ts';
 
 /** A parsed model plus what the engines need beside it. */
 export interface LoadedModel {
-  model: CrateModel;
+  /** Either family (docs/MEASUREMENTS.md §1, §1.1); `model.config.arch` tells which. */
+  model: AnyCrateModel;
   /** The ONNX bytes onnxruntime-web runs; undefined for safetensors and .pth models (ORT cannot run them). */
   onnx?: Uint8Array;
   card?: Record<string, unknown>;
@@ -82,8 +84,9 @@ export interface OpenOptions extends InferOptions {
 /**
  * Parses a model file of any supported format. Throws an Error with a
  * one-line message naming the file and the problem (a hostile pickle names
- * the global it refused, a truncated archive says so, CRATE-α is "not
- * supported yet").
+ * the global it refused, a truncated archive says so, CRATE-MAE is "not
+ * supported yet"). CRATE-α `.pth` files (the port's plain state dict) and α
+ * ONNX exports open as CrateAlphaModel (docs/MEASUREMENTS.md §1.1).
  */
 export async function openModelBytes(name: string, bytes: Uint8Array, options: OpenOptions = {}): Promise<OpenedModel> {
   const label = shortName(name);
@@ -97,15 +100,15 @@ export async function openModelBytes(name: string, bytes: Uint8Array, options: O
   try {
     switch (format) {
       case 'onnx': {
-        const { model, card } = modelFromOnnx(bytes);
+        const { model, card } = anyModelFromOnnx(bytes);
         return { model, card, onnx: bytes, bytes: bytes.byteLength, format, configFrom: 'file', notes: [] };
       }
       case 'safetensors': {
-        const { model, notes } = modelFromSafetensorsAuto(bytes, options);
+        const { model, notes } = safetensorsModel(bytes, options);
         return { model, bytes: bytes.byteLength, format, configFrom: notes.length ? 'inferred' : 'file', notes };
       }
       case 'pth': {
-        const { model, notes } = await modelFromPth(bytes, { heads: options.heads, overrides: options.overrides, onProgress: options.onProgress, signal: options.signal });
+        const { model, notes } = await anyModelFromPth(bytes, { heads: options.heads, overrides: options.overrides, onProgress: options.onProgress, signal: options.signal });
         return { model, bytes: bytes.byteLength, format, configFrom: 'inferred', notes };
       }
     }
@@ -115,12 +118,20 @@ export async function openModelBytes(name: string, bytes: Uint8Array, options: O
   }
 }
 
+/** A safetensors model of either family: a config-less CRATE-α state dict in the port's layout (docs/MEASUREMENTS.md §1.1) too. */
+function safetensorsModel(bytes: Uint8Array, options: InferOptions): { model: AnyCrateModel; notes: string[] } {
+  const { tensors, metadata } = readSafetensors(bytes);
+  if (metadata.config !== undefined || !isAlphaStateDict(tensors.keys())) return modelFromSafetensorsAuto(bytes, options);
+  const { config, notes } = inferAnyConfig(new Map([...tensors].map(([name, t]) => [name, t.shape] as const)), options);
+  return { model: anyModelFromTensors(config, tensors), notes };
+}
+
 /**
  * Head counts the MSSA width allows: every divisor of heads·dh (U is [heads·dh, d]
  * whatever the split) up to the config's MAX_HEADS, so the form never offers a
  * count the config would then refuse (issue 20 #16).
  */
-export function headChoices(model: CrateModel): number[] {
+export function headChoices(model: AnyCrateModel): number[] {
   const inner = model.config.heads * model.config.dim_head;
   const out: number[] = [];
   for (let h = 1; h <= Math.min(inner, MAX_HEADS); h++) if (inner % h === 0) out.push(h);

@@ -9,7 +9,7 @@
  * sample set cancels it.
  */
 import type { GridSize } from '../analysis/attention.ts';
-import type { CrateModel } from '../engine/model.ts';
+import type { AnyCrateModel } from '../engine/alphaModel.ts';
 import { imageToTensor, type RgbaImage } from '../engine/preprocess.ts';
 import type { ForwardOutputs } from '../engine/runner.ts';
 import { classTokenMaps, Yielder } from './dataset.ts';
@@ -33,7 +33,7 @@ export interface SampleTensors {
 export interface SampleTensorsRun {
   key: string;
   modelId: string;
-  model: CrateModel;
+  model: AnyCrateModel;
   count: number;
   sample: (index: number) => Promise<{ image: RgbaImage }>;
   forward: (input: Float32Array) => Promise<ForwardOutputs>;

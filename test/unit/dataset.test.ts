@@ -220,7 +220,7 @@ describe('runDataset and its records', () => {
     const afterFirst = pauses;
     const second = (await imageExtras(fresh, outputs, undefined, { seg: 'top', p: 0.6, tau: 0.6 }, counting)).objective;
     expect(first[0].headCoherence.matrix).toHaveLength(fresh.config.heads ** 2);
-    expect(first[0].dictionary.gramDeviation).toBeGreaterThan(0);
+    expect(first[0].dictionary!.gramDeviation).toBeGreaterThan(0);
     expect(second[1].headCoherence).toBe(first[1].headCoherence); // the cached object, not a recomputation
     expect(modelWeightMeasures(fresh)[2].headCoherence).toBe(first[2].headCoherence);
     expect(pauses - afterFirst).toBeLessThan(afterFirst); // the second image skips the weight-only work and its pauses

@@ -151,12 +151,12 @@ describe('inferConfig', () => {
     expect(() => inferConfig(gap, { heads: 2 })).toThrow('missing tensor "transformer.layers.2.0.norm.weight"');
   });
 
-  it('refuses CRATE-α and CRATE-MAE by their keys', () => {
+  it('refuses CRATE-MAE by its keys, and CRATE-α keys outside the port layout', () => {
     const alpha = new Map(shapesOf({ dim: 384, depth: 1, heads: 6, dim_head: 64 }));
     alpha.delete('transformer.layers.0.1.fn.weight');
     alpha.set('transformer.layers.0.1.fn.D', [384, 1536]).set('transformer.layers.0.1.fn.D1', [384, 1536]);
-    expect(() => inferConfig(alpha)).toThrow('not supported yet: CRATE-α (found "transformer.layers.0.1.fn.D")');
-    expect(() => detectUnsupportedVariant(['conv_proj.weight', 'cls_token'])).toThrow('not supported yet: CRATE-α');
+    expect(() => inferConfig(alpha)).toThrow('a CRATE-α key ("transformer.layers.0.1.fn.D") in a state dict without the CRATE-α port\'s layout');
+    expect(() => detectUnsupportedVariant(['conv_proj.weight', 'cls_token'])).toThrow('without the CRATE-α port\'s layout');
     const mae = new Map(shapesOf({ dim: 384, depth: 1, heads: 6, dim_head: 64 })).set('mask_token', [1, 1, 384]).set('decoder_pos_embed', [1, 197, 256]);
     expect(() => inferConfig(mae)).toThrow(/^not supported yet: CRATE-MAE/);
     expect(() => detectUnsupportedVariant(['decoder.layers.0.0.fn.qkv.weight'])).toThrow('not supported yet: CRATE-MAE');
