@@ -10,6 +10,7 @@ import { anyModelFromTensors, inferAnyConfig, isAlphaStateDict, modelFromSafeten
 import { anyModelFromOnnx } from '../engine/onnx/onnxModel.ts';
 import { anyModelFromPth, type ProgressCallback } from '../engine/pth/index.ts';
 import { readSafetensors } from '../engine/safetensors.ts';
+import { withFallbackClassNames } from './classNames.ts';
 import { sniffImage } from './imageInput.ts';
 
 /** A parsed model plus what the engines need beside it. */
@@ -89,6 +90,13 @@ export interface OpenOptions extends InferOptions {
  * ONNX exports open as CrateAlphaModel (docs/MEASUREMENTS.md §1.1).
  */
 export async function openModelBytes(name: string, bytes: Uint8Array, options: OpenOptions = {}): Promise<OpenedModel> {
+  const opened = await openModelFormat(name, bytes, options);
+  // A 1000-class model without names gets ImageNet-1k's, said in its notes (classNames.ts).
+  const { model, note } = withFallbackClassNames(opened.model);
+  return note ? { ...opened, model, notes: [...opened.notes, note] } : opened;
+}
+
+async function openModelFormat(name: string, bytes: Uint8Array, options: OpenOptions): Promise<OpenedModel> {
   const label = shortName(name);
   const format = sniffModelFormat(bytes);
   const ext = Object.keys(EXPECTED).find((e) => label.toLowerCase().endsWith(e));
