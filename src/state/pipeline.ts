@@ -69,6 +69,7 @@ function summarise(source: ModelSource, loaded: LoadedModel): ModelSummary {
     heads: config.heads,
     dimHead: config.dim_head,
     numClasses: config.num_classes,
+    arch: config.arch,
     mean: config.mean,
     std: config.std,
   };

@@ -58,6 +58,8 @@ export interface ModelSummary {
   heads: number;
   dimHead: number;
   numClasses: number;
+  /** The model family (docs/MEASUREMENTS.md §1, §1.1; absent: CRATE): views say where a CRATE figure is not defined for CRATE-α. */
+  arch?: 'crate' | 'crate-alpha';
   /** Per-channel normalisation (x − mean)/std of the input on [0, 1] pixels, for an export's provenance. */
   mean?: number[];
   std?: number[];

@@ -1,4 +1,5 @@
 import { meanOffDiagonal } from '../analysis/coherence.ts';
+import { ALPHA_LASSO_NOTE } from '../state/analyse.ts';
 import { useApp, type RunResult } from '../state/store.ts';
 import { renderHeatmap } from '../viz/heatmap.ts';
 import { useD3 } from './useD3.ts';
@@ -32,6 +33,7 @@ export function CoherenceView({ result }: { result: RunResult }) {
       <svg ref={ref} className="figure-svg" data-figure="coherence" data-testid="coherence" role="group" aria-label={`Head coherence of layer ${layer}`} />
       <figcaption className="small muted">
         Entry (k, j) = ‖Q_kᵀQ_j‖²_F / dh, Q_k an orthonormal basis of head k’s rows of U^ℓ: 1 = the same subspace, 0 = orthogonal.
+        {result.model.arch === 'crate-alpha' && <span data-testid="dictionary-not-defined"> Dictionary incoherence: {ALPHA_LASSO_NOTE}.</span>}
         {dictionary &&
           ` Dictionary D^ℓ: ‖DᵀD − I‖_F/√d = ${dictionary.gramDeviation.toFixed(3)}; column norms ${dictionary.columnNorms.min.toFixed(3)}–${dictionary.columnNorms.max.toFixed(3)} (mean ${dictionary.columnNorms.mean.toFixed(3)} ± ${dictionary.columnNorms.std.toFixed(3)}).`}
       </figcaption>

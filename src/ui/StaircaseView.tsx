@@ -1,4 +1,5 @@
 import { useMemo } from 'react';
+import { ALPHA_LASSO_NOTE } from '../state/analyse.ts';
 import { useApp, type RunResult } from '../state/store.ts';
 import { datasetStaircaseSteps, descendingCount, renderStaircase, staircaseSteps, type StaircaseStep } from '../viz/staircase.ts';
 import { useD3 } from './useD3.ts';
@@ -23,6 +24,14 @@ export function StaircaseView({ result }: { result: RunResult }) {
     return steps.missing ? undefined : steps;
   }, [dataset, stats, result.modelId, result.layers.length]);
   const ref = useD3((svg) => renderStaircase(svg, { image, dataset: bands, selected: layer, onSelect: (l) => select({ layer: l }) }));
+  // CRATE-α: the ISTA half-steps are not defined (docs/MEASUREMENTS.md §1.1); say so rather than draw half a staircase.
+  if (result.model.arch === 'crate-alpha') {
+    return (
+      <p className="muted" data-testid="staircase-not-defined">
+        No objective staircase: the LASSO objective of its ISTA half-steps is {ALPHA_LASSO_NOTE}.
+      </p>
+    );
+  }
   if (image.missing) return <p className="muted">No objective staircase: {image.missing}.</p>;
   const mssa = descendingCount(image.steps, 'mssa');
   const ista = descendingCount(image.steps, 'ista');
