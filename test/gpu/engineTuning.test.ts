@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryTuningStore } from '../../src/kernels/autotune.ts';
 import { ATTENTION_VARIANTS, type AttentionVariantName } from '../../src/kernels/attention.ts';
 import { MATMUL_VARIANTS, type MatmulVariantName } from '../../src/kernels/matmul.ts';
-import { BASELINE_VARIANTS, DEFAULT_VARIANTS } from '../../src/kernels/variants.ts';
+import { BASELINE_VARIANTS, DEFAULT_VARIANTS, type KernelVariants } from '../../src/kernels/variants.ts';
 import { CrateGpuEngine } from '../../src/engine/gpu/engine.ts';
 import { goldenTensor, loadFixture, relativeError } from '../helpers/fixtures.ts';
 import { testGpu } from '../helpers/gpu.ts';
@@ -16,10 +16,12 @@ const expected = goldenTensor(fixture, 'input.0.logits');
 const TOLERANCE = 1e-4;
 
 describe('engine kernel variants', () => {
-  const combinations = (Object.keys(MATMUL_VARIANTS) as MatmulVariantName[]).flatMap((matmul) =>
-    (Object.keys(ATTENTION_VARIANTS) as AttentionVariantName[]).map((attention) => ({ matmul, attention })),
+  const combinations: KernelVariants[] = (Object.keys(MATMUL_VARIANTS) as MatmulVariantName[]).flatMap((matmul) =>
+    (Object.keys(ATTENTION_VARIANTS) as AttentionVariantName[]).map((attention) => ({ matmul, attention, qkvNorm: 'fused' as const })),
   );
-  it.each(combinations)('matmul $matmul, attention $attention matches the fixture logits and reports its variants', async (variants) => {
+  // LN1 as its own dispatch, with each matmul variant (the attention variant does not meet it).
+  combinations.push(...(Object.keys(MATMUL_VARIANTS) as MatmulVariantName[]).map((matmul) => ({ matmul, attention: DEFAULT_VARIANTS.attention, qkvNorm: 'separate' as const })));
+  it.each(combinations)('matmul $matmul, attention $attention, LN1 $qkvNorm matches the fixture logits and reports its variants', async (variants) => {
     const { device } = await testGpu();
     const engine = CrateGpuEngine.create(device, fixture.model, { variants });
     try {
@@ -58,11 +60,13 @@ describe('engine tuning', () => {
       expect(info.tuning).toBe('tuned');
       expect(Object.keys(info.tuningTimings.matmul ?? {}).sort()).toEqual(Object.keys(MATMUL_VARIANTS).sort());
       expect(Object.keys(info.tuningTimings.attention ?? {}).sort()).toEqual(Object.keys(ATTENTION_VARIANTS).sort());
+      expect(Object.keys(info.tuningTimings.qkvNorm ?? {}).sort()).toEqual(['fused', 'separate']);
       for (const ms of Object.values(info.tuningTimings.matmul ?? {})) expect(ms).toBeGreaterThan(0);
       expect(notes.some((n) => n.startsWith('tuning matmul'))).toBe(true);
       const fastest = (timings: Record<string, number>) => Object.entries(timings).sort((a, b) => a[1] - b[1])[0][0];
       expect(info.variants.matmul).toBe(fastest(info.tuningTimings.matmul!));
       expect(info.variants.attention).toBe(fastest(info.tuningTimings.attention!));
+      expect(info.variants.qkvNorm).toBe(fastest(info.tuningTimings.qkvNorm!));
       expect(relativeError((await first.run(image)).logits, expected)).toBeLessThanOrEqual(TOLERANCE);
 
       const cached = await second.tune({ store });

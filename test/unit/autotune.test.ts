@@ -30,9 +30,9 @@ function fakeTimer(ms: Record<string, number>, failing: string[] = []) {
 
 describe('tune', () => {
   it('chooses the fastest variant of each kernel', async () => {
-    const { options } = fakeTimer({ 'matmul/4x4': 40, 'matmul/4x8': 30, 'matmul/8x4': 12, 'matmul/8x8': 20, 'attention/pairs': 90, 'attention/blocked': 25 });
+    const { options } = fakeTimer({ 'matmul/4x4': 40, 'matmul/4x8': 30, 'matmul/8x4': 12, 'matmul/8x8': 20, 'attention/pairs': 90, 'attention/blocked': 25, 'qkvNorm/fused': 7 });
     const result = await tune({ ...options, budgetMs: 10_000 });
-    expect(result.variants).toEqual({ matmul: '8x4', attention: 'blocked' });
+    expect(result.variants).toEqual({ matmul: '8x4', attention: 'blocked', qkvNorm: 'fused' });
     expect(result.timings.matmul).toEqual({ ...Object.fromEntries(Object.keys(MATMUL_VARIANTS).map((v) => [v, 100])), '4x4': 40, '4x8': 30, '8x4': 12, '8x8': 20 });
   });
 
@@ -55,7 +55,7 @@ describe('tune', () => {
   it('drops a variant whose timing fails and keeps the others in the race', async () => {
     const { options } = fakeTimer({ 'matmul/4x8': 1, 'attention/pairs': 1 }, ['matmul/4x8']);
     const result = await tune({ ...options, budgetMs: 10_000 });
-    expect(result.variants).toEqual({ matmul: DEFAULT_VARIANTS.matmul, attention: 'pairs' });
+    expect(result.variants).toEqual({ ...DEFAULT_VARIANTS, attention: 'pairs' });
     expect(result.timings.matmul).not.toHaveProperty('4x8');
   });
 
@@ -63,7 +63,10 @@ describe('tune', () => {
     const { options, calls } = fakeTimer({});
     await tune({ ...options, budgetMs: 10_000 });
     // Every current variant needs no feature, so all are candidates without any.
-    const all = [...Object.keys(MATMUL_VARIANTS).map((v) => `matmul/${v}`), ...Object.keys(ATTENTION_VARIANTS).map((v) => `attention/${v}`)];
+    const all = (Object.keys(TUNABLE_KERNELS) as TunableKernel[]).flatMap((kernel) => Object.keys(TUNABLE_KERNELS[kernel]).map((v) => `${kernel}/${v}`));
+    expect(all).toContain('matmul/4x4');
+    expect(all).toContain('attention/pairs');
+    expect(all).toContain('qkvNorm/fused');
     expect(new Set(calls)).toEqual(new Set(all));
   });
 });
@@ -72,7 +75,7 @@ describe('chooseVariants', () => {
   it('tunes once per adapter and shape, then reuses the cached choice', async () => {
     const store = new MemoryTuningStore();
     const key = tuningKey('vendor/arch/device', SHAPE);
-    const first = fakeTimer({ 'matmul/4x4': 1, 'attention/pairs': 1 });
+    const first = fakeTimer({ 'matmul/4x4': 1, 'attention/pairs': 1, 'qkvNorm/fused': 1 });
     expect(await chooseVariants({ ...first.options, budgetMs: 10_000, store, key })).toMatchObject({ source: 'tuned', variants: BASELINE_VARIANTS });
     const second = fakeTimer({});
     expect(await chooseVariants({ ...second.options, budgetMs: 10_000, store, key })).toMatchObject({ source: 'cached', variants: BASELINE_VARIANTS });
@@ -108,7 +111,7 @@ describe('chooseVariants', () => {
   it('discards a cached entry naming an unknown variant, and tunes again', async () => {
     const store = new MemoryTuningStore();
     const key = tuningKey('x', SHAPE);
-    store.set(key, JSON.stringify({ matmul: '16x16', attention: 'blocked' }));
+    store.set(key, JSON.stringify({ ...DEFAULT_VARIANTS, matmul: '16x16' }));
     const result = await chooseVariants({ ...fakeTimer({}).options, budgetMs: 10_000, store, key });
     expect(result.source).toBe('tuned');
     store.set(key, 'not json');

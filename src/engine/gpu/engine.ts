@@ -3,13 +3,15 @@
  * ("plan") per capture request, buffers reused across runs, and nothing read
  * back that was not asked for. docs/MEASUREMENTS.md §1 is the forward pass; the kernel
  * sequence per layer is
- *   W  = LN1(Z)·Uᵀ                 matmul, LayerNorm fused into A
+ *   W  = LN1(Z)·Uᵀ                 matmul, LayerNorm fused into A, or a
+ *                                  layerNorm dispatch first (qkvNorm variant)
  *   O  = softmax(W_k W_kᵀ/√dh)·W_k  attention, online softmax
  *   Z½ = Z + O·to_outᵀ + b          matmul, bias and residual fused
  *   X  = LN2(Z½)                    layerNorm
  *   R  = X − X·Dᵀ                   matmul, residual fused
  *   Z⁺ = ReLU(X + η·R·D − ηλ)       matmul, scale, shift, residual, ReLU fused
- * i.e. six dispatches per layer.
+ * i.e. six dispatches per layer (seven with LN1 separate). The variant of
+ * each kernel is chosen by `tune()` (src/kernels/autotune.ts).
  */
 import { attentionDispatch, attentionParams, MAX_DIM_HEAD } from '../../kernels/attention.ts';
 import { layerNormDispatch, layerNormParams } from '../../kernels/layerNorm.ts';
@@ -110,6 +112,11 @@ interface Scratch {
   x: GPUBuffer;
   r: GPUBuffer;
   z: GPUBuffer;
+  /** LN1(Z) without affine, when LN1 runs as its own dispatch (qkvNorm 'separate'). */
+  zNorm: GPUBuffer;
+  /** γ = 1 and β = 0 for that LayerNorm: the real γ, β are folded into the qkv weights. */
+  unitGamma: GPUBuffer;
+  zeroBeta: GPUBuffer;
   pooled: GPUBuffer;
   logits: GPUBuffer;
   logitsReadback: GPUBuffer;
@@ -304,7 +311,7 @@ export class CrateGpuEngine {
 
   /** Plans are built for one set of variants: a new choice drops them. */
   private useVariants(variants: KernelVariants): void {
-    if (variants.matmul === this.variants.matmul && variants.attention === this.variants.attention) return;
+    if ((Object.keys(variants) as TunableKernel[]).every((kernel) => variants[kernel] === this.variants[kernel])) return;
     this.variants = { ...variants };
     for (const key of [...this.state.plans.keys()]) this.dropPlan(key);
   }
@@ -384,6 +391,9 @@ export class CrateGpuEngine {
       x: arena.activation('LN2(Z½)', N * d),
       r: arena.activation('R', N * d),
       z: arena.activation('Z', N * d),
+      zNorm: arena.activation('LN1(Z) without affine', N * d),
+      unitGamma: arena.storage('unit γ', new Float32Array(d).fill(1)),
+      zeroBeta: arena.storage('zero β', new Float32Array(d)),
       pooled: arena.activation('pooled', d),
       logits: arena.activation('logits', config.num_classes),
       logitsReadback: arena.create('logits readback', config.num_classes * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
@@ -503,8 +513,14 @@ export class CrateGpuEngine {
       const zNext = keepNext ? arena.activation(`capture layer ${l} zNext`, N * d) : scratch.z;
       if (set.has('zNext')) locations.set(`${l}:zNext`, { buffer: zNext, floats: N * d });
 
+      if (this.variants.qkvNorm === 'separate') {
+        // Timed as part of qkv (role), which it replaces the fusion of.
+        const norm = layerNormDispatch(layerNormShape, { params: this.paramsBuffer('ista norm', layerNormParams(layerNormShape)), x: zIn, gamma: scratch.unitGamma, beta: scratch.zeroBeta, out: scratch.zNorm, unused: scratch.unused }, scope);
+        dispatches.push({ ...norm, role: 'qkv' }, this.matmul({}, { M: N, N: inner, K: d }, { a: scratch.zNorm, b: layer.qkvFolded, bias: layer.qkvBias, out: w }, scope, 'qkv'));
+      } else {
+        dispatches.push(this.matmul({ normA: true }, { M: N, N: inner, K: d }, { a: zIn, b: layer.qkvFolded, bias: layer.qkvBias, out: w }, scope, 'qkv'));
+      }
       dispatches.push(
-        this.matmul({ normA: true }, { M: N, N: inner, K: d }, { a: zIn, b: layer.qkvFolded, bias: layer.qkvBias, out: w }, scope, 'qkv'),
         attentionDispatch(attentionShape, set.has('attention'), { params: this.paramsBuffer('attention', attentionParams(attentionShape)), w, out: scratch.o, probabilities }, scope, this.variants.attention),
         this.matmul({}, { M: N, N: d, K: inner }, { a: scratch.o, b: layer.outWeight, bias: layer.outBias, residual: zIn, out: zHalf }, scope, 'to_out'),
         layerNormDispatch(layerNormShape, { params: this.paramsBuffer('ista norm', layerNormParams(layerNormShape)), x: zHalf, gamma: layer.istaGamma, beta: layer.istaBeta, out: scratch.x, unused: scratch.unused }, scope),

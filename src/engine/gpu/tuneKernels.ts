@@ -8,10 +8,11 @@
  * not reorder.
  */
 import { attentionDispatch, attentionParams, type AttentionVariantName } from '../../kernels/attention.ts';
+import { layerNormDispatch, layerNormParams } from '../../kernels/layerNorm.ts';
 import { matmulDispatch, matmulParams, type MatmulVariantName } from '../../kernels/matmul.ts';
 import { encodeDispatch, PipelineCache, prepare, type Dispatch } from '../../kernels/program.ts';
 import type { TuningShape } from '../../kernels/autotune.ts';
-import type { TunableKernel } from '../../kernels/variants.ts';
+import { DEFAULT_VARIANTS, type TunableKernel } from '../../kernels/variants.ts';
 import { BufferArena } from './arena.ts';
 
 function noise(length: number, seed: number): Float32Array {
@@ -30,7 +31,8 @@ export interface KernelTimer {
 
 /**
  * The dispatches one timing of a kernel runs: the model's qkv and ISTA-step
- * products for matmul, its attention for attention. Given the engine's
+ * products for matmul, its attention for attention, and for qkvNorm the qkv
+ * product with LN1 fused or run before it (with the default matmul variant). Given the engine's
  * pipeline cache, the chosen variant's pipelines are compiled once, here.
  */
 export function createKernelTimer(device: GPUDevice, shape: TuningShape, cache = new PipelineCache(device), now: () => number = () => performance.now()): KernelTimer {
@@ -45,6 +47,11 @@ export function createKernelTimer(device: GPUDevice, shape: TuningShape, cache =
   const outW = arena.activation('tune W out', N * inner);
   const outZ = arena.activation('tune Z out', N * d);
   const unused = arena.activation('tune unused', 4);
+  const normalised = arena.activation('tune LN1(Z)', N * d);
+  const unitGamma = arena.storage('tune unit γ', new Float32Array(d).fill(1));
+  const zeroBeta = arena.storage('tune zero β', new Float32Array(d));
+  const normShape = { rows: N, cols: d };
+  const normParams = arena.uniform('tune norm params', layerNormParams(normShape));
   const qkvShape = { M: N, N: inner, K: d };
   const stepShape = { M: N, N: d, K: d, alpha: 0.1, beta: 1, shift: -0.01 };
   const attentionShape = { tokens: N, heads, dimHead };
@@ -52,13 +59,26 @@ export function createKernelTimer(device: GPUDevice, shape: TuningShape, cache =
   const stepParams = arena.uniform('tune step params', matmulParams(stepShape));
   const attnParams = arena.uniform('tune attention params', attentionParams(attentionShape));
 
-  const dispatches = (kernel: TunableKernel, variant: string): Dispatch[] =>
-    kernel === 'matmul'
-      ? [
-          matmulDispatch({ normA: true, bias: true }, qkvShape, { params: qkvParams, a: z, b: qkv, bias, residual: unused, out: outW }, 'tune', variant as MatmulVariantName),
+  const qkvProduct = (normA: boolean, a: GPUBuffer, matmul: MatmulVariantName) =>
+    matmulDispatch({ normA, bias: true }, qkvShape, { params: qkvParams, a, b: qkv, bias, residual: unused, out: outW }, 'tune', matmul);
+  const dispatches = (kernel: TunableKernel, variant: string): Dispatch[] => {
+    switch (kernel) {
+      case 'matmul':
+        return [
+          qkvProduct(true, z, variant as MatmulVariantName),
           matmulDispatch({ residual: true, relu: true }, stepShape, { params: stepParams, a: z, b: dictionary, bias: unused, residual: z, out: outZ }, 'tune', variant as MatmulVariantName),
-        ]
-      : [attentionDispatch(attentionShape, false, { params: attnParams, w, out: outW, probabilities: unused }, 'tune', variant as AttentionVariantName)];
+        ];
+      case 'attention':
+        return [attentionDispatch(attentionShape, false, { params: attnParams, w, out: outW, probabilities: unused }, 'tune', variant as AttentionVariantName)];
+      case 'qkvNorm':
+        return variant === 'fused'
+          ? [qkvProduct(true, z, DEFAULT_VARIANTS.matmul)]
+          : [
+              layerNormDispatch(normShape, { params: normParams, x: z, gamma: unitGamma, beta: zeroBeta, out: normalised, unused }, 'tune'),
+              qkvProduct(false, normalised, DEFAULT_VARIANTS.matmul),
+            ];
+    }
+  };
 
   const warmed = new Set<string>();
   const runOnce = async (kernel: TunableKernel, variant: string): Promise<number> => {
