@@ -6,7 +6,7 @@
  * torchvision's order). The model description says so in a note.
  */
 import type { AnyCrateModel } from '../engine/alphaModel.ts';
-import imagenet1kClasses from '../data/imagenet1kClasses.json';
+import imagenet1kClasses from '../data/imagenet1kClasses.json' with { type: 'json' };
 import { hasDefaultLabels } from './labels.ts';
 
 export const IMAGENET_1K_CLASSES: readonly string[] = imagenet1kClasses;
