@@ -137,7 +137,7 @@ function pilPass(src: Uint8Array, width: number, height: number, outSize: number
 }
 
 /** Python's round(): halves go to the even neighbour (torchvision's center_crop uses it). */
-function roundHalfEven(x: number): number {
+export function roundHalfEven(x: number): number {
   const r = Math.round(x);
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }

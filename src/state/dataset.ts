@@ -17,10 +17,11 @@ import { meanStd, type StdKind } from '../analysis/dataset.ts';
 import { bestHead, segmentHeads } from '../analysis/segmentation.ts';
 import { sparsity } from '../analysis/sparsity.ts';
 import type { AnyCrateModel } from '../engine/alphaModel.ts';
-import { imageToTensor, type RgbaImage } from '../engine/preprocess.ts';
+import type { RgbaImage } from '../engine/preprocess.ts';
 import { sparseCodeOf, type ForwardOutputs } from '../engine/runner.ts';
 import type { AdapterStatus } from './adapter.ts';
 import { modelWeightMeasuresAsync, objectiveOfLayer, type ModelObjective, type ModelWeightMeasures } from './analyse.ts';
+import { modelInput, type PrepChoice } from './inputPreprocessing.ts';
 import type { DatasetStats, MeanStd } from './store.ts';
 import type { SegmentationMethod } from './urlState.ts';
 
@@ -245,6 +246,8 @@ export function summariseDataset(
 
 export interface DatasetRunOptions {
   model: AnyCrateModel;
+  /** The preprocessing the main view uses (inputPreprocessing.ts); 'auto' when not given. */
+  prep?: PrepChoice;
   count: number;
   sample(index: number): Promise<DatasetSample>;
   forward(input: Float32Array): Promise<ForwardOutputs>;
@@ -268,7 +271,7 @@ export async function runDataset(options: DatasetRunOptions): Promise<ImageRecor
   for (let i = 0; i < count; i++) {
     if (cancelled()) return undefined;
     const sample = await options.sample(i);
-    const outputs = await options.forward(imageToTensor(sample.image, model.config));
+    const outputs = await options.forward(modelInput(sample.image, model.config, options.prep ?? 'auto').input);
     if (cancelled()) return undefined;
     records.push(await measureImage(model, outputs, sample, yielder));
     options.onProgress?.(i + 1, count);

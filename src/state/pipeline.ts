@@ -9,7 +9,7 @@
  * between samples of a small model never flashes a progress bar.
  */
 import type { GridSize } from '../analysis/attention.ts';
-import { imageToTensor, type RgbaImage } from '../engine/preprocess.ts';
+import type { RgbaImage } from '../engine/preprocess.ts';
 import { checkFinite, NonFiniteOutputsError } from '../engine/outputCheck.ts';
 import { ENGINE_LABELS, maxRelativeDeviation, type EngineKind, type ModelRunner } from '../engine/runner.ts';
 import { probeAdapter } from './adapter.ts';
@@ -20,6 +20,7 @@ import { applyStoredLabels } from './labels.ts';
 import { createRunner, forwardFlops, planEngines } from './engines.ts';
 import { fetchBytes, LoadError, type ByteProgress } from './fetchBytes.ts';
 import { parseManifest, type Manifest, type ManifestModel } from './manifest.ts';
+import { modelInput } from './inputPreprocessing.ts';
 import { headChoices, LOCAL_MODEL_ID, openModelBytes, type LoadedModel, type OpenedModel } from './modelFile.ts';
 import { atlasCell, decodePng, maskCell, samplesFor, type DecodedAtlas } from './sampleSet.ts';
 import { collectSampleTensors, needsSampleTensors, SAMPLE_TENSOR_IMAGES } from './sampleTensors.ts';
@@ -341,7 +342,9 @@ export function startPipeline(store: Store = useApp): () => void {
         const plan = planEngines(choice, adapter, loaded);
         progress(`Running ${loaded.model.config.depth} layers on ${ENGINE_LABELS[plan.primary]}…`);
         await nextFrame();
-        const input = imageToTensor(image, loaded.model.config);
+        // The ImageNet evaluation transform, squash or the user's crop (inputPreprocessing.ts, docs/MEASUREMENTS.md §1.2);
+        // the views overlay their maps on `shown`, the pixels the model sees.
+        const { input, shown, applied } = modelInput(image, loaded.model.config, store.getState().prep);
         let engine = plan.primary;
         let reason = plan.reason;
         let reference = plan.reference;
@@ -384,7 +387,9 @@ export function startPipeline(store: Store = useApp): () => void {
           modelId: source!.key,
           sampleIndex,
           model: summarise(source!, loaded),
-          image,
+          image: shown,
+          preprocessing: applied,
+          sourceImage: shown === image ? undefined : image,
           label,
           mask,
           top,
@@ -546,6 +551,7 @@ export function startPipeline(store: Store = useApp): () => void {
       const started = performance.now();
       const records = await runDataset({
         model: c.loaded.model,
+        prep: store.getState().prep,
         count: plan.count,
         sample: async (i) => {
           if (own) return { image: own.images[i] };
@@ -629,6 +635,7 @@ export function startPipeline(store: Store = useApp): () => void {
           key,
           modelId: c.result.modelId,
           model: c.loaded.model,
+          prep: store.getState().prep,
           count,
           sample: async (i) => {
             const sample = await sampleOf(c.source, i);
@@ -656,6 +663,7 @@ export function startPipeline(store: Store = useApp): () => void {
       s.sample !== previous.sample ||
       s.engine !== previous.engine ||
       s.source !== previous.source ||
+      s.prep !== previous.prep ||
       (s.source !== 'sample' && s.localImage !== previous.localImage) ||
       (s.model === LOCAL_MODEL_ID && s.localModel?.key !== previous.localModel?.key);
     if (rerun) void run(s.manifest.value);

@@ -10,9 +10,10 @@
  */
 import type { GridSize } from '../analysis/attention.ts';
 import type { AnyCrateModel } from '../engine/alphaModel.ts';
-import { imageToTensor, type RgbaImage } from '../engine/preprocess.ts';
+import type { RgbaImage } from '../engine/preprocess.ts';
 import type { ForwardOutputs } from '../engine/runner.ts';
 import { classTokenMaps, Yielder } from './dataset.ts';
+import { modelInput, type PrepChoice } from './inputPreprocessing.ts';
 import type { AppState, Loadable } from './store.ts';
 
 /** Images the grid shows and the joint PCA fits on. */
@@ -34,6 +35,8 @@ export interface SampleTensorsRun {
   key: string;
   modelId: string;
   model: AnyCrateModel;
+  /** The preprocessing the main view uses (inputPreprocessing.ts); 'auto' when not given. */
+  prep?: PrepChoice;
   count: number;
   sample: (index: number) => Promise<{ image: RgbaImage }>;
   forward: (input: Float32Array) => Promise<ForwardOutputs>;
@@ -51,7 +54,7 @@ export async function collectSampleTensors(options: SampleTensorsRun): Promise<S
   for (let i = 0; i < options.count; i++) {
     if (options.cancelled()) return undefined;
     const { image } = await options.sample(i);
-    const outputs = await options.forward(imageToTensor(image, model.config));
+    const outputs = await options.forward(modelInput(image, model.config, options.prep ?? 'auto').input);
     if (options.cancelled()) return undefined;
     const maps = classTokenMaps(model, outputs);
     outputs.layers.forEach((layer, l) => {

@@ -11,6 +11,7 @@ import type { EngineKind, ForwardOutputs } from '../engine/runner.ts';
 import type { AdapterStatus } from './adapter.ts';
 import type { Manifest } from './manifest.ts';
 import type { ImageSet } from './imageSet.ts';
+import type { AppliedPreprocessing } from './inputPreprocessing.ts';
 import type { ModelFormat } from './modelFile.ts';
 import type { SampleTensors } from './sampleTensors.ts';
 import { URL_PROPS, defaultUrlState, encodeUrlState, parseUrlState, sameUrlState, type ImageSource, type UrlState } from './urlState.ts';
@@ -93,11 +94,15 @@ export interface RunResult {
   inputName?: string;
   /** Manifest id of the sample set the gallery shows for this model (its own, or the closest for a hosted or local model). */
   samplesFrom?: string;
+  /** What was done to the image to make the model input (issue 16, inputPreprocessing.ts); `image` is then what the model saw. */
+  preprocessing?: AppliedPreprocessing;
+  /** The image before preprocessing, where `image` differs from it (the evaluation transform's crop, a squashed photo): the crop outline is drawn on it. */
+  sourceImage?: RgbaImage;
 }
 
 /** An image the user uploaded, dropped, pasted or drew: local to this browser, never in a link. */
 export interface LocalImage {
-  /** Cropped and resampled to the model's input size (imageInput.ts). */
+  /** Cropped and resampled to the model's input size (imageInput.ts); the whole decoded picture where the preprocessing works on it (inputPreprocessing.ts keepsWholeImage). */
   image: RgbaImage;
   source: Exclude<ImageSource, 'sample'>;
   name: string;

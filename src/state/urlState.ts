@@ -11,6 +11,7 @@
  */
 import { DEFAULT_MASS_FRACTION, DEFAULT_SEGMENTATION_METHOD, DEFAULT_TOP_FRACTION } from '../analysis/segmentation.ts';
 import { MAX_HEADS } from '../engine/config.ts';
+import { PREP_CHOICES, type PrepChoice } from './inputPreprocessing.ts';
 
 /** The view state a link carries. */
 export interface UrlState {
@@ -50,6 +51,8 @@ export interface UrlState {
   pca: PcaMode;
   /** Engine the user chose; 'auto' lets the app pick the fastest for the adapter. */
   engine: EngineChoice;
+  /** Preprocessing of ImageNet-layout models (issue 16, src/state/inputPreprocessing.ts): the evaluation transform, squash, or the user's crop. */
+  prep: PrepChoice;
 }
 
 export const ENGINE_CHOICES = ['auto', 'wgsl', 'ort-webgpu', 'ort-wasm', 'cpu'] as const;
@@ -121,7 +124,7 @@ function modelProp<K extends 'model'>(name: K, fallback: string): UrlProp<K> {
   };
 }
 
-function enumProp<K extends 'engine' | 'source' | 'view' | 'seg' | 'rate' | 'pca'>(
+function enumProp<K extends 'engine' | 'source' | 'view' | 'seg' | 'rate' | 'pca' | 'prep'>(
   name: K,
   values: readonly UrlState[K][],
   fallback: UrlState[K],
@@ -210,6 +213,8 @@ export const URL_PROPS: readonly AnyUrlProp[] = [
   { ...boolProp('present', false), omitDefault: true },
   // Recorded only when the user chose an engine (issue 7): a link must not force the sender's engine.
   enumProp('engine', ENGINE_CHOICES, 'auto', true),
+  // Recorded only when the user changed it (issue 16): the model's own preprocessing needs no mention.
+  enumProp('prep', PREP_CHOICES, 'auto', true),
 ];
 
 export function defaultUrlState(): UrlState {

@@ -16,6 +16,7 @@ import {
   type Crop,
   type DecodedImage,
 } from '../state/imageInput.ts';
+import { evalCropBox, keepsWholeImage } from '../state/inputPreprocessing.ts';
 import { useApp } from '../state/store.ts';
 
 /** Longest side of the crop editor on screen, CSS pixels. */
@@ -40,7 +41,17 @@ function toCanvas(image: RgbaImage): HTMLCanvasElement {
   return canvas;
 }
 
-/** What the model sees: the crop at the model's size, inverted if asked, grey for grey models. */
+/**
+ * The part of the picture the model sees: the user's crop, or for an ImageNet-layout model the evaluation
+ * transform's centre crop ('auto') or the whole picture ('squash') (inputPreprocessing.ts).
+ */
+function visibleBox(decoded: DecodedImage, crop: Crop, whole: boolean, prep: string): Crop {
+  if (!whole) return crop;
+  const { width, height } = decoded.image;
+  return prep === 'auto' ? evalCropBox(width, height) : { x: 0, y: 0, width, height };
+}
+
+/** What the model sees: the crop at the model's size, inverted if asked, grey for grey models (a preview where the pipeline preprocesses the whole picture). */
 function modelView(decoded: DecodedImage, crop: Crop, size: [number, number], channels: number, invert: boolean): RgbaImage {
   let image = cropAndResize(decoded.image, crop, size[1], size[0]);
   if (invert) image = invertImage(image);
@@ -57,6 +68,10 @@ export function ImageDrop({ size, channels, incoming }: { size: [number, number]
   const useLocalImage = useApp((s) => s.useLocalImage);
   const notify = useApp((s) => s.notify);
   const source = useApp((s) => s.source);
+  const prep = useApp((s) => s.prep);
+  const select = useApp((s) => s.select);
+  // An ImageNet-layout model preprocesses the whole picture unless the user places a crop (issue 16).
+  const whole = keepsWholeImage(size, channels, prep);
   const [decoded, setDecoded] = useState<(DecodedImage & { name: string; canvas: HTMLCanvasElement }) | undefined>();
   const [crop, setCrop] = useState<Crop | undefined>();
   const [invert, setInvert] = useState(false);
@@ -74,13 +89,28 @@ export function ImageDrop({ size, channels, incoming }: { size: [number, number]
         // The crop box in the file's own pixels (the decoder may have downscaled it), for an export's provenance.
         const k = d.original.width / d.image.width;
         const box = { x: Math.round(c.x * k), y: Math.round(c.y * k), width: Math.round(c.width * k), height: Math.round(c.height * k), sourceWidth: d.original.width, sourceHeight: d.original.height };
-        useLocalImage({ image: modelView(d, c, size, channels, inv), source: 'upload', name: d.name, crop: box });
+        const full = { x: 0, y: 0, width: d.original.width, height: d.original.height, sourceWidth: d.original.width, sourceHeight: d.original.height };
+        if (whole) useLocalImage({ image: d.image, source: 'upload', name: d.name, crop: full });
+        else useLocalImage({ image: modelView(d, c, size, channels, inv), source: 'upload', name: d.name, crop: box });
       } catch (error) {
         notify([`${d.name}: ${(error as Error).message}`]);
       }
     },
-    [useLocalImage, notify, size, channels],
+    [useLocalImage, notify, size, channels, whole],
   );
+  const applyRef = useRef(apply);
+  applyRef.current = apply;
+  // Switching between the whole picture and a placed crop changes the image the pipeline gets.
+  const applied = useRef(whole);
+  useEffect(() => {
+    if (applied.current === whole) return;
+    applied.current = whole;
+    if (decoded && crop && source === 'upload') apply(decoded, crop, invert);
+  }, [whole, apply, decoded, crop, invert, source]);
+  /** Moving or resizing the crop of an ImageNet-layout model means the user places it: prep becomes 'crop'. */
+  const placeCrop = () => {
+    if (whole) select({ prep: 'crop' });
+  };
 
   const accept = useCallback(
     async (file: Blob, name: string) => {
@@ -143,7 +173,8 @@ export function ImageDrop({ size, channels, incoming }: { size: [number, number]
     context.imageSmoothingEnabled = true;
     context.clearRect(0, 0, canvas.width, canvas.height);
     context.drawImage(decoded.canvas, 0, 0, canvas.width, canvas.height);
-    const [x, y, w, h] = [crop.x * scale, crop.y * scale, crop.width * scale, crop.height * scale];
+    const box = visibleBox(decoded, crop, whole, prep);
+    const [x, y, w, h] = [box.x * scale, box.y * scale, box.width * scale, box.height * scale];
     context.fillStyle = 'rgba(0, 0, 0, 0.55)';
     context.fillRect(0, 0, canvas.width, y);
     context.fillRect(0, y + h, canvas.width, canvas.height - y - h);
@@ -152,20 +183,20 @@ export function ImageDrop({ size, channels, incoming }: { size: [number, number]
     context.strokeStyle = '#ffb020';
     context.lineWidth = 2;
     context.strokeRect(x + 1, y + 1, Math.max(w - 2, 1), Math.max(h - 2, 1));
-  }, [decoded, crop, scale]);
+  }, [decoded, crop, scale, whole, prep]);
 
   useEffect(() => {
     const canvas = previewRef.current;
     if (!canvas || !decoded || !crop) return;
-    const view = modelView(decoded, crop, size, channels, invert);
+    const view = modelView(decoded, visibleBox(decoded, crop, whole, prep), size, channels, invert);
     canvas.width = view.width;
     canvas.height = view.height;
     canvas.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(view.data), view.width, view.height), 0, 0);
-  }, [decoded, crop, invert, size, channels]);
+  }, [decoded, crop, invert, size, channels, whole, prep]);
 
   const applySoon = (c: Crop, inv = invert) => {
     if (applyTimer.current) clearTimeout(applyTimer.current);
-    applyTimer.current = setTimeout(() => decoded && apply(decoded, c, inv), APPLY_DELAY_MS);
+    applyTimer.current = setTimeout(() => decoded && applyRef.current(decoded, c, inv), APPLY_DELAY_MS);
   };
   useEffect(() => () => applyTimer.current && clearTimeout(applyTimer.current), []);
 
@@ -225,7 +256,9 @@ export function ImageDrop({ size, channels, incoming }: { size: [number, number]
               data-testid="crop-editor"
               aria-label="Crop: drag to move"
               style={{ cursor: 'move', touchAction: 'none', display: 'block', borderRadius: 4 }}
+              data-outline={whole ? prep : 'crop'}
               onPointerDown={(e) => {
+                placeCrop();
                 e.currentTarget.setPointerCapture(e.pointerId);
                 drag.current = { x: e.clientX, y: e.clientY, crop };
               }}
@@ -252,6 +285,7 @@ export function ImageDrop({ size, channels, incoming }: { size: [number, number]
                 value={Math.round(100 * cropZoom(crop, decoded.image.width, decoded.image.height))}
                 data-testid="crop-size"
                 onChange={(e) => {
+                  placeCrop();
                   const c = zoomCrop(clampCrop(crop, decoded.image.width, decoded.image.height), Number(e.target.value) / 100, decoded.image.width, decoded.image.height);
                   setCrop(c);
                   applySoon(c);
@@ -264,7 +298,8 @@ export function ImageDrop({ size, channels, incoming }: { size: [number, number]
               onClick={() => {
                 const c = defaultCrop(decoded.image.width, decoded.image.height, size[1] / size[0]);
                 setCrop(c);
-                apply(decoded, c, invert);
+                if (whole) placeCrop(); // the effect above applies the crop once the choice is 'crop'
+                else apply(decoded, c, invert);
               }}
             >
               Centre square

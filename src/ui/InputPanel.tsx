@@ -1,4 +1,5 @@
 import { useEffect, useMemo, useState } from 'react';
+import { isImageNetLayout } from '../state/inputPreprocessing.ts';
 import type { Manifest, ManifestModel, SampleSet } from '../state/manifest.ts';
 import { hasModelExtension, LOCAL_MODEL_ID } from '../state/modelFile.ts';
 import { formatBytes } from '../state/pipeline.ts';
@@ -11,6 +12,7 @@ import { LabelsFile } from './LabelsFile.tsx';
 import { hasDefaultLabels, storedLabels } from '../state/labels.ts';
 import { ImageDrop, type IncomingImage } from './ImageDrop.tsx';
 import { ModelDrop } from './ModelDrop.tsx';
+import { PreprocessingPanel } from './PreprocessingPanel.tsx';
 
 const MODELS_URL = `${import.meta.env.BASE_URL}models/`;
 const THUMB = 44;
@@ -228,6 +230,7 @@ export function InputPanel({ manifest }: { manifest: Manifest }) {
       ) : (
         <Gallery set={set} selectedIndex={source === 'sample' ? sample : -1} onPick={useSample} labelled />
       )}
+      {mine?.preprocessing && <PreprocessingPanel result={mine} choosable={isImageNetLayout(size, channels)} />}
       <h3>Your image</h3>
       <ImageDrop size={size} channels={channels} incoming={incoming} />
       {channels === 1 && (

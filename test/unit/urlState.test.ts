@@ -1,3 +1,4 @@
+import { PREP_CHOICES } from '../../src/state/inputPreprocessing.ts';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -164,6 +165,7 @@ describe('round trip', () => {
     tour: fc.integer({ min: 0, max: 99 }),
     embed: fc.boolean(),
     pca: fc.constantFrom(...PCA_MODES),
+    prep: fc.constantFrom(...PREP_CHOICES),
   });
 
   it('parse(serialise(s)) gives s back, with no notices', () => {
