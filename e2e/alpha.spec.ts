@@ -1,8 +1,18 @@
 import { expect, test, type Page } from '@playwright/test';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PNG } from 'pngjs';
+import { alphaTensorShapes } from '../src/engine/alphaModel.ts';
+import { parseAnyConfig, type CrateAlphaConfig } from '../src/engine/config.ts';
+import type { Preprocessing, RgbaImage } from '../src/engine/preprocess.ts';
+import { writeSafetensors } from '../src/engine/safetensors.ts';
+import type { Tensor } from '../src/engine/tensor.ts';
 import { analyseImage } from '../src/state/analyse.ts';
+import { IMAGENET_1K_CLASSES } from '../src/state/classNames.ts';
+import { cropAndResize, defaultCrop } from '../src/state/imageInput.ts';
+import { evalCropBox } from '../src/state/inputPreprocessing.ts';
 import { openModelBytes } from '../src/state/modelFile.ts';
+import { seededRandom, gaussian } from '../test/helpers/randomModel.ts';
 import { samplesFor } from '../src/state/sampleSet.ts';
 import { loadShippedModel, shippedManifest } from '../test/helpers/shippedModels.ts';
 
@@ -33,7 +43,7 @@ async function expectedTop5(name: string, bytes: Uint8Array, heads: number) {
   return analyseImage(model, image);
 }
 
-async function expectTop5(page: Page, expected: Awaited<ReturnType<typeof expectedTop5>>) {
+async function expectTop5(page: Page, expected: Pick<ReturnType<typeof analyseImage>, 'top'>) {
   const classes = expected.top.map((c) => c.index);
   await expect.poll(async () => (await top5(page)).map((t) => t.cls), { message: 'top-5 classes as Node computes them', timeout: 90_000 }).toEqual(classes);
   for (const [i, shown] of (await top5(page)).entries()) expect(Math.abs(shown.p - expected.top[i].probability), `class ${shown.cls}`).toBeLessThan(1e-4);
@@ -83,5 +93,98 @@ test('a CRATE-α .pth opened through the file input shows prediction, charts and
   await expect(page.getByTestId('attention-grid')).toBeVisible();
   expect(depth).toBe(2);
   await page.screenshot({ path: `${ARTIFACTS}/alpha.png`, fullPage: true });
+  expect(errors).toEqual([]);
+});
+
+/**
+ * A CRATE-α checkpoint in the ImageNet layout (3 × 224 × 224, patch 16, 1000 classes, no names),
+ * written at test time as a config-less safetensors state dict under the port's names (small width,
+ * so it runs in seconds on SwiftShader). The head weights are scaled up so the 1000 logits spread
+ * and the top five are far apart.
+ */
+function imagenetAlphaFile(): Uint8Array {
+  const config = parseAnyConfig({ arch: 'crate-alpha', ratio: 2, image_size: 224, patch_size: 16, channels: 3, dim: 16, depth: 1, heads: 1, dim_head: 16, num_classes: 1000 }) as CrateAlphaConfig;
+  const random = seededRandom(16);
+  const tensors = new Map<string, Tensor>();
+  for (const [name, shape] of alphaTensorShapes(config)) {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const fanIn = shape.length > 1 ? size / shape[0] : 1;
+    const data = new Float32Array(size);
+    for (let i = 0; i < size; i++) {
+      const g = gaussian(random);
+      data[i] = /norm\.weight$|mlp_head\.0\.weight$/.test(name) ? 1 + 0.1 * g : /bias$/.test(name) ? 0.1 * g : name === 'mlp_head.1.weight' ? (4 * g) / Math.sqrt(fanIn) : g / Math.sqrt(fanIn);
+    }
+    tensors.set(name, { shape, data });
+  }
+  return writeSafetensors(tensors);
+}
+
+/** A 320×200 RGB photo stand-in (smooth gradients and a bright disc off centre), as PNG bytes and as the pixels Node analyses. */
+function photo(): { png: Buffer; image: RgbaImage } {
+  const [width, height] = [320, 200];
+  const png = new PNG({ width, height, colorType: 2 });
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 4;
+      const disc = (x - 200) ** 2 + (y - 90) ** 2 < 50 ** 2;
+      png.data[i] = disc ? 250 : (x * 255) / width;
+      png.data[i + 1] = disc ? 220 : (y * 255) / height;
+      png.data[i + 2] = disc ? 40 : 128 + 100 * Math.sin(x / 17);
+      png.data[i + 3] = 255;
+    }
+  }
+  const bytes = PNG.sync.write(png, { colorType: 2 });
+  const decoded = PNG.sync.read(bytes);
+  return { png: bytes, image: { width, height, data: new Uint8ClampedArray(decoded.data) } };
+}
+
+test('an ImageNet-layout CRATE-α file: the evaluation transform by default, its crop outlined, squash and a placed crop on request, ImageNet class names', async ({ page }) => {
+  test.setTimeout(300_000);
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto('/?model=digits');
+  await top5(page);
+  const name = 'imagenet_alpha.safetensors';
+  const bytes = imagenetAlphaFile();
+  await page.getByTestId('model-file').setInputFiles({ name, mimeType: 'application/octet-stream', buffer: Buffer.from(bytes) });
+  await expect(page.getByTestId('local-model-summary')).toContainText(`${name} · safetensors`, { timeout: 60_000 });
+  const { model } = await openModelBytes(name, bytes);
+  expect(model.config.arch).toBe('crate-alpha');
+  const expectOn = async (image: RgbaImage, kind?: Preprocessing) => expectTop5(page, analyseImage(model, image, kind));
+
+  // A stand-in sample, through the evaluation transform (the default for this layout).
+  const sample = loadShippedModel(samplesFor(manifest, model)!.id).samples[0];
+  await expectOn(sample);
+  const panel = page.getByTestId('preprocessing-panel');
+  await expect(panel).toHaveAttribute('data-kind', 'imagenet-eval');
+  await expect(page.getByTestId('preprocessing')).toContainText('shorter side resized to 256');
+  // 1000 classes and no names: ImageNet-1k's, and the model's notes say so.
+  const first = (await top5(page))[0].cls;
+  await expect(page.getByTestId('top5').locator('li').first()).toContainText(IMAGENET_1K_CLASSES[first].split(',')[0]);
+  await expect(page.locator('details', { hasText: /^What was assumed/ })).toContainText('ImageNet-1k names');
+
+  // A photo: the centre crop of the shorter-side-256 resize, outlined on the photo.
+  const { png, image } = photo();
+  await page.getByTestId('image-file').setInputFiles({ name: 'photo.png', mimeType: 'image/png', buffer: png });
+  await expect(page).toHaveURL(/source=upload/);
+  await expectOn(image);
+  const outline = page.getByTestId('preprocessing-outline');
+  await expect.poll(async () => JSON.parse((await outline.getAttribute('data-outline')) ?? 'null')).toEqual(evalCropBox(320, 200));
+  await expect(page.getByTestId('crop-editor')).toHaveAttribute('data-outline', 'auto');
+  await page.screenshot({ path: `${ARTIFACTS}/alpha-imagenet-eval.png`, fullPage: true });
+
+  // Squash: the whole photo resized to 224×224; the link records the choice.
+  await page.getByTestId('prep-select').selectOption('squash');
+  await expect(page).toHaveURL(/prep=squash/);
+  await expectOn(image, 'squash');
+  await expect(panel).toHaveAttribute('data-kind', 'squash');
+  await expect.poll(async () => JSON.parse((await outline.getAttribute('data-outline')) ?? 'null')).toEqual({ x: 0, y: 0, width: 320, height: 200 });
+
+  // The hand-placed crop: the crop editor's square (centred by default), resampled to 224×224.
+  await page.getByTestId('prep-select').selectOption('crop');
+  await expect(page).toHaveURL(/prep=crop/);
+  await expect(panel).toHaveAttribute('data-choice', 'crop');
+  await expectOn(cropAndResize(image, defaultCrop(320, 200, 1), 224, 224), 'squash');
+  await expect(page.getByTestId('crop-editor')).toHaveAttribute('data-outline', 'crop');
   expect(errors).toEqual([]);
 });
