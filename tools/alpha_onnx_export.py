@@ -10,16 +10,13 @@
 
 from __future__ import annotations
 
-import io
-import json
 from typing import Any, Dict, List, Mapping, Optional
 
-import onnx
 import torch
 
+from onnx_export import save_with_metadata, trace_to_onnx
 from crate_alpha_ref import ETA, LAMBDA, OfficialLayoutAlpha, alpha_tensor_shapes
 
-OPSET = 17
 LAYER_OUTPUTS = ("w", "attention", "z_half", "z_next", "sparse_code")
 
 
@@ -60,27 +57,10 @@ def export_alpha_onnx(config: Dict[str, Any], state: Mapping[str, Any], path: st
     model.eval()
     size = config["image_size"]
     names = output_names(config["depth"])
-    buffer = io.BytesIO()
-    with torch.no_grad():
-        torch.onnx.export(
-            model, torch.zeros(1, config["channels"], size, size), buffer,
-            input_names=["image"], output_names=names,
-            dynamic_axes={"image": {0: "batch"}, **{n: {0: "batch"} for n in names}},
-            opset_version=OPSET, do_constant_folding=False,
-        )
-    proto = onnx.load_from_string(buffer.getvalue())
+    proto = trace_to_onnx(model, torch.zeros(1, config["channels"], size, size), names)
     present = {t.name: list(t.dims) for t in proto.graph.initializer}
     for name, shape in alpha_tensor_shapes(config):
         if present.get(name) != shape:
             raise RuntimeError(f"exported graph lacks initializer {name} {shape} (found {present.get(name)})")
-    proto.producer_name = "crate-explorer tools/alpha_onnx_export.py"
-    proto.doc_string = "CRATE-alpha image classifier (the port's state-dict names); config in metadata_props"
-    del proto.metadata_props[:]
-    entry = proto.metadata_props.add()
-    entry.key, entry.value = "config", config_text
-    if card is not None:
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = "model_card", json.dumps(card, separators=(",", ":"), sort_keys=True)
-    onnx.checker.check_model(proto)
-    with open(path, "wb") as f:
-        f.write(proto.SerializeToString())
+    save_with_metadata(proto, path, "crate-explorer tools/alpha_onnx_export.py",
+                       "CRATE-alpha image classifier (the port's state-dict names); config in metadata_props", config_text, card)

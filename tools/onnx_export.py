@@ -58,21 +58,33 @@ def export_onnx(model: CrateRef, path: str, card: Optional[Dict[str, Any]] = Non
     taps.eval()
     c, (h, w) = config["channels"], _hw(config)
     names = output_names(config["depth"])
+    proto = trace_to_onnx(taps, torch.zeros(1, c, h, w), names)
+    check_official_initializers(proto, config)
+    save_with_metadata(proto, path, "crate-explorer tools/onnx_export.py",
+                       "CRATE image classifier (official state-dict names); config in metadata_props", config_json(config), card)
+
+
+def trace_to_onnx(module: torch.nn.Module, example: torch.Tensor, names: List[str]) -> onnx.ModelProto:
+    """The graph the app reads: official initializer names kept (no constant folding, docs/PLATFORM.md), batch dynamic."""
     buffer = io.BytesIO()
     with torch.no_grad():
         torch.onnx.export(
-            taps, torch.zeros(1, c, h, w), buffer,
+            module, example, buffer,
             input_names=["image"], output_names=names,
             dynamic_axes={"image": {0: "batch"}, **{n: {0: "batch"} for n in names}},
             opset_version=OPSET, do_constant_folding=False,
         )
-    proto = onnx.load_from_string(buffer.getvalue())
-    check_official_initializers(proto, config)
-    proto.producer_name = "crate-explorer tools/onnx_export.py"
-    proto.doc_string = "CRATE image classifier (official state-dict names); config in metadata_props"
+    return onnx.load_from_string(buffer.getvalue())
+
+
+def save_with_metadata(proto: onnx.ModelProto, path: str, producer: str, doc: str, config_text: str,
+                       card: Optional[Dict[str, Any]]) -> None:
+    """The config (and the model card, when given) as metadata_props, checked, then written."""
+    proto.producer_name = producer
+    proto.doc_string = doc
     del proto.metadata_props[:]
     entry = proto.metadata_props.add()
-    entry.key, entry.value = "config", config_json(config)
+    entry.key, entry.value = "config", config_text
     if card is not None:
         entry = proto.metadata_props.add()
         entry.key, entry.value = "model_card", json.dumps(card, separators=(",", ":"), sort_keys=True)
