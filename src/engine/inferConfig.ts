@@ -103,6 +103,14 @@ function square(n: number): number | undefined {
   return r * r === n ? r : undefined;
 }
 
+/** The given image size, else the square one the positional embedding's token count implies. */
+function imageSizeFor<T>(given: T | undefined, tokens: number, patchSize: number): T | number {
+  if (given !== undefined) return given;
+  const grid = square(tokens - 1);
+  if (grid === undefined) throw new ConfigError(`${tokens - 1} patch tokens do not form a square grid; give image_size as [height, width]`);
+  return grid * patchSize;
+}
+
 /**
  * The head count: the one given (checked to divide the MSSA width), or the proposal, with a note
  * saying whether it is `official` (the family's published value for the width) or a guess.
@@ -171,12 +179,7 @@ export function inferConfig(shapes: Shapes, options: InferOptions = {}): Inferre
     notes.push(`channels = ${channels} and patch_size = ${patchSize} read from the patch dimension ${patchDim} (P²·C)`);
   }
 
-  let imageSize = o.image_size;
-  if (imageSize === undefined) {
-    const grid = square(tokens - 1);
-    if (grid === undefined) throw new ConfigError(`${tokens - 1} patch tokens do not form a square grid; give image_size as [height, width]`);
-    imageSize = grid * patchSize!;
-  }
+  const imageSize = imageSizeFor(o.image_size, tokens, patchSize!);
 
   const heads = resolveHeads(options.heads, dim, innerDim, patchSize!, 'the official value', notes);
 
@@ -288,12 +291,7 @@ export function inferAlphaConfig(shapes: Shapes, options: InferOptions = {}): { 
   if (wide % dim !== 0 || wide === 0) throw new ModelError(`tensor "transformer.layers.0.1.fn.D" has ${wide} columns, not a multiple of the width ${dim}`);
   const ratio = wide / dim;
 
-  let imageSize = o.image_size;
-  if (imageSize === undefined) {
-    const grid = square(tokens - 1);
-    if (grid === undefined) throw new ConfigError(`${tokens - 1} patch tokens do not form a square grid; give image_size as [height, width]`);
-    imageSize = grid * patchSize;
-  }
+  const imageSize = imageSizeFor(o.image_size, tokens, patchSize);
   const heads = resolveHeads(options.heads, dim, innerDim, patchSize, 'the released CRATE-α value', notes);
   const normalisation = assumedNormalisation(channels, o, notes);
   notes.push(`CRATE-α: overcomplete ratio ${ratio} read from D [${dim}, ${wide}]`);
