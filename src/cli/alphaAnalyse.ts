@@ -21,7 +21,6 @@ import { classTokenRows, emptyImageReport, type ImageReport } from './analyse.ts
 import { checkFiniteLayer, checkFiniteLogits } from './finite.ts';
 
 /** What the command says when CRATE-α runs on the CPU (printed and in the JSON's "adapter"). */
-export const ALPHA_CPU_NOTE = 'none: the CPU reference (TypeScript) runs this CRATE-α model';
 
 export function analyseAlphaTrace(model: CrateAlphaModel, trace: AlphaForwardTrace, captureAll: boolean): ImageReport {
   const { config, shape } = model;

@@ -1,5 +1,5 @@
 /**
- * One image through the GPU engine, and the per-layer numbers the command
+ * One image through the GPU engine (or the CPU reference), and the per-layer numbers the command
  * reports (docs/MEASUREMENTS.md §2): top-5 classes, the official coding rate of the
  * MSSA input, the zero fraction of Z^{ℓ+1}, and the class token's attention;
  * and each layer as an optimisation step (§2.1): the official coding rate of
@@ -15,7 +15,11 @@ import { CAPTURE_TENSORS, type CaptureRequest, type CaptureTensor } from '../eng
 import type { CrateGpuEngine } from '../engine/gpu/engine.ts';
 import type { ModelDescription } from '../engine/alphaModel.ts';
 import type { CrateModel } from '../engine/model.ts';
+import { cpuForward } from '../engine/cpu/reference.ts';
 import { checkFiniteLayer, checkFiniteLogits } from './finite.ts';
+
+/** The adapter line when no GPU runs the model. */
+export const CPU_NOTE = 'none: the CPU reference (TypeScript) runs this model';
 
 /** What every run captures: what the report needs. */
 export const REPORT_TENSORS: readonly CaptureTensor[] = ['w', 'zHalf', 'zNext', 'attention'];
@@ -66,15 +70,29 @@ export function emptyImageReport(logits: Float32Array, labels: readonly string[]
   };
 }
 
+/** One layer's captured tensor, from whichever engine ran the image. */
+type LayerTensorReader = (layer: number, tensor: CaptureTensor) => Float32Array | Promise<Float32Array>;
+
+/** One image through the GPU engine. */
 export async function analyseImage(engine: CrateGpuEngine, model: CrateModel, image: Float32Array, captureAll: boolean): Promise<ImageReport> {
+  const request: CaptureRequest = { layers: 'all', tensors: captureAll ? CAPTURE_TENSORS : REPORT_TENSORS };
+  const { logits, captures } = await engine.run(image, request);
+  return reportFromLayers(model, logits, (l, tensor) => captures.read(l, tensor), captureAll);
+}
+
+/** One image through the CPU reference: models whose shapes the GPU kernels do not take (dim or dim_head not a multiple of 4). */
+export function analyseImageOnCpu(model: CrateModel, image: Float32Array, captureAll: boolean): Promise<ImageReport> {
+  const trace = cpuForward(model, image);
+  return reportFromLayers(model, trace.logits, (l, tensor) => trace.layers[l][tensor], captureAll);
+}
+
+async function reportFromLayers(model: CrateModel, logits: Float32Array, readLayer: LayerTensorReader, captureAll: boolean): Promise<ImageReport> {
   const { config, shape } = model;
   const tensors = captureAll ? CAPTURE_TENSORS : REPORT_TENSORS;
-  const request: CaptureRequest = { layers: 'all', tensors };
-  const { logits, captures } = await engine.run(image, request);
   const report = emptyImageReport(logits, config.labels, captureAll);
   for (let l = 0; l < config.depth; l++) {
     const read = new Map<CaptureTensor, Float32Array>();
-    for (const tensor of tensors) read.set(tensor, await captures.read(l, tensor));
+    for (const tensor of tensors) read.set(tensor, await readLayer(l, tensor));
     checkFiniteLayer(l, read); // a NaN is the image's result, not a crash in the rate below
     report.rateOfficial.push(officialCodingRate(read.get('w')!, shape.tokens, config.heads, config.dim_head));
     report.zeroFraction.push(sparsity(read.get('zNext')!).zeroFraction);

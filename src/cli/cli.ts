@@ -1,17 +1,17 @@
 /** `crate-explorer`: argument parsing and the `run` command. See src/cli/README.md. */
 import { parseArgs } from 'node:util';
-import { CrateGpuEngine } from '../engine/gpu/engine.ts';
+import { checkSupported, CrateGpuEngine } from '../engine/gpu/engine.ts';
 import { requestNodeGpu, type NodeGpu } from '../engine/node/nodeGpu.ts';
-import { analyseImage, type ImageReport } from './analyse.ts';
+import { analyseImage, analyseImageOnCpu, CPU_NOTE, type ImageReport } from './analyse.ts';
 import { CliError, UsageError } from './errors.ts';
 import { NonFiniteError } from './finite.ts';
 import { loadImageFile, type LoadedImage } from './images.ts';
-import { isAlphaModel, type AnyCrateModel, type CrateAlphaModel } from '../engine/alphaModel.ts';
+import { isAlphaModel, type AnyCrateModel } from '../engine/alphaModel.ts';
 import { atImageSize, runCost } from '../engine/posEmbedding.ts';
 import { defaultPreprocessing, describePreprocessing } from '../engine/preprocess.ts';
 import { alphaCpuForward } from '../engine/cpu/alphaReference.ts';
-import { AlphaGpuEngine, checkAlphaSupported } from '../engine/gpu/alphaEngine.ts';
-import { ALPHA_CPU_NOTE, analyseAlphaTrace } from './alphaAnalyse.ts';
+import { AlphaGpuEngine } from '../engine/gpu/alphaEngine.ts';
+import { analyseAlphaTrace } from './alphaAnalyse.ts';
 import { isPthPath, loadAnyFamilyModelFile } from './loadModel.ts';
 import { describeModel, formatImageReport, JsonReportWriter } from './report.ts';
 import { parseStatsCommandLine, runStats, STATS_USAGE } from './stats.ts';
@@ -158,14 +158,17 @@ async function run(args: RunArgs, io: CliIo): Promise<void> {
   try {
     let analyse: (image: Float32Array) => Promise<ImageReport>;
     let adapter: string;
-    if (isAlphaModel(model) && !alphaGpuSupported(model, io)) {
+    if (isAlphaModel(model) && !gpuSupported(model, io)) {
       analyse = async (image) => analyseAlphaTrace(model, alphaCpuForward(model, image), args.captureAll);
-      adapter = ALPHA_CPU_NOTE;
+      adapter = CPU_NOTE;
     } else if (isAlphaModel(model)) {
       gpu = await requestNodeGpu((message) => io.stderr(`${message}\n`));
       const alphaEngine = (engine = AlphaGpuEngine.create(gpu.device, model));
       analyse = async (image) => analyseAlphaTrace(model, await alphaEngine.trace(image), args.captureAll);
       adapter = `${gpu.adapterName}${gpu.software ? ' (software)' : ''}`;
+    } else if (!gpuSupported(model, io)) {
+      analyse = (image) => analyseImageOnCpu(model, image, args.captureAll);
+      adapter = CPU_NOTE;
     } else {
       gpu = await requestNodeGpu((message) => io.stderr(`${message}\n`));
       const crateEngine = (engine = CrateGpuEngine.create(gpu.device, model));
@@ -203,10 +206,10 @@ async function run(args: RunArgs, io: CliIo): Promise<void> {
   }
 }
 
-/** CRATE-α shapes the WGSL kernels take run on the GPU; the others on the CPU reference, said in a note. */
-function alphaGpuSupported(model: CrateAlphaModel, io: CliIo): boolean {
+/** Shapes the WGSL kernels take run on the GPU; the others on the CPU reference, said in a note. */
+function gpuSupported(model: AnyCrateModel, io: CliIo): boolean {
   try {
-    checkAlphaSupported(model);
+    checkSupported(model);
     return true;
   } catch (error) {
     io.stderr(`note: ${(error as Error).message}; running on the CPU reference instead\n`);

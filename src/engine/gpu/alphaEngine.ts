@@ -15,7 +15,7 @@
  * The patches are cut on the CPU (a rearrangement of the input, no arithmetic), since the CRATE
  * patchify kernel normalises them and CRATE-α's convolution does not.
  */
-import { attentionDispatch, attentionParams, MAX_DIM_HEAD } from '../../kernels/attention.ts';
+import { attentionDispatch, attentionParams } from '../../kernels/attention.ts';
 import { layerNormDispatch, layerNormParams } from '../../kernels/layerNorm.ts';
 import { matmulDispatch, matmulParams, type MatmulOptions, type MatmulShape } from '../../kernels/matmul.ts';
 import { encodeDispatch, PipelineCache, prepare, type Dispatch, type PreparedDispatch } from '../../kernels/program.ts';
@@ -24,17 +24,13 @@ import type { AlphaForwardTrace } from '../cpu/alphaReference.ts';
 import { patchify } from '../cpu/reference.ts';
 import type { AlphaLayerOutputs, ForwardOutputs, ModelRunner } from '../runner.ts';
 import { BufferArena, readBuffers } from './arena.ts';
-import { EngineError } from './engine.ts';
+import { checkSupported, EngineError } from './engine.ts';
 import { foldNorm, roundUp4, transpose } from './uploadWeights.ts';
 
 export const ALPHA_DISPATCHES_PER_LAYER = 8;
 
 /** The kernels' vec4 paths need these; the CPU reference (alphaReference.ts) runs every other shape. */
-export function checkAlphaSupported(model: CrateAlphaModel): void {
-  const { dim, dim_head: dh } = model.config;
-  if (dim % 4 !== 0) throw new EngineError(`the WebGPU engine needs dim to be a multiple of 4 (got ${dim})`);
-  if (dh % 4 !== 0 || dh > MAX_DIM_HEAD) throw new EngineError(`the WebGPU engine needs dim_head to be a multiple of 4 and ≤ ${MAX_DIM_HEAD} (got ${dh})`);
-}
+export const checkAlphaSupported: (model: CrateAlphaModel) => void = checkSupported;
 
 /** Rows of `cols` floats copied into rows of `padded` (zeros after), for vec4 loads along K. */
 function padRows(data: Float32Array, rows: number, cols: number, padded: number): Float32Array {

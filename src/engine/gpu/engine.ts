@@ -135,8 +135,11 @@ interface DeviceState {
   lost?: GPUDeviceLostInfo;
 }
 
-/** The GPU engine supports what its kernels' vec4 paths need; the CPU reference covers the rest. */
-export function checkSupported(model: CrateModel): void {
+/**
+ * The GPU engines (CRATE and CRATE-α) support what their kernels' vec4 paths need; the CPU
+ * reference covers the rest.
+ */
+export function checkSupported(model: { config: { dim: number; dim_head: number } }): void {
   const { dim, dim_head: dh } = model.config;
   if (dim % 4 !== 0) throw new EngineError(`the WebGPU engine needs dim to be a multiple of 4 (got ${dim})`);
   if (dh % 4 !== 0 || dh > MAX_DIM_HEAD) throw new EngineError(`the WebGPU engine needs dim_head to be a multiple of 4 and ≤ ${MAX_DIM_HEAD} (got ${dh})`);
