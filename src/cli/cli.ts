@@ -30,10 +30,10 @@ and the fraction of exact zeros in the ISTA output Z^{l+1}.
                    shapes), or a PyTorch checkpoint (.pth, .pt, .pth.tar:
                    official CRATE state dict, or CRATE-alpha's plain state
                    dict; read without Python, config inferred from the
-                   weights). CRATE-alpha runs on the WebGPU engine too
-                   (on the CPU reference where dim or dim_head is not a
-                   multiple of 4); its sparsity is the zero fraction of its
-                   sparse code z2
+                   weights). Both families run on the WebGPU engine, or
+                   on the CPU reference where dim or dim_head is not a
+                   multiple of 4 (said in a note); CRATE-alpha's sparsity is
+                   the zero fraction of its sparse code z2
   IMAGE            a PNG or JPEG image (for a 3-channel 224x224 model the
                    ImageNet evaluation transform: shorter side to 256,
                    centre 224 crop; otherwise resized to the model's size;
