@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isAlphaModel } from '../src/engine/alphaModel.ts';
 import { cpuForward } from '../src/engine/cpu/reference.ts';
-import { imageToTensor } from '../src/engine/preprocess.ts';
+import { preprocessImage } from '../src/engine/preprocess.ts';
 import { readPth } from '../src/engine/pth/index.ts';
 import { writeSafetensors } from '../src/engine/safetensors.ts';
 import type { Tensor } from '../src/engine/tensor.ts';
@@ -38,7 +38,8 @@ async function expectedFor(name: string, bytes: Uint8Array, heads?: number, inde
   if (isAlphaModel(model)) throw new Error(`${name} is a CRATE-α file; e2e/alpha.spec.ts checks those`);
   const set = samplesFor(manifest, model)!;
   const image = loadShippedModel(set.id).samples[index];
-  const logits = Array.from(cpuForward(model, imageToTensor(image, model.config)).logits);
+  // The model's default preprocessing, as the app applies it: the ImageNet evaluation transform for a 3 × 224 model (issue 16).
+  const logits = Array.from(cpuForward(model, preprocessImage(image, model.config)).logits);
   const max = Math.max(...logits);
   const exp = logits.map((v) => Math.exp(v - max));
   const sum = exp.reduce((a, b) => a + b, 0);

@@ -230,7 +230,8 @@ export function InputPanel({ manifest }: { manifest: Manifest }) {
       ) : (
         <Gallery set={set} selectedIndex={source === 'sample' ? sample : -1} onPick={useSample} labelled />
       )}
-      {mine?.preprocessing && <PreprocessingPanel result={mine} choosable={isImageNetLayout(size, channels)} />}
+      {/* ImageNet-layout models only (issue 16): the others keep their own resize, as before. */}
+      {mine?.preprocessing && isImageNetLayout(size, channels) && <PreprocessingPanel result={mine} />}
       <h3>Your image</h3>
       <ImageDrop size={size} channels={channels} incoming={incoming} />
       {channels === 1 && (

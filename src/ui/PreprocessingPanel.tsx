@@ -6,11 +6,11 @@ import { useApp, type RunResult } from '../state/store.ts';
 const OUTLINE_SIDE = 160;
 
 /**
- * Which preprocessing made the model input (issue 16, docs/MEASUREMENTS.md §1.2): one sentence for
- * every model; for an ImageNet-layout model also the choice (evaluation transform, squash, your
- * crop) and the image before preprocessing with the part the model sees outlined.
+ * Which preprocessing made an ImageNet-layout model's input (issue 16, docs/MEASUREMENTS.md §1.2):
+ * the choice (evaluation transform, squash, your crop), one sentence saying what ran, and the image
+ * before preprocessing with the part the model sees outlined.
  */
-export function PreprocessingPanel({ result, choosable }: { result: RunResult; choosable: boolean }) {
+export function PreprocessingPanel({ result }: { result: RunResult }) {
   const prep = useApp((s) => s.prep);
   const select = useApp((s) => s.select);
   const canvasRef = useRef<HTMLCanvasElement>(null);
@@ -36,18 +36,16 @@ export function PreprocessingPanel({ result, choosable }: { result: RunResult; c
   if (!applied) return null;
   return (
     <div className="preprocessing small" data-testid="preprocessing-panel" data-kind={applied.kind} data-choice={applied.choice}>
-      {choosable && (
-        <label className="field" style={{ marginBottom: '0.3rem' }}>
-          <span>Preprocessing</span>
-          <select value={prep} onChange={(e) => select({ prep: e.target.value as PrepChoice })} data-testid="prep-select">
-            {PREP_CHOICES.map((c) => (
-              <option key={c} value={c}>
-                {PREP_LABELS[c]}
-              </option>
-            ))}
-          </select>
-        </label>
-      )}
+      <label className="field" style={{ marginBottom: '0.3rem' }}>
+        <span>Preprocessing</span>
+        <select value={prep} onChange={(e) => select({ prep: e.target.value as PrepChoice })} data-testid="prep-select">
+          {PREP_CHOICES.map((c) => (
+            <option key={c} value={c}>
+              {PREP_LABELS[c]}
+            </option>
+          ))}
+        </select>
+      </label>
       <p className="muted" style={{ margin: '0.2rem 0' }} data-testid="preprocessing">
         Input: {applied.description}.
       </p>
