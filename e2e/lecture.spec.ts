@@ -14,6 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { IMAGENET_1K_CLASSES } from '../src/state/classNames.ts';
 import { formatRate } from '../src/ui/format.ts';
 import { readTextChunks } from '../src/viz/pngText.ts';
 import { sparsity } from '../src/analysis/sparsity.ts';
@@ -143,10 +144,11 @@ test('bugs 3 and 5: a .pth without samples gets no borrowed IoU or gallery; copy
   await expect(page.getByTestId('copy-link-status')).toHaveAttribute('data-state', 'copied-with-caveats');
   await expect(page.getByTestId('copy-link-caveat')).toContainText('the link cannot reopen your model file "crate-t-d2.pth"');
 
-  // Class names: the checkpoint has none; a labels file names its 1,000 classes, and they stay with the model.
+  // Class names: the checkpoint has none, so ImageNet-1k's are assumed (issue 16); a labels file names its 1,000 classes, and they stay with the model.
   const top = page.getByTestId('top5').locator('li .topk-label').first();
-  await expect(top).toHaveText(/^\d+$/);
-  await expect(page.getByTestId('labels-file')).toHaveAttribute('data-named', 'false');
+  const topClass = Number(await page.getByTestId('top5').locator('li').first().getAttribute('data-class'));
+  await expect(top).toHaveText(IMAGENET_1K_CLASSES[topClass]);
+  await expect(page.getByTestId('labels-file')).toHaveAttribute('data-named', 'imagenet-1k');
   await page.getByTestId('labels-input').setInputFiles({ name: 'short.txt', mimeType: 'text/plain', buffer: Buffer.from('cat\ndog') });
   await expect(page.getByTestId('labels-status')).toHaveText(/short\.txt: the file has 2 names, but the model has 1000 classes/);
   const names = Array.from({ length: 1000 }, (_, i) => `class ${i}`).join('\n');

@@ -6,6 +6,7 @@
  * same file (or link) brings its names back. Names are untrusted text: they
  * are only ever rendered as text, and bounded here.
  */
+import { fallbackClassNames } from './classNames.ts';
 import type { ModelSummary, RunResult } from './store.ts';
 
 /** Longest class name kept; a longer one is cut (labels are shown in one line). */
@@ -67,14 +68,16 @@ export function storedLabels(model: Pick<ModelSummary, 'name' | 'bytes' | 'numCl
 }
 
 /** Puts `labels` on a run: its model summary and its top-5 (whose names were taken when it ran). */
-export function applyLabels(result: RunResult, labels: readonly string[]): void {
-  result.model = { ...result.model, labels: [...labels] };
+export function applyLabels(result: RunResult, labels: readonly string[], from?: ModelSummary['labelsFrom']): void {
+  result.model = { ...result.model, labels: [...labels], labelsFrom: from };
   result.top = result.top.map((c) => ({ ...c, label: labels[c.index] ?? c.label }));
 }
 
-/** The user's names, if they gave some for this model and it has none of its own. */
+/** The user's names, if they gave some for this model and it has none of its own; else ImageNet-1k's for a 1000-class model (classNames.ts, issue 16). */
 export function applyStoredLabels(result: RunResult): void {
   if (!hasDefaultLabels(result.model.labels)) return;
   const labels = storedLabels(result.model);
+  const fallback = fallbackClassNames(result.model.numClasses);
   if (labels) applyLabels(result, labels);
+  else if (fallback) applyLabels(result, fallback, 'imagenet-1k');
 }

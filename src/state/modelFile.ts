@@ -10,8 +10,9 @@ import { anyModelFromTensors, inferAnyConfig, isAlphaStateDict, modelFromSafeten
 import { anyModelFromOnnx } from '../engine/onnx/onnxModel.ts';
 import { anyModelFromPth, type ProgressCallback } from '../engine/pth/index.ts';
 import { readSafetensors } from '../engine/safetensors.ts';
-import { withFallbackClassNames } from './classNames.ts';
+import { fallbackClassNames, IMAGENET_NAMES_NOTE } from './classNames.ts';
 import { sniffImage } from './imageInput.ts';
+import { hasDefaultLabels } from './labels.ts';
 
 /** A parsed model plus what the engines need beside it. */
 export interface LoadedModel {
@@ -91,9 +92,9 @@ export interface OpenOptions extends InferOptions {
  */
 export async function openModelBytes(name: string, bytes: Uint8Array, options: OpenOptions = {}): Promise<OpenedModel> {
   const opened = await openModelFormat(name, bytes, options);
-  // A 1000-class model without names gets ImageNet-1k's, said in its notes (classNames.ts).
-  const { model, note } = withFallbackClassNames(opened.model);
-  return note ? { ...opened, model, notes: [...opened.notes, note] } : opened;
+  // A 1000-class model without names is shown with ImageNet-1k's (labels.ts), said in its notes (classNames.ts).
+  const { labels, num_classes: classes } = opened.model.config;
+  return hasDefaultLabels(labels) && fallbackClassNames(classes) ? { ...opened, notes: [...opened.notes, IMAGENET_NAMES_NOTE] } : opened;
 }
 
 async function openModelFormat(name: string, bytes: Uint8Array, options: OpenOptions): Promise<OpenedModel> {

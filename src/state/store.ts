@@ -50,6 +50,8 @@ export interface ModelSummary {
   /** The model card's summary (ONNX metadata_props.model_card), untrusted text. */
   card?: Record<string, unknown>;
   labels: string[];
+  /** 'imagenet-1k': the model has no names and `labels` are ImageNet-1k's, assumed (issue 16, classNames.ts). */
+  labelsFrom?: 'imagenet-1k';
   imageSize: [number, number];
   patchSize: number;
   channels: number;

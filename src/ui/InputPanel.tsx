@@ -201,7 +201,7 @@ export function InputPanel({ manifest }: { manifest: Manifest }) {
         )}
       </p>
       {/* Class names for a model without any (a checkpoint, a hosted file), kept with it (issue 19). */}
-      {mine && !own && (hasDefaultLabels(mine.model.labels) || storedLabels(mine.model) !== undefined) && <LabelsFile result={mine} />}
+      {mine && !own && (hasDefaultLabels(mine.model.labels) || mine.model.labelsFrom === 'imagenet-1k' || storedLabels(mine.model) !== undefined) && <LabelsFile result={mine} />}
       <details className="small" style={{ marginTop: '0.5rem' }} open={isLocal || undefined}>
         <summary>Bring your own model</summary>
         <ModelDrop />

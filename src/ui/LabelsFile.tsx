@@ -13,7 +13,8 @@ const MAX_LABELS_BYTES = 2 * 2 ** 20;
 export function LabelsFile({ result }: { result: RunResult }) {
   const [status, setStatus] = useState<{ ok: boolean; text: string } | undefined>();
   const input = useRef<HTMLInputElement>(null);
-  const named = !hasDefaultLabels(result.model.labels);
+  const assumed = result.model.labelsFrom === 'imagenet-1k'; // ImageNet-1k's names, shown for a 1000-class model without any (issue 16)
+  const named = !hasDefaultLabels(result.model.labels) && !assumed;
   const load = async (file: File | undefined) => {
     if (!file) return;
     if (file.size > MAX_LABELS_BYTES) return setStatus({ ok: false, text: `${file.name} is over ${MAX_LABELS_BYTES / 2 ** 20} MB: not a labels file` });
@@ -29,10 +30,10 @@ export function LabelsFile({ result }: { result: RunResult }) {
     setStatus({ ok: true, text: `${parsed.length} class names from ${file.name}, kept for this model` });
   };
   return (
-    <div className="labels-file small" data-testid="labels-file" data-named={named}>
-      <span>{named ? 'Class names: yours.' : 'This model has no class names.'} </span>
+    <div className="labels-file small" data-testid="labels-file" data-named={assumed ? 'imagenet-1k' : named}>
+      <span>{named ? 'Class names: yours.' : assumed ? 'Class names: ImageNet-1k’s, assumed (the file has none).' : 'This model has no class names.'} </span>
       <button type="button" className="mini" onClick={() => input.current?.click()} data-testid="labels-pick">
-        {named ? 'Other labels file…' : 'Load a labels file…'}
+        {named || assumed ? 'Other labels file…' : 'Load a labels file…'}
       </button>
       <input ref={input} type="file" accept=".json,.txt,text/plain,application/json" hidden data-testid="labels-input" onChange={(e) => void load(e.target.files?.[0]).then(() => (e.target.value = ''))} />
       {status && (
