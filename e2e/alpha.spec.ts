@@ -75,6 +75,13 @@ test('a CRATE-α .pth opened through the file input shows prediction, charts and
   // Charts: one point per layer, the sparsity chart drawn from z2 (sparse; Z^{ℓ+1} would be dense).
   const depth = expected.layers.length;
   for (const chart of ['chart-coding-rate', 'chart-sparsity']) await expect(page.getByTestId(chart)).toBeVisible();
+  await expect(page.getByTestId('chart-sparsity')).toContainText('Sparsity of the sparse code');
+  await expect(page.getByTestId('chart-sparsity').locator('g.chart-point')).toHaveCount(depth);
+  for (const [l, layer] of expected.layers.entries()) {
+    // ‖z2‖₀/(r·d·N) as the α reference gives it; Z^{ℓ+1} (with its residual) would be ≈ 1.
+    const shown = Number(await page.getByTestId('chart-sparsity').locator(`g.chart-point[data-layer="${l}"]`).getAttribute('data-value'));
+    expect(Math.abs(shown - layer.sparsity), `layer ${l} sparsity`).toBeLessThan(2e-3);
+  }
   // Attention: one map per head.
   await page.getByTestId('view-tab-attention').click();
   await expect(page.getByTestId('attention-grid')).toBeVisible();

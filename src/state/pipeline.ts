@@ -498,7 +498,9 @@ export function startPipeline(store: Store = useApp): () => void {
   /** The measured images of the last finished run, by model and engine, so toggling back is instant and new settings need no forward pass. */
   let datasetCache: { key: string; records: ImageRecord[]; accuracy: boolean; note?: string; segKey?: string } | undefined;
   let datasetRunningKey: string | undefined;
-  const datasetKeyOf = (c: Current) => `${c.result.modelId}|${c.engine}|${c.source.samplesFrom?.id ?? ''}|${store.getState().datasetImages?.id ?? ''}`;
+  // The preprocessing is part of the key: another choice (issue 16, inputPreprocessing.ts) gives other inputs.
+  const datasetKeyOf = (c: Current) =>
+    `${c.result.modelId}|${c.engine}|${c.source.samplesFrom?.id ?? ''}|${store.getState().datasetImages?.id ?? ''}|${c.result.preprocessing?.kind ?? ''}`;
 
   const publishDataset = async (cache: NonNullable<typeof datasetCache>, c: Current, mine: number) => {
     const settings = segmentationOf(store.getState());

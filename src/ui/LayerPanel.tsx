@@ -42,12 +42,15 @@ export function LayerPanel({ result }: { result: RunResult }) {
   const sparsityTrend = againstTrendNote('‖Z‖₀/(dN)', sparsities.series[0].values, meanOf(sparsities.series));
   const current = result.layers[layer];
   const m = result.model;
+  // CRATE-α's sparsity is that of its sparse code z2 (N × r·d), not of the dense Z^{ℓ+1} (docs/MEASUREMENTS.md §1.1).
+  const alpha = m.arch === 'crate-alpha';
   const method = seg === 'top' ? `top ${Math.round(p * 100)}%` : `mass τ = ${tau}`;
   return (
     <div className="with-teaching overview">
       <div className="layer-panel">
         <div className="panel-toolbar">
           <p className="muted small">
+            {alpha ? 'CRATE-α, ' : ''}
             {m.imageSize[0]}×{m.imageSize[1]}×{m.channels} input, patch {m.patchSize}, N = {m.tokens} tokens, d = {m.dim}, {m.heads} heads of{' '}
             {m.dimHead}. Click a point or a row to select a layer (or press ← →).
           </p>
@@ -95,7 +98,7 @@ export function LayerPanel({ result }: { result: RunResult }) {
             onSelect={onSelect}
           />
           <LayerChart
-            title="Sparsity of the ISTA output: ‖Zˡ⁺¹‖₀ / (d·N)"
+            title={alpha ? 'Sparsity of the sparse code: ‖z₂ˡ‖₀ / (r·d·N)' : 'Sparsity of the ISTA output: ‖Zˡ⁺¹‖₀ / (d·N)'}
             testId="chart-sparsity"
             large={present}
             figure="sparsity"
