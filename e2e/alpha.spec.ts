@@ -195,3 +195,26 @@ test('an ImageNet-layout CRATE-α file: the evaluation transform by default, its
   await expect(page.getByTestId('crop-editor')).toHaveAttribute('data-outline', 'crop');
   expect(errors).toEqual([]);
 });
+
+test('a CRATE-α ONNX export whose dh is not a multiple of 4 runs on onnxruntime-web, checked by the α CPU reference', async ({ page }) => {
+  test.setTimeout(300_000);
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto('/?model=digits');
+  await top5(page);
+  const name = 'alpha_r2_dh6.onnx';
+  const bytes = new Uint8Array(readFileSync(join('fixtures/alpha', name)));
+  await page.getByTestId('model-file').setInputFiles({ name, mimeType: 'application/octet-stream', buffer: Buffer.from(bytes) });
+  await expect(page.getByTestId('local-model-summary')).toContainText(`${name} · onnx`, { timeout: 60_000 });
+  const { model } = await openModelBytes(name, bytes);
+  expect(model.config.arch).toBe('crate-alpha');
+  await expectTop5(page, analyseImage(model, loadShippedModel(samplesFor(manifest, model)!.id).samples[0]));
+  // The WGSL kernels need d and dh multiples of 4 (d = 30, dh = 6 here): ORT runs it, and says why.
+  await expect(page.getByTestId('engine-used')).toHaveAttribute('data-engine', /^ort-/);
+  await expect(page.getByTestId('engine-used')).toContainText('multiple of 4');
+  await page.getByTestId('view-tab-histogram').click();
+  // ORT's graph outputs z2 (layers.ℓ.sparse_code): 37 tokens × 2 × 30 entries, not Z^{ℓ+1}'s 37 × 30.
+  await expect(page.getByTestId('histogram')).toHaveAttribute('data-total', String(37 * 2 * 30));
+  await expect(page.getByTestId('histogram')).toContainText('sparse code z2');
+  expect(errors).toEqual([]);
+});
