@@ -193,6 +193,24 @@ test('an ImageNet-layout CRATE-α file: the evaluation transform by default, its
   await expect(panel).toHaveAttribute('data-choice', 'crop');
   await expectOn(cropAndResize(image, defaultCrop(320, 200, 1), 224, 224), 'squash');
   await expect(page.getByTestId('crop-editor')).toHaveAttribute('data-outline', 'crop');
+
+  // Back to the evaluation transform; dragging the crop outline places a crop by hand, which becomes the choice.
+  await page.getByTestId('prep-select').selectOption('auto');
+  await expect(page).not.toHaveURL(/prep=/);
+  await expect(panel).toHaveAttribute('data-kind', 'imagenet-eval');
+  const editor = page.getByTestId('crop-editor');
+  await expect(editor).toHaveAttribute('data-outline', 'auto');
+  await editor.scrollIntoViewIfNeeded();
+  const box = (await editor.boundingBox())!;
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width / 2 + 40, box.y + box.height / 2, { steps: 4 });
+  await page.mouse.move(box.x + box.width + 200, box.y + box.height / 2, { steps: 4 });
+  await page.mouse.up();
+  await expect(page).toHaveURL(/prep=crop/);
+  await expect(editor).toHaveAttribute('data-outline', 'crop');
+  // The centre square dragged to the right edge: x = 320 − 200.
+  await expectOn(cropAndResize(image, { x: 120, y: 0, width: 200, height: 200 }, 224, 224), 'squash');
   expect(errors).toEqual([]);
 });
 
