@@ -100,6 +100,22 @@ test('a CRATE-α .pth opened through the file input shows prediction, charts and
   await expect(page.getByTestId('attention-grid')).toBeVisible();
   expect(depth).toBe(2);
   await page.screenshot({ path: `${ARTIFACTS}/alpha.png`, fullPage: true });
+
+  // Dataset mode over the stand-in set: per-layer mean sparsity of z2, as the α reference gives it in Node.
+  await page.getByTestId('dataset-toggle').check();
+  const status = page.getByTestId('dataset-run');
+  await expect(status).toHaveAttribute('data-status', 'ready', { timeout: 200_000 });
+  const count = Number(await status.getAttribute('data-count'));
+  expect(count).toBeGreaterThan(1);
+  const { model } = await openModelBytes(name, bytes, { heads: 2 });
+  const samples = loadShippedModel(samplesFor(manifest, model)!.id).samples.slice(0, count);
+  const perImage = samples.map((image) => analyseImage(model, image).layers.map((l) => l.sparsity));
+  for (let l = 0; l < depth; l++) {
+    const mean = perImage.reduce((a, row) => a + row[l], 0) / count;
+    expect(Math.abs(Number(await page.getByTestId(`dataset-sparsity-${l}`).getAttribute('data-mean')) - mean), `dataset layer ${l}`).toBeLessThan(1e-3);
+  }
+  await page.getByTestId('view-tab-objective').click();
+  await expect(page.getByTestId('staircase-not-defined')).toBeVisible();
   expect(errors).toEqual([]);
 });
 
