@@ -53,7 +53,8 @@ interface ModelSource {
   ownSamples: boolean;
 }
 
-function summarise(source: ModelSource, loaded: LoadedModel): ModelSummary {
+/** What the views show about a loaded model (also used by tests that build a RunResult in Node). */
+export function summarise(source: Pick<ModelSource, 'key' | 'name'>, loaded: Pick<LoadedModel, 'model' | 'bytes' | 'card'>): ModelSummary {
   const { config, shape } = loaded.model;
   return {
     id: source.key,

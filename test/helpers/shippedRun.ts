@@ -6,12 +6,13 @@
 import { cpuForward } from '../../src/engine/cpu/reference.ts';
 import { imageToTensor } from '../../src/engine/preprocess.ts';
 import { analyseOutputs, modelWeightMeasures, objectiveOfOutputs } from '../../src/state/analyse.ts';
+import { summarise } from '../../src/state/pipeline.ts';
 import type { RunResult } from '../../src/state/store.ts';
 import { loadShippedModel, type ShippedModel } from './shippedModels.ts';
 
 export function shippedRun(id: string, sample = 0, shipped: ShippedModel = loadShippedModel(id)): RunResult {
   const { model } = shipped;
-  const { config, shape } = model;
+  const { config } = model;
   const image = shipped.samples[sample];
   const trace = cpuForward(model, imageToTensor(image, config));
   const outputs = { logits: trace.logits, layers: trace.layers };
@@ -21,21 +22,7 @@ export function shippedRun(id: string, sample = 0, shipped: ShippedModel = loadS
   return {
     modelId: id,
     sampleIndex: sample,
-    model: {
-      id,
-      name: shipped.entry.name,
-      bytes: shipped.onnx.length,
-      labels: config.labels ?? [],
-      imageSize: [shape.imageHeight, shape.imageWidth],
-      patchSize: config.patch_size,
-      channels: config.channels,
-      tokens: shape.tokens,
-      dim: config.dim,
-      depth: config.depth,
-      heads: config.heads,
-      dimHead: config.dim_head,
-      numClasses: config.num_classes,
-    },
+    model: summarise({ key: id, name: shipped.entry.name }, { model, bytes: shipped.onnx.length, card: undefined }),
     image,
     label: shipped.labels[sample],
     mask: shipped.masks?.[sample],
