@@ -24,7 +24,8 @@ import { modelInput } from './inputPreprocessing.ts';
 import { headChoices, LOCAL_MODEL_ID, openModelBytes, type LoadedModel, type OpenedModel } from './modelFile.ts';
 import { atlasCell, decodePng, maskCell, samplesFor, type DecodedAtlas } from './sampleSet.ts';
 import { collectSampleTensors, needsSampleTensors, SAMPLE_TENSOR_IMAGES } from './sampleTensors.ts';
-import { useApp, type AppState, type Loadable, type LocalModelInfo, type ModelFileRequest, type ModelSummary, type RunResult } from './store.ts';
+import { summarise } from './modelSummary.ts';
+import { useApp, type AppState, type Loadable, type LocalModelInfo, type ModelFileRequest, type RunResult } from './store.ts';
 import { isModelUrl, quote, type ImageSource } from './urlState.ts';
 
 const MODELS_URL = `${import.meta.env.BASE_URL}models/`;
@@ -51,30 +52,6 @@ interface ModelSource {
   samplesFrom?: ManifestModel;
   /** True when the samples' labels are this model's own (a manifest model): only then is accuracy meaningful. */
   ownSamples: boolean;
-}
-
-/** What the views show about a loaded model (also used by tests that build a RunResult in Node). */
-export function summarise(source: Pick<ModelSource, 'key' | 'name'>, loaded: Pick<LoadedModel, 'model' | 'bytes' | 'card'>): ModelSummary {
-  const { config, shape } = loaded.model;
-  return {
-    id: source.key,
-    name: source.name,
-    bytes: loaded.bytes,
-    card: loaded.card,
-    labels: config.labels,
-    imageSize: [shape.imageHeight, shape.imageWidth],
-    patchSize: config.patch_size,
-    channels: config.channels,
-    tokens: shape.tokens,
-    dim: config.dim,
-    depth: config.depth,
-    heads: config.heads,
-    dimHead: config.dim_head,
-    numClasses: config.num_classes,
-    arch: config.arch,
-    mean: config.mean,
-    std: config.std,
-  };
 }
 
 export function formatBytes(bytes: number): string {

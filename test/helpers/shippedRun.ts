@@ -6,7 +6,7 @@
 import { cpuForward } from '../../src/engine/cpu/reference.ts';
 import { imageToTensor } from '../../src/engine/preprocess.ts';
 import { analyseOutputs, modelWeightMeasures, objectiveOfOutputs } from '../../src/state/analyse.ts';
-import { summarise } from '../../src/state/pipeline.ts';
+import { summarise } from '../../src/state/modelSummary.ts';
 import type { RunResult } from '../../src/state/store.ts';
 import { loadShippedModel, type ShippedModel } from './shippedModels.ts';
 
