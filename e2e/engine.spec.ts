@@ -16,7 +16,10 @@ import { GOLDEN_CAPTURES, FIXTURE_DIR, fixtureNames, goldenTensor, loadFixture, 
 // The issue's bar: every captured tensor within 1e-4 × max |value|, logits within 1e-4 relative.
 const TOLERANCE = 1e-4;
 /** The engine's plan: six dispatches per layer (src/engine/gpu/engine.ts). */
+// Six with LN1 fused into the qkv matmul; the 'separate' LN1 variant (the default where the fusion
+// costs more than a dispatch, as on SwiftShader: BENCHMARKS.md) adds its own layerNorm dispatch.
 const MAX_DISPATCHES_PER_LAYER = 6;
+const maxDispatchesPerLayer = (qkvNorm: string) => MAX_DISPATCHES_PER_LAYER + (qkvNorm === 'separate' ? 1 : 0);
 
 const NAMES = fixtureNames();
 const fixtures = new Map<string, Fixture>(NAMES.map((name) => [name, loadFixture(name)]));
@@ -103,7 +106,7 @@ test.describe('GPU engine in Chromium against the PyTorch fixtures and the CPU r
     }
   }
 
-  test(`without capture the plan issues at most ${MAX_DISPATCHES_PER_LAYER} dispatches per layer`, async ({ page }) => {
+  test(`without capture the plan issues at most ${MAX_DISPATCHES_PER_LAYER} dispatches per layer, one more with LN1 separate`, async ({ page }) => {
     const pageErrors = await openHarness(page);
     for (const name of NAMES) {
       const counts: DispatchCounts = await page.evaluate((model) => window.crateHarness!.dispatchCount(model), modelBase64(name));
@@ -113,8 +116,9 @@ test.describe('GPU engine in Chromium against the PyTorch fixtures and the CPU r
         `dispatches ${name}`,
         `${counts.withoutCapture.total} in all, ${counts.withoutCapture.perLayer} per layer without capture; ${counts.withCaptureAll.perLayer} per layer capturing everything`,
       );
-      expect(counts.withoutCapture.perLayer, name).toBeLessThanOrEqual(MAX_DISPATCHES_PER_LAYER);
-      expect(counts.withoutCapture.total, name).toBeLessThanOrEqual(counts.depth * MAX_DISPATCHES_PER_LAYER + 8);
+      const limit = maxDispatchesPerLayer(counts.qkvNorm);
+      expect(counts.withoutCapture.perLayer, `${name} (LN1 ${counts.qkvNorm})`).toBeLessThanOrEqual(limit);
+      expect(counts.withoutCapture.total, name).toBeLessThanOrEqual(counts.depth * limit + 8);
     }
     expect(pageErrors).toEqual([]);
   });

@@ -61,6 +61,8 @@ export interface ProfileRun {
 
 export interface DispatchCounts {
   depth: number;
+  /** The LN1 placement in use: 'separate' adds one layerNorm dispatch per layer (kernels/variants.ts). */
+  qkvNorm: string;
   withoutCapture: { total: number; perLayer: number };
   withCaptureAll: { total: number; perLayer: number };
   gpuErrors: string[];
@@ -221,6 +223,7 @@ const harness: CrateHarness = {
   dispatchCount(model) {
     return withEngine(model, async (engine) => ({
       depth: engine.model.config.depth,
+      qkvNorm: engine.info.variants.qkvNorm,
       withoutCapture: await engine.dispatchCount(CAPTURE_NOTHING),
       withCaptureAll: await engine.dispatchCount(CAPTURE_ALL),
     }));
