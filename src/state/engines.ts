@@ -99,7 +99,7 @@ export function planEngines(choice: EngineChoice, adapter: AdapterStatus, loaded
       : `the adapter is a software renderer, but this model is small (${(flops / 1e6).toFixed(0)} MFLOP per image), so our WGSL kernels are fast enough`;
   return {
     primary: 'wgsl',
-    reason: isSoftware(adapter) ? softwareReason : 'a GPU is available to WebGPU, and our WGSL kernels are the fastest engine on a GPU',
+    reason: isSoftware(adapter) ? softwareReason : 'a GPU is available to WebGPU, so our WGSL kernels run the model (no real-GPU benchmark has been made yet; the engine panel lets you choose another)',
     reference: referenceFor('wgsl'),
   };
 }
