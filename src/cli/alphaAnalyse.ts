@@ -11,16 +11,13 @@
  *   report gives null (NaN) for it.
  */
 import { officialCodingRate } from '../analysis/codingRate.ts';
-import { headCoherence } from '../analysis/coherence.ts';
 import { sparsity } from '../analysis/sparsity.ts';
-import { ALPHA_BLOCK_NORM_EPS, type CrateAlphaModel } from '../engine/alphaModel.ts';
+import type { CrateAlphaModel } from '../engine/alphaModel.ts';
 import type { AlphaForwardTrace } from '../engine/cpu/alphaReference.ts';
-import { layerNorm, linear } from '../engine/cpu/linalg.ts';
 import type { CaptureTensor } from '../engine/gpu/capture.ts';
+import { modelHeadCoherence, objectiveOfLayer } from '../state/analyse.ts';
 import { classTokenRows, emptyImageReport, type ImageReport } from './analyse.ts';
 import { checkFiniteLayer, checkFiniteLogits } from './finite.ts';
-
-/** What the command says when CRATE-α runs on the CPU (printed and in the JSON's "adapter"). */
 
 export function analyseAlphaTrace(model: CrateAlphaModel, trace: AlphaForwardTrace, captureAll: boolean): ImageReport {
   const { config, shape } = model;
@@ -29,14 +26,12 @@ export function analyseAlphaTrace(model: CrateAlphaModel, trace: AlphaForwardTra
   layers.forEach((layer, l) => {
     const read: [CaptureTensor, Float32Array][] = [['z', layer.z], ['w', layer.w], ['attention', layer.attention], ['zHalf', layer.zHalf], ['zNext', layer.zNext]];
     checkFiniteLayer(l, read);
-    const weights = model.weights.layers[l];
     report.rateOfficial.push(officialCodingRate(layer.w, shape.tokens, config.heads, config.dim_head));
     report.zeroFraction.push(sparsity(layer.sparseCode).zeroFraction);
-    const outputW = linear(layerNorm(layer.zHalf, shape.tokens, config.dim, weights.mssaNorm, ALPHA_BLOCK_NORM_EPS), shape.tokens, config.dim, weights.qkv, shape.innerDim);
-    report.rateMssaOut.push(officialCodingRate(outputW, shape.tokens, config.heads, config.dim_head));
+    report.rateMssaOut.push(objectiveOfLayer(model, trace, l).rateMssaOut);
     report.lassoBefore.push(Number.NaN);
     report.lassoAfter.push(Number.NaN);
-    report.headCoherence.push(headCoherence(weights.qkv, config.heads, config.dim_head, config.dim).matrix);
+    report.headCoherence.push(modelHeadCoherence(model)[l].matrix);
     report.clsAttention.push(classTokenRows(layer.attention, config.heads, shape.tokens));
     report.captures?.push(Object.fromEntries(read) as Record<CaptureTensor, Float32Array>);
   });

@@ -8,7 +8,6 @@
  */
 import { topClasses } from '../analysis/classes.ts';
 import { officialCodingRate } from '../analysis/codingRate.ts';
-import { headCoherence } from '../analysis/coherence.ts';
 import { layerObjective } from '../analysis/objective.ts';
 import { sparsity } from '../analysis/sparsity.ts';
 import { CAPTURE_TENSORS, type CaptureRequest, type CaptureTensor } from '../engine/gpu/capture.ts';
@@ -16,6 +15,7 @@ import type { CrateGpuEngine } from '../engine/gpu/engine.ts';
 import type { ModelDescription } from '../engine/alphaModel.ts';
 import type { CrateModel } from '../engine/model.ts';
 import { cpuForward } from '../engine/cpu/reference.ts';
+import { modelHeadCoherence } from '../state/analyse.ts';
 import { checkFiniteLayer, checkFiniteLogits } from './finite.ts';
 
 /** The adapter line when no GPU runs the model. */
@@ -102,7 +102,7 @@ async function reportFromLayers(model: CrateModel, logits: Float32Array, readLay
     report.rateMssaOut.push(objective.rateMssaOut);
     report.lassoBefore.push(objective.lassoBefore);
     report.lassoAfter.push(objective.lassoAfter);
-    report.headCoherence.push(headCoherence(weights.qkv, config.heads, config.dim_head, config.dim).matrix);
+    report.headCoherence.push(modelHeadCoherence(model)[l].matrix);
     report.clsAttention.push(classTokenRows(read.get('attention')!, config.heads, shape.tokens));
     report.captures?.push(Object.fromEntries(read) as Record<CaptureTensor, Float32Array>);
   }

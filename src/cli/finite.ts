@@ -6,6 +6,7 @@
  * NaN matrix fails deep inside a Cholesky factorisation otherwise).
  */
 import type { CaptureTensor } from '../engine/gpu/capture.ts';
+import { firstNonFinite } from '../engine/outputCheck.ts';
 import { CliError } from './errors.ts';
 
 /** One image's forward pass produced a NaN or an infinity. */
@@ -22,11 +23,6 @@ const TENSOR_NAMES: Record<CaptureTensor, string> = {
   zNext: 'the ISTA output Z^{l+1}',
 };
 
-/** The first NaN or infinity in `values`, or undefined when all are finite. */
-export function firstNonFinite(values: ArrayLike<number>): number | undefined {
-  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return values[i];
-  return undefined;
-}
 
 /** Throws NonFiniteError naming the layer and tensor of the first NaN or infinity among a layer's captures, in forward order. */
 export function checkFiniteLayer(layer: number, tensors: Iterable<[CaptureTensor, Float32Array]>): void {

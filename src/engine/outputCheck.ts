@@ -35,7 +35,8 @@ const LAYER_TENSOR_NAMES: Record<LayerTensor, string> = {
 };
 const FORWARD_ORDER: LayerTensor[] = ['w', 'attention', 'zHalf', 'zNext'];
 
-function firstNonFinite(values: Float32Array): number | undefined {
+/** The first NaN or infinity in `values`, or undefined when all are finite. */
+export function firstNonFinite(values: ArrayLike<number>): number | undefined {
   for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return values[i];
   return undefined;
 }

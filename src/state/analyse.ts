@@ -42,6 +42,7 @@ function dictionaryMeasure(model: AnyCrateModel, layer: number): DictionaryIncoh
 
 /** Keyed by the model's weights object: computed once per loaded model, dropped with it. */
 const weightMeasures = new WeakMap<object, ModelWeightMeasures[]>();
+const headCoherences = new WeakMap<object, HeadCoherence[]>();
 
 /**
  * The weight-only measures of every layer, computed once per model and then
@@ -64,17 +65,25 @@ export async function modelWeightMeasuresAsync(model: AnyCrateModel, pause: () =
   return weightMeasures.get(model.weights)!;
 }
 
+/** Each layer's head coherence: weight-only, so computed once per model (the CLI reports it with every image). */
+export function modelHeadCoherence(model: AnyCrateModel): HeadCoherence[] {
+  let known = headCoherences.get(model.weights);
+  if (!known) {
+    const { dim, heads, dim_head: dh } = model.config;
+    known = model.weights.layers.map((layer) => headCoherence(layer.qkv, heads, dh, dim));
+    headCoherences.set(model.weights, known);
+  }
+  return known;
+}
+
 /** The same, synchronously (the CLI and tests). */
 export function modelWeightMeasures(model: CrateModel): LayerWeightMeasures[];
 export function modelWeightMeasures(model: AnyCrateModel): ModelWeightMeasures[];
 export function modelWeightMeasures(model: AnyCrateModel): ModelWeightMeasures[] {
   let measures = weightMeasures.get(model.weights);
   if (!measures) {
-    const { dim, heads, dim_head: dh } = model.config;
-    measures = model.weights.layers.map((layer, l) => ({
-      headCoherence: headCoherence(layer.qkv, heads, dh, dim),
-      dictionary: dictionaryMeasure(model, l),
-    }));
+    const coherences = modelHeadCoherence(model);
+    measures = model.weights.layers.map((_, l) => ({ headCoherence: coherences[l], dictionary: dictionaryMeasure(model, l) }));
     weightMeasures.set(model.weights, measures);
   }
   return measures;

@@ -216,6 +216,12 @@ export function startPipeline(store: Store = useApp): () => void {
     const mask = set.masks && source.ownSamples ? maskCell(await loadAtlas(set.masks, set), index) : undefined;
     return { image: atlasCell(atlas, index), label: source.ownSamples ? set.labels[index] : undefined, mask };
   };
+  /** A sample the set must have (dataset mode, the sample tensors): a missing one is an error. */
+  const existingSample = async (source: ModelSource, index: number) => {
+    const sample = await sampleOf(source, index);
+    if (sample === 'out-of-range') throw new LoadError(`sample ${index} is missing from the set`);
+    return sample;
+  };
 
   const compareEngines = async (mine: number, result: RunResult, loaded: LoadedModel, reference: EngineKind | undefined, input: Float32Array) => {
     if (!reference) {
@@ -535,9 +541,7 @@ export function startPipeline(store: Store = useApp): () => void {
         count: plan.count,
         sample: async (i) => {
           if (own) return { image: own.images[i] };
-          const sample = await sampleOf(c.source, i);
-          if (sample === 'out-of-range') throw new LoadError(`sample ${i} is missing from the set`);
-          return sample;
+          return existingSample(c.source, i);
         },
         forward: (input) => runner.run(input),
         // Images done, time per image and time left (issue 19: long runs had no estimate).
@@ -617,11 +621,7 @@ export function startPipeline(store: Store = useApp): () => void {
           model: c.loaded.model,
           prep: store.getState().prep,
           count,
-          sample: async (i) => {
-            const sample = await sampleOf(c.source, i);
-            if (sample === 'out-of-range') throw new LoadError(`sample ${i} is missing from the set`);
-            return sample;
-          },
+          sample: (i) => existingSample(c.source, i),
           forward: (input) => runner.run(input),
           cancelled: stale,
           onProgress: (done, total) => store.setState({ sampleTensors: { status: 'loading', message: `Running sample image ${done} of ${total}…`, fraction: done / total } }),
