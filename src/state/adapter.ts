@@ -4,6 +4,11 @@ export type AdapterStatus =
   | { status: 'ready'; name: string; vendor: string; architecture: string; fallback: boolean; features: string[] }
   | { status: 'unavailable'; reason: string };
 
+/** A software renderer (SwiftShader, llvmpipe, lavapipe) or a fallback adapter: slow, so engines and dataset sizes are chosen for it. */
+export function isSoftwareAdapter(adapter: AdapterStatus): boolean {
+  return adapter.status === 'ready' && (adapter.fallback || /swiftshader|llvmpipe|lavapipe|software/i.test(`${adapter.name} ${adapter.architecture}`));
+}
+
 const TIMEOUT_MS = 15_000;
 
 export async function probeAdapter(): Promise<AdapterStatus> {

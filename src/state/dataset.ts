@@ -19,7 +19,7 @@ import { sparsity } from '../analysis/sparsity.ts';
 import type { AnyCrateModel } from '../engine/alphaModel.ts';
 import type { RgbaImage } from '../engine/preprocess.ts';
 import { sparseCodeOf, type ForwardOutputs } from '../engine/runner.ts';
-import type { AdapterStatus } from './adapter.ts';
+import { isSoftwareAdapter, type AdapterStatus } from './adapter.ts';
 import { modelWeightMeasuresAsync, objectiveOfLayer, type ModelObjective, type ModelWeightMeasures } from './analyse.ts';
 import { modelInput, type PrepChoice } from './inputPreprocessing.ts';
 import type { DatasetStats, MeanStd } from './store.ts';
@@ -38,11 +38,6 @@ export const segmentationKey = (s: SegmentationSettings) => `${s.seg}:${s.seg ==
 export const DATASET_MAX_IMAGES = 200;
 /** On a software adapter (SwiftShader) every forward is slow: fewer images, and the UI says so. */
 export const DATASET_SOFTWARE_MAX_IMAGES = 100;
-
-/** Same test as engines.ts's planner (kept in step by hand: engines.ts does not export it). */
-export function isSoftwareAdapter(adapter: AdapterStatus): boolean {
-  return adapter.status === 'ready' && (adapter.fallback || /swiftshader|llvmpipe|lavapipe|software/i.test(`${adapter.name} ${adapter.architecture}`));
-}
 
 /** How many images to run, and the sentence that says why when fewer than the set holds. */
 export function datasetPlan(setCount: number, adapter: AdapterStatus): { count: number; note?: string } {

@@ -13,7 +13,7 @@ import { CrateGpuEngine, checkSupported } from '../engine/gpu/engine.ts';
 import { createGpuRunner } from '../engine/gpu/gpuRunner.ts';
 import { createOrtRunner, type OrtModule } from '../engine/ort/ortRunner.ts';
 import { ENGINE_LABELS, type EngineKind, type ModelRunner } from '../engine/runner.ts';
-import type { AdapterStatus } from './adapter.ts';
+import { isSoftwareAdapter, type AdapterStatus } from './adapter.ts';
 import type { LoadedModel } from './modelFile.ts';
 import type { EngineChoice } from './urlState.ts';
 import ortGlueUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.mjs?url';
@@ -46,10 +46,6 @@ export function forwardFlops(model: LoadedModel['model']): number {
   const ista = isAlphaModel(model) ? 4 * 2 * n * d * model.config.ratio * d : 2 * 2 * n * d * d;
   const perLayer = 2 * n * d * inner * 2 + 2 * 2 * n * n * inner + ista;
   return depth * perLayer + 2 * (n - 1) * patchDim * d;
-}
-
-function isSoftware(adapter: AdapterStatus): boolean {
-  return adapter.status === 'ready' && (adapter.fallback || /swiftshader|llvmpipe|lavapipe|software/i.test(`${adapter.name} ${adapter.architecture}`));
 }
 
 function wgslProblem(loaded: LoadedModel): string | undefined {
@@ -85,7 +81,7 @@ export function planEngines(choice: EngineChoice, adapter: AdapterStatus, loaded
     return { primary: 'cpu', reason: `${wgslBlocked}, and this model has no ONNX graph, so the CPU reference runs it` };
   }
   const flops = forwardFlops(loaded.model);
-  if (isSoftware(adapter) && hasOnnx && flops > SOFTWARE_ADAPTER_FLOP_LIMIT) {
+  if (isSoftwareAdapter(adapter) && hasOnnx && flops > SOFTWARE_ADAPTER_FLOP_LIMIT) {
     return {
       primary: 'ort-wasm',
       // Shown to users (issue 19): plain words; the measurements behind it are in BENCHMARKS.md.
@@ -99,7 +95,7 @@ export function planEngines(choice: EngineChoice, adapter: AdapterStatus, loaded
       : `the adapter is a software renderer, but this model is small (${(flops / 1e6).toFixed(0)} MFLOP per image), so our WGSL kernels are fast enough`;
   return {
     primary: 'wgsl',
-    reason: isSoftware(adapter) ? softwareReason : 'a GPU is available to WebGPU, so our WGSL kernels run the model (no real-GPU benchmark has been made yet; the engine panel lets you choose another)',
+    reason: isSoftwareAdapter(adapter) ? softwareReason : 'a GPU is available to WebGPU, so our WGSL kernels run the model (no real-GPU benchmark has been made yet; the engine panel lets you choose another)',
     reference: referenceFor('wgsl'),
   };
 }

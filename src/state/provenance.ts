@@ -10,7 +10,7 @@
 import { version as APP_VERSION } from '../../package.json';
 import { ENGINE_LABELS } from '../engine/runner.ts';
 import type { AdapterStatus } from './adapter.ts';
-import { isSoftwareAdapter } from './dataset.ts';
+import { isSoftwareAdapter } from './adapter.ts';
 import { attentionTitle } from './queryNaming.ts';
 import type { LocalImage, LocalModelInfo, RunResult } from './store.ts';
 import type { DetailView, UrlState } from './urlState.ts';

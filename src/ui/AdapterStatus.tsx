@@ -1,4 +1,4 @@
-import { isSoftwareAdapter } from '../state/dataset.ts';
+import { isSoftwareAdapter } from '../state/adapter.ts';
 import { useApp } from '../state/store.ts';
 
 /**
