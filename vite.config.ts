@@ -14,7 +14,7 @@ const isolation = {
  * Content-Security-Policy of the built app (issue 9). Scripts, workers and
  * wasm come only from the app's own origin: no inline scripts, no eval;
  * 'wasm-unsafe-eval' is what onnxruntime-web needs to compile its wasm, and
- * its worker threads load the same-origin glue file (src/state/engines.ts).
+ * its worker threads load the same-origin glue file (src/runners/engines.ts).
  * Inline styles are allowed because React writes style attributes. Data may
  * be fetched from any https origin, because a link may name a hosted model
  * (`?model=https://…`); nothing is ever executed from there. e2e/hostile.spec.ts

@@ -16,8 +16,8 @@ import { meanOffDiagonal } from '../src/analysis/coherence.ts';
 import { meanStd } from '../src/analysis/dataset.ts';
 import { cpuForward } from '../src/engine/cpu/reference.ts';
 import { imageToTensor } from '../src/engine/preprocess.ts';
-import { modelWeightMeasures, objectiveOfOutputs } from '../src/state/analyse.ts';
-import { paperRates } from '../src/state/dataset.ts';
+import { modelWeightMeasures, objectiveOfOutputs } from '../src/analysis/analyseRun.ts';
+import { paperRates } from '../src/dataset/dataset.ts';
 import { randomImage, randomModel } from '../test/helpers/randomModel.ts';
 import { loadShippedModel } from '../test/helpers/shippedModels.ts';
 

@@ -122,7 +122,7 @@ interface ModelResult {
 async function measure(page: Page, model: string, mode: BenchMode, engines: BenchEngine[], result: ModelResult, software: boolean) {
   const series = mode === 'forward' ? result.forward : result.captured;
   const active: BenchEngine[] = [];
-  // The app's own count (state/engines.ts forwardFlops): CRATE-T 3.6 GFLOP, CRATE-B 12.8.
+  // The app's own count (runners/engines.ts forwardFlops): CRATE-T 3.6 GFLOP, CRATE-B 12.8.
   const gflop = result.flops / 1e9;
   for (const engine of engines) {
     if (result.errors[engine]) continue;

@@ -7,13 +7,13 @@ import { parseAnyConfig, type CrateAlphaConfig } from '../src/engine/config.ts';
 import type { Preprocessing, RgbaImage } from '../src/engine/preprocess.ts';
 import { writeSafetensors } from '../src/engine/safetensors.ts';
 import type { Tensor } from '../src/engine/tensor.ts';
-import { analyseImage } from '../src/state/analyse.ts';
-import { IMAGENET_1K_CLASSES } from '../src/state/classNames.ts';
-import { cropAndResize, defaultCrop } from '../src/state/imageInput.ts';
-import { evalCropBox } from '../src/state/inputPreprocessing.ts';
-import { openModelBytes } from '../src/state/modelFile.ts';
+import { analyseImage } from '../src/analysis/analyseRun.ts';
+import { IMAGENET_1K_CLASSES } from '../src/models/classNames.ts';
+import { cropAndResize, defaultCrop } from '../src/image/imageInput.ts';
+import { evalCropBox } from '../src/image/inputPreprocessing.ts';
+import { openModelBytes } from '../src/models/modelFile.ts';
 import { seededRandom, gaussian } from '../test/helpers/randomModel.ts';
-import { samplesFor } from '../src/state/sampleSet.ts';
+import { samplesFor } from '../src/models/sampleSet.ts';
 import { loadShippedModel, shippedManifest } from '../test/helpers/shippedModels.ts';
 
 /**

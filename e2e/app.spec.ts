@@ -83,7 +83,7 @@ test('loads the default model and shows top-5 and both charts with the right num
   await waitForResults(page);
   await expect(page.getByTestId('adapter-status')).toHaveAttribute('data-status', 'ready');
   await expect(page.getByTestId('model-description')).toContainText('Digits');
-  // The automatic choice (state/engines.ts): ORT WASM on a software adapter such as SwiftShader, else our WGSL engine.
+  // The automatic choice (runners/engines.ts): ORT WASM on a software adapter such as SwiftShader, else our WGSL engine.
   const software = (await page.getByTestId('adapter-status').getAttribute('data-software')) === 'true';
   await expect(page.getByTestId('engine-used')).toHaveAttribute('data-engine', software ? 'ort-wasm' : 'wgsl');
   await expect(page).toHaveURL(/\?model=digits&sample=0&layer=0&/);

@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IMAGENET_1K_CLASSES } from '../src/state/classNames.ts';
+import { IMAGENET_1K_CLASSES } from '../src/models/classNames.ts';
 import { formatRate } from '../src/ui/format.ts';
 import { readTextChunks } from '../src/viz/pngText.ts';
 import { sparsity } from '../src/analysis/sparsity.ts';

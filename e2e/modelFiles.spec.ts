@@ -9,8 +9,8 @@ import { preprocessImage } from '../src/engine/preprocess.ts';
 import { readPth } from '../src/engine/pth/index.ts';
 import { writeSafetensors } from '../src/engine/safetensors.ts';
 import type { Tensor } from '../src/engine/tensor.ts';
-import { openModelBytes } from '../src/state/modelFile.ts';
-import { samplesFor } from '../src/state/sampleSet.ts';
+import { openModelBytes } from '../src/models/modelFile.ts';
+import { samplesFor } from '../src/models/sampleSet.ts';
 import { loadShippedModel, shippedManifest } from '../test/helpers/shippedModels.ts';
 
 /** Issue 8 in the browser: bring your own model by drop, picker or URL; hostile and malformed files keep the current model. */

@@ -15,7 +15,7 @@ import { headCoherence } from '../src/analysis/coherence.ts';
 import { officialPca } from '../src/analysis/pca.ts';
 import { cpuForward } from '../src/engine/cpu/reference.ts';
 import { imageToTensor } from '../src/engine/preprocess.ts';
-import { SAMPLE_TENSOR_IMAGES } from '../src/state/sampleTensors.ts';
+import { SAMPLE_TENSOR_IMAGES } from '../src/dataset/sampleTensors.ts';
 import { DETAIL_VIEWS, defaultUrlState } from '../src/state/urlState.ts';
 import { stepLayer, TOUR_STEPS } from '../src/ui/tour.ts';
 import { staircaseSteps } from '../src/viz/staircase.ts';

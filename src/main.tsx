@@ -1,6 +1,6 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { startPipeline } from './state/pipeline.ts';
+import { startPipeline } from './pipeline/pipeline.ts';
 import { bindUrlState } from './state/store.ts';
 import { App } from './ui/App.tsx';
 import './ui/styles.css';

@@ -9,9 +9,9 @@
  * Each timed call includes reading the results back to the CPU.
  */
 import { analyseLayer } from '../analysis/layer.ts';
-import { analyseOutputs } from '../state/analyse.ts';
-import { imageExtras } from '../state/dataset.ts';
-import { forwardFlops } from '../state/engines.ts';
+import { analyseOutputs } from '../analysis/analyseRun.ts';
+import { imageExtras } from '../dataset/dataset.ts';
+import { forwardFlops } from '../runners/engines.ts';
 import { defaultUrlState } from '../state/urlState.ts';
 import { requestBrowserDevice } from '../engine/gpu/browserDevice.ts';
 import { CrateGpuEngine } from '../engine/gpu/engine.ts';
@@ -38,7 +38,7 @@ interface Loaded {
 
 const threads = () => (globalThis.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1);
 
-/** Both ORT builds, each told where its standalone glue lives (see src/state/engines.ts for why). */
+/** Both ORT builds, each told where its standalone glue lives (see src/runners/engines.ts for why). */
 async function ortBuild(kind: 'native' | 'jsep'): Promise<OrtModule> {
   const ort = (kind === 'native' ? await import('onnxruntime-web/webgpu') : await import('onnxruntime-web')) as unknown as OrtModule;
   const [mjs, wasm] = kind === 'native' ? [asyncifyGlueUrl, asyncifyWasmUrl] : [jsepGlueUrl, jsepWasmUrl];
@@ -106,8 +106,8 @@ const api = {
   },
   /**
    * What the app computes for one image on top of a captured run, in ms: the
-   * per-layer figures of the layer table and charts (state/analyse.ts,
-   * state/dataset.ts imageExtras), then every figure of the one layer on
+   * per-layer figures of the layer table and charts (analysis/analyseRun.ts,
+   * dataset/dataset.ts imageExtras), then every figure of the one layer on
    * screen (src/analysis/layer.ts). The views compute a layer's figures only
    * when it is shown, so analysing all layers here would overstate the
    * explorer's workload.

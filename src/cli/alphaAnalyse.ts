@@ -15,7 +15,7 @@ import { sparsity } from '../analysis/sparsity.ts';
 import type { CrateAlphaModel } from '../engine/alphaModel.ts';
 import type { AlphaForwardTrace } from '../engine/cpu/alphaReference.ts';
 import type { CaptureTensor } from '../engine/gpu/capture.ts';
-import { modelHeadCoherence, objectiveOfLayer } from '../state/analyse.ts';
+import { modelHeadCoherence, objectiveOfLayer } from '../analysis/analyseRun.ts';
 import { classTokenRows, emptyImageReport, type ImageReport } from './analyse.ts';
 import { checkFiniteLayer, checkFiniteLogits } from './finite.ts';
 

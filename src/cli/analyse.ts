@@ -15,7 +15,7 @@ import type { CrateGpuEngine } from '../engine/gpu/engine.ts';
 import type { ModelDescription } from '../engine/alphaModel.ts';
 import type { CrateModel } from '../engine/model.ts';
 import { cpuForward } from '../engine/cpu/reference.ts';
-import { modelHeadCoherence } from '../state/analyse.ts';
+import { modelHeadCoherence } from '../analysis/analyseRun.ts';
 import { checkFiniteLayer, checkFiniteLogits } from './finite.ts';
 
 /** The adapter line when no GPU runs the model. */

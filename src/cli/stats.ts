@@ -21,7 +21,7 @@ import type { CaptureTensor } from '../engine/gpu/capture.ts';
 import { CrateGpuEngine, type RunResult } from '../engine/gpu/engine.ts';
 import type { CrateModel } from '../engine/model.ts';
 import { requestNodeGpu, type NodeGpu } from '../engine/node/nodeGpu.ts';
-import { modelWeightMeasures } from '../state/analyse.ts';
+import { modelWeightMeasures } from '../analysis/analyseRun.ts';
 import type { CliIo } from './cli.ts';
 import { CliError, UsageError } from './errors.ts';
 import { checkFiniteLayer, checkFiniteLogits, NonFiniteError } from './finite.ts';

@@ -8,12 +8,12 @@ import type { ClassScore } from '../analysis/classes.ts';
 import type { DictionaryIncoherence, HeadCoherence } from '../analysis/coherence.ts';
 import type { RgbaImage } from '../engine/preprocess.ts';
 import type { EngineKind, ForwardOutputs } from '../engine/runner.ts';
-import type { AdapterStatus } from './adapter.ts';
-import type { Manifest } from './manifest.ts';
-import type { ImageSet } from './imageSet.ts';
-import type { AppliedPreprocessing } from './inputPreprocessing.ts';
-import type { ModelFormat } from './modelFile.ts';
-import type { SampleTensors } from './sampleTensors.ts';
+import type { AdapterStatus } from '../runners/adapter.ts';
+import type { Manifest } from '../models/manifest.ts';
+import type { ImageSet } from '../image/imageSet.ts';
+import type { AppliedPreprocessing } from '../image/inputPreprocessing.ts';
+import type { ModelFormat } from '../models/modelFile.ts';
+import type { SampleTensors } from '../dataset/sampleTensors.ts';
 import { URL_PROPS, defaultUrlState, encodeUrlState, parseUrlState, sameUrlState, type ImageSource, type UrlState } from './urlState.ts';
 
 export type Loadable<T> =

@@ -11,7 +11,7 @@
  */
 import { DEFAULT_MASS_FRACTION, DEFAULT_SEGMENTATION_METHOD, DEFAULT_TOP_FRACTION } from '../analysis/segmentation.ts';
 import { MAX_HEADS } from '../engine/config.ts';
-import { PREP_CHOICES, type PrepChoice } from './inputPreprocessing.ts';
+import { PREP_CHOICES, type PrepChoice } from '../image/inputPreprocessing.ts';
 
 /** The view state a link carries. */
 export interface UrlState {
@@ -51,7 +51,7 @@ export interface UrlState {
   pca: PcaMode;
   /** Engine the user chose; 'auto' lets the app pick the fastest for the adapter. */
   engine: EngineChoice;
-  /** Preprocessing of ImageNet-layout models (issue 16, src/state/inputPreprocessing.ts): the evaluation transform, squash, or the user's crop. */
+  /** Preprocessing of ImageNet-layout models (issue 16, src/image/inputPreprocessing.ts): the evaluation transform, squash, or the user's crop. */
   prep: PrepChoice;
 }
 

@@ -1,4 +1,4 @@
-import { isSoftwareAdapter } from '../state/adapter.ts';
+import { isSoftwareAdapter } from '../runners/adapter.ts';
 import { useApp } from '../state/store.ts';
 
 /**

@@ -1,5 +1,5 @@
 import { meanOffDiagonal } from '../analysis/coherence.ts';
-import { ALPHA_LASSO_NOTE } from '../state/analyse.ts';
+import { ALPHA_LASSO_NOTE } from '../analysis/analyseRun.ts';
 import { useApp, type RunResult } from '../state/store.ts';
 import { renderHeatmap } from '../viz/heatmap.ts';
 import { useD3 } from './useD3.ts';

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
-import { decodeImageSet } from '../state/imageSet.ts';
+import { decodeImageSet } from '../image/imageSet.ts';
 import { useApp, type DatasetStats } from '../state/store.ts';
 import { formatRate } from './format.ts';
 
@@ -12,7 +12,7 @@ export interface IncomingFiles {
 /**
  * Dataset mode over the user's own images (issue 19): pick many images or a
  * folder, or drop them anywhere on the page. They are decoded here
- * (src/state/imageSet.ts) and handed to the pipeline through the store.
+ * (src/image/imageSet.ts) and handed to the pipeline through the store.
  */
 export function DatasetImagesPicker({ incoming }: { incoming?: IncomingFiles }) {
   const own = useApp((s) => s.datasetImages);

@@ -1,6 +1,6 @@
 import { useMemo } from 'react';
 import { useApp, type RunResult } from '../state/store.ts';
-import { sampleTensorsFor } from '../state/sampleTensors.ts';
+import { sampleTensorsFor } from '../dataset/sampleTensors.ts';
 import { SELECT_COLOUR } from '../viz/colours.ts';
 import { attentionOverlay, rasterImage } from '../viz/raster.ts';
 
@@ -14,7 +14,7 @@ const HEADER = 20;
  * attention (row A_k[0, 1:], docs/MEASUREMENTS.md §2) on the first sample
  * images, one row per head, so what a head looks for shows across images, as
  * in the paper's head-wise figures. The images run in the background only
- * while this view is shown (src/state/sampleTensors.ts).
+ * while this view is shown (src/dataset/sampleTensors.ts).
  */
 export function HeadsGrid({ result }: { result: RunResult }) {
   const layer = useApp((s) => s.layer);

@@ -15,8 +15,8 @@ import {
   zoomCrop,
   type Crop,
   type DecodedImage,
-} from '../state/imageInput.ts';
-import { evalCropBox, keepsWholeImage } from '../state/inputPreprocessing.ts';
+} from '../image/imageInput.ts';
+import { evalCropBox, keepsWholeImage } from '../image/inputPreprocessing.ts';
 import { useApp } from '../state/store.ts';
 
 /** Longest side of the crop editor on screen, CSS pixels. */

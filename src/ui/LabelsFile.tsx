@@ -1,5 +1,5 @@
 import { useRef, useState } from 'react';
-import { applyLabels, hasDefaultLabels, parseLabelsFile, storeLabels } from '../state/labels.ts';
+import { applyLabels, hasDefaultLabels, parseLabelsFile, storeLabels } from '../models/labels.ts';
 import { useApp, type RunResult } from '../state/store.ts';
 
 /** Longest labels file read (1,000 ImageNet names are ~20 KB). */
@@ -8,7 +8,7 @@ const MAX_LABELS_BYTES = 2 * 2 ** 20;
 /**
  * Class names for a model that has none (issue 19): a labels file (JSON list
  * or one name per line) replaces "0", "1", … in the prediction, and is kept
- * with the model (state/labels.ts) for the next time it is opened.
+ * with the model (models/labels.ts) for the next time it is opened.
  */
 export function LabelsFile({ result }: { result: RunResult }) {
   const [status, setStatus] = useState<{ ok: boolean; text: string } | undefined>();

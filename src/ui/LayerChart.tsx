@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
-import type { FigureKind } from '../state/provenance.ts';
+import type { FigureKind } from '../export/provenance.ts';
 import type { RunResult } from '../state/store.ts';
 import { renderLayerChart, type LayerChartSpec } from '../viz/layerChart.ts';
 import { exportFigure } from './figureExport.ts';

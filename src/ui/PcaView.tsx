@@ -1,7 +1,7 @@
 import { useMemo } from 'react';
 import { officialPca } from '../analysis/pca.ts';
 import { gridOf, layerOutputs, pcaOf } from '../state/derived.ts';
-import { sampleTensorsFor } from '../state/sampleTensors.ts';
+import { sampleTensorsFor } from '../dataset/sampleTensors.ts';
 import { useApp, type RunResult } from '../state/store.ts';
 import { PCA_MODES, type PcaMode } from '../state/urlState.ts';
 import { imageRaster, rasterImage, rgbGridRaster } from '../viz/raster.ts';

@@ -1,5 +1,5 @@
 import { useEffect, useRef } from 'react';
-import { PREP_CHOICES, PREP_LABELS, type PrepChoice } from '../state/inputPreprocessing.ts';
+import { PREP_CHOICES, PREP_LABELS, type PrepChoice } from '../image/inputPreprocessing.ts';
 import { useApp, type RunResult } from '../state/store.ts';
 
 /** Longest side of the outlined source image, CSS pixels. */

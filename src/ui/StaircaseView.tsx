@@ -1,5 +1,5 @@
 import { useMemo } from 'react';
-import { ALPHA_LASSO_NOTE } from '../state/analyse.ts';
+import { ALPHA_LASSO_NOTE } from '../analysis/analyseRun.ts';
 import { useApp, type RunResult } from '../state/store.ts';
 import { datasetStaircaseSteps, descendingCount, renderStaircase, staircaseSteps, type StaircaseStep } from '../viz/staircase.ts';
 import { useD3 } from './useD3.ts';

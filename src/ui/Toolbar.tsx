@@ -1,8 +1,8 @@
 import { useEffect, useRef, useState } from 'react';
 import { segmentationFraction } from '../state/derived.ts';
-import { exportFileName, figureFileTags, layerTable, tableToCsv, tableToJson } from '../state/exporters.ts';
-import { provenanceLines, provenanceOf } from '../state/provenance.ts';
-import { LOCAL_MODEL_ID } from '../state/modelFile.ts';
+import { exportFileName, figureFileTags, layerTable, tableToCsv, tableToJson } from '../export/exporters.ts';
+import { provenanceLines, provenanceOf } from '../export/provenance.ts';
+import { LOCAL_MODEL_ID } from '../models/modelFile.ts';
 import { useApp, viewState, type AppState, type RunResult } from '../state/store.ts';
 import { downloadFile } from '../viz/exportFigure.ts';
 import { currentProvenanceInput } from './figureExport.ts';
@@ -73,7 +73,7 @@ export function CopyLink() {
   );
 }
 
-/** CSV and JSON of the per-layer numbers (src/state/exporters.ts). */
+/** CSV and JSON of the per-layer numbers (src/export/exporters.ts). */
 export function DataExport({ result }: { result: RunResult }) {
   const exportData = (kind: 'csv' | 'json') => {
     const s = useApp.getState();

@@ -5,8 +5,8 @@
  * carries the same metadata (provenance.ts) in the same places.
  */
 import { gridOf } from '../state/derived.ts';
-import { exportFileName, figureFileTags } from '../state/exporters.ts';
-import { figureCaption, latin1, provenanceLines, provenanceOf, type FigureKind, type ProvenanceInput } from '../state/provenance.ts';
+import { exportFileName, figureFileTags } from '../export/exporters.ts';
+import { figureCaption, latin1, provenanceLines, provenanceOf, type FigureKind, type ProvenanceInput } from '../export/provenance.ts';
 import { useApp, type RunResult } from '../state/store.ts';
 import { downloadFile, markupSize, svgMarkup, svgToPng, type FigureAnnotation } from '../viz/exportFigure.ts';
 

@@ -13,7 +13,7 @@ import { withTextChunks } from './pngText.ts';
 /** Caption and provenance written into an exported figure. */
 export interface FigureAnnotation {
   caption: string;
-  /** "key: value" lines (src/state/provenance.ts provenanceLines). */
+  /** "key: value" lines (src/export/provenance.ts provenanceLines). */
   lines: string[];
   /** The provenance as JSON, for <metadata>. */
   json: string;

@@ -17,7 +17,7 @@ import { writeNpy } from '../../src/cli/npy.ts';
 import { cpuForward } from '../../src/engine/cpu/reference.ts';
 import { modelFromTensors } from '../../src/engine/model.ts';
 import { writeSafetensors } from '../../src/engine/safetensors.ts';
-import { objectiveOfOutputs } from '../../src/state/analyse.ts';
+import { objectiveOfOutputs } from '../../src/analysis/analyseRun.ts';
 import { goldenTensor, loadFixture } from '../helpers/fixtures.ts';
 import { randomImage, randomModelTensors } from '../helpers/randomModel.ts';
 

@@ -9,7 +9,7 @@ import { PNG } from 'pngjs';
 import type { CrateModel } from '../../src/engine/model.ts';
 import { modelFromOnnx } from '../../src/engine/onnx/onnxModel.ts';
 import type { RgbaImage } from '../../src/engine/preprocess.ts';
-import { parseManifest, type Manifest, type ManifestModel } from '../../src/state/manifest.ts';
+import { parseManifest, type Manifest, type ManifestModel } from '../../src/models/manifest.ts';
 
 export const MODELS_DIR = join(import.meta.dirname, '../../public/models');
 

@@ -1,12 +1,12 @@
 /**
  * A RunResult of a shipped model on one of its samples, as the app's
  * pipeline would build it, computed in Node with the CPU reference and the
- * app's own analysis (src/state/analyse.ts): for tests of views and the tour.
+ * app's own analysis (src/analysis/analyseRun.ts): for tests of views and the tour.
  */
 import { cpuForward } from '../../src/engine/cpu/reference.ts';
 import { imageToTensor } from '../../src/engine/preprocess.ts';
-import { analyseOutputs, modelWeightMeasures, objectiveOfOutputs } from '../../src/state/analyse.ts';
-import { summarise } from '../../src/state/modelSummary.ts';
+import { analyseOutputs, modelWeightMeasures, objectiveOfOutputs } from '../../src/analysis/analyseRun.ts';
+import { summarise } from '../../src/models/modelSummary.ts';
 import type { RunResult } from '../../src/state/store.ts';
 import { loadShippedModel, type ShippedModel } from './shippedModels.ts';
 

@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isAlphaModel } from '../../src/engine/alphaModel.ts';
-import type { AdapterStatus } from '../../src/state/adapter.ts';
-import { analyseImage, analyseOutputs, modelWeightMeasures, objectiveOfOutputs } from '../../src/state/analyse.ts';
-import { measureImage, summariseDataset } from '../../src/state/dataset.ts';
-import { createRunner, planEngines } from '../../src/state/engines.ts';
-import { headChoices, openModelBytes } from '../../src/state/modelFile.ts';
+import type { AdapterStatus } from '../../src/runners/adapter.ts';
+import { analyseImage, analyseOutputs, modelWeightMeasures, objectiveOfOutputs } from '../../src/analysis/analyseRun.ts';
+import { measureImage, summariseDataset } from '../../src/dataset/dataset.ts';
+import { createRunner, planEngines } from '../../src/runners/engines.ts';
+import { headChoices, openModelBytes } from '../../src/models/modelFile.ts';
 import { alphaGolden, ALPHA_FIXTURE_DIR, loadAlphaFixture } from '../helpers/alphaFixtures.ts';
 
 /** Issue 16 in the app: CRATE-α files open, run on the right engine, and are measured on their sparse code z2. */

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeSafetensors } from '../../src/engine/safetensors.ts';
-import { IMAGENET_1K_CLASSES, IMAGENET_NAMES_NOTE } from '../../src/state/classNames.ts';
-import { applyStoredLabels, storeLabels } from '../../src/state/labels.ts';
-import { openModelBytes } from '../../src/state/modelFile.ts';
+import { IMAGENET_1K_CLASSES, IMAGENET_NAMES_NOTE } from '../../src/models/classNames.ts';
+import { applyStoredLabels, storeLabels } from '../../src/models/labels.ts';
+import { openModelBytes } from '../../src/models/modelFile.ts';
 import type { RunResult } from '../../src/state/store.ts';
 import { randomModelTensors } from '../helpers/randomModel.ts';
 

@@ -6,8 +6,8 @@ import { sparsity } from '../../src/analysis/sparsity.ts';
 import { cpuForward } from '../../src/engine/cpu/reference.ts';
 import { imageToTensor, type RgbaImage } from '../../src/engine/preprocess.ts';
 import type { ForwardOutputs } from '../../src/engine/runner.ts';
-import type { AdapterStatus } from '../../src/state/adapter.ts';
-import { analyseOutputs, modelWeightMeasures, objectiveOfOutputs } from '../../src/state/analyse.ts';
+import type { AdapterStatus } from '../../src/runners/adapter.ts';
+import { analyseOutputs, modelWeightMeasures, objectiveOfOutputs } from '../../src/analysis/analyseRun.ts';
 import {
   DATASET_MAX_IMAGES,
   DATASET_SOFTWARE_MAX_IMAGES,
@@ -18,7 +18,7 @@ import {
   summariseDataset,
   Yielder,
   type DatasetSample,
-} from '../../src/state/dataset.ts';
+} from '../../src/dataset/dataset.ts';
 import { randomModel, seededRandom } from '../helpers/randomModel.ts';
 
 const model = randomModel({ image_size: 16, patch_size: 4, channels: 3, dim: 16, depth: 3, heads: 2, dim_head: 8, num_classes: 4 }, 7);

@@ -1,7 +1,7 @@
-/** Issue 19: long dataset runs show images done, time per image and the time left (src/state/datasetProgress.ts). */
+/** Issue 19: long dataset runs show images done, time per image and the time left (src/dataset/datasetProgress.ts). */
 import { describe, expect, it } from 'vitest';
-import { datasetProgress, datasetProgressText, formatDuration } from '../../src/state/datasetProgress.ts';
-import { pickImageFiles } from '../../src/state/imageSet.ts';
+import { datasetProgress, datasetProgressText, formatDuration } from '../../src/dataset/datasetProgress.ts';
+import { pickImageFiles } from '../../src/image/imageSet.ts';
 
 describe('dataset progress', () => {
   it('estimates the time left from the pace so far', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { AdapterStatus } from '../../src/state/adapter.ts';
-import { forwardFlops, planEngines, SOFTWARE_ADAPTER_FLOP_LIMIT } from '../../src/state/engines.ts';
-import type { LoadedModel } from '../../src/state/modelFile.ts';
+import type { AdapterStatus } from '../../src/runners/adapter.ts';
+import { forwardFlops, planEngines, SOFTWARE_ADAPTER_FLOP_LIMIT } from '../../src/runners/engines.ts';
+import type { LoadedModel } from '../../src/models/modelFile.ts';
 import { randomModel } from '../helpers/randomModel.ts';
 
 const gpu: AdapterStatus = { status: 'ready', name: 'NVIDIA H200', vendor: 'nvidia', architecture: 'hopper', fallback: false, features: [] };

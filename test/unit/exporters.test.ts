@@ -1,11 +1,11 @@
 /**
- * The export serialisers (src/state/exporters.ts): CSV quoting and formula
+ * The export serialisers (src/export/exporters.ts): CSV quoting and formula
  * injection, exact round trip of the numbers, which columns appear when, the
  * JSON document, and safe file names from untrusted model ids.
  */
 import { describe, expect, it } from 'vitest';
 import { expansionRates, iouSeries } from '../../src/state/derived.ts';
-import { csvField, exportFileName, layerTable, tableToCsv, tableToJson, type LayerTable } from '../../src/state/exporters.ts';
+import { csvField, exportFileName, layerTable, tableToCsv, tableToJson, type LayerTable } from '../../src/export/exporters.ts';
 import type { DatasetStats } from '../../src/state/store.ts';
 import { fakeRun } from './viewFixtures.ts';
 

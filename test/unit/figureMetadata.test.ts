@@ -6,9 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { version } from '../../package.json';
-import type { AdapterStatus } from '../../src/state/adapter.ts';
-import { layerTable, tableToCsv, tableToJson } from '../../src/state/exporters.ts';
-import { adapterLine, figureCaption, latin1, provenanceLines, provenanceOf, type ProvenanceInput } from '../../src/state/provenance.ts';
+import type { AdapterStatus } from '../../src/runners/adapter.ts';
+import { layerTable, tableToCsv, tableToJson } from '../../src/export/exporters.ts';
+import { adapterLine, figureCaption, latin1, provenanceLines, provenanceOf, type ProvenanceInput } from '../../src/export/provenance.ts';
 import { defaultUrlState } from '../../src/state/urlState.ts';
 import { crc32, readTextChunks, textChunk, withTextChunks } from '../../src/viz/pngText.ts';
 import { fakeRun, GRID } from './viewFixtures.ts';

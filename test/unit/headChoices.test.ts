@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MAX_HEADS, parseConfig } from '../../src/engine/config.ts';
-import { headChoices } from '../../src/state/modelFile.ts';
+import { headChoices } from '../../src/models/modelFile.ts';
 import { randomModel } from '../helpers/randomModel.ts';
 
 describe('headChoices', () => {

@@ -20,7 +20,7 @@ import {
   sniffImage,
   zoomCrop,
   type Crop,
-} from '../../src/state/imageInput.ts';
+} from '../../src/image/imageInput.ts';
 import type { RgbaImage } from '../../src/engine/preprocess.ts';
 
 function png(width: number, height: number, colorType = 6): Uint8Array {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseAnyConfig } from '../../src/engine/config.ts';
 import { imageNetEvalTensor, imageToTensor, type RgbaImage } from '../../src/engine/preprocess.ts';
-import { appliedPreprocessing, evalCropBox, inputPixels, isImageNetLayout, keepsWholeImage, modelInput } from '../../src/state/inputPreprocessing.ts';
+import { appliedPreprocessing, evalCropBox, inputPixels, isImageNetLayout, keepsWholeImage, modelInput } from '../../src/image/inputPreprocessing.ts';
 
 /** Issue 16: the app's preprocessing choice for ImageNet-layout models (docs/MEASUREMENTS.md §1.2). */
 const imagenet = parseAnyConfig({ arch: 'crate', image_size: 224, patch_size: 16, channels: 3, dim: 8, depth: 1, heads: 2, dim_head: 4, num_classes: 10, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });

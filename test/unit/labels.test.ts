@@ -1,6 +1,6 @@
-/** Issue 19: a labels file for a model without class names (src/state/labels.ts). */
+/** Issue 19: a labels file for a model without class names (src/models/labels.ts). */
 import { describe, expect, it } from 'vitest';
-import { hasDefaultLabels, parseLabelsFile, MAX_LABEL_LENGTH } from '../../src/state/labels.ts';
+import { hasDefaultLabels, parseLabelsFile, MAX_LABEL_LENGTH } from '../../src/models/labels.ts';
 
 describe('labels files', () => {
   it('reads a JSON list and one name per line', () => {

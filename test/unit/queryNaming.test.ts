@@ -5,7 +5,7 @@
  * page label, the figure title and the export file name to that one number.
  */
 import { describe, expect, it } from 'vitest';
-import { exportFileName, figureFileTags } from '../../src/state/exporters.ts';
+import { exportFileName, figureFileTags } from '../../src/export/exporters.ts';
 import { attentionTitle, cellOfQuery, patchOfQuery, queryFileTag, queryLabel, queryOfCell } from '../../src/state/queryNaming.ts';
 import { defaultUrlState, parseUrlState, serialiseUrlState } from '../../src/state/urlState.ts';
 

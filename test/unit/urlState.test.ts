@@ -1,4 +1,4 @@
-import { PREP_CHOICES } from '../../src/state/inputPreprocessing.ts';
+import { PREP_CHOICES } from '../../src/image/inputPreprocessing.ts';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {

@@ -19,11 +19,11 @@ import { sparsity } from '../analysis/sparsity.ts';
 import type { AnyCrateModel } from '../engine/alphaModel.ts';
 import type { RgbaImage } from '../engine/preprocess.ts';
 import { sparseCodeOf, type ForwardOutputs } from '../engine/runner.ts';
-import { isSoftwareAdapter, type AdapterStatus } from './adapter.ts';
-import { modelWeightMeasuresAsync, objectiveOfLayer, type ModelObjective, type ModelWeightMeasures } from './analyse.ts';
-import { modelInput, type PrepChoice } from './inputPreprocessing.ts';
-import type { DatasetStats, MeanStd } from './store.ts';
-import type { SegmentationMethod } from './urlState.ts';
+import { isSoftwareAdapter, type AdapterStatus } from '../runners/adapter.ts';
+import { modelWeightMeasuresAsync, objectiveOfLayer, type ModelObjective, type ModelWeightMeasures } from '../analysis/analyseRun.ts';
+import { modelInput, type PrepChoice } from '../image/inputPreprocessing.ts';
+import type { DatasetStats, MeanStd } from '../state/store.ts';
+import type { SegmentationMethod } from '../state/urlState.ts';
 
 /** The segmentation settings IoU depends on (the `seg`, `p`, `tau` link properties). */
 export interface SegmentationSettings {

@@ -1,5 +1,5 @@
 import type { RgbaImage } from '../engine/preprocess.ts';
-import { LoadError } from './fetchBytes.ts';
+import { LoadError } from '../fetching/fetchBytes.ts';
 import type { AnyCrateModel } from '../engine/alphaModel.ts';
 import type { Manifest, ManifestModel, SampleSet } from './manifest.ts';
 

@@ -5,15 +5,15 @@
  * (image file and crop box, resize and mean/std, heads assumed for a .pth,
  * engine, adapter, app version). Pure: the views gather the inputs from the
  * store, src/viz/exportFigure.ts writes them into SVG/PNG metadata and
- * src/state/exporters.ts into the CSV/JSON headers.
+ * src/export/exporters.ts into the CSV/JSON headers.
  */
 import { version as APP_VERSION } from '../../package.json';
 import { ENGINE_LABELS } from '../engine/runner.ts';
-import type { AdapterStatus } from './adapter.ts';
-import { isSoftwareAdapter } from './adapter.ts';
-import { attentionTitle } from './queryNaming.ts';
-import type { LocalImage, LocalModelInfo, RunResult } from './store.ts';
-import type { DetailView, UrlState } from './urlState.ts';
+import type { AdapterStatus } from '../runners/adapter.ts';
+import { isSoftwareAdapter } from '../runners/adapter.ts';
+import { attentionTitle } from '../state/queryNaming.ts';
+import type { LocalImage, LocalModelInfo, RunResult } from '../state/store.ts';
+import type { DetailView, UrlState } from '../state/urlState.ts';
 
 /** ε² of every coding rate the app plots (docs/MEASUREMENTS.md §2). */
 export const EPSILON_SQUARED = 0.01;
@@ -72,7 +72,7 @@ function imageOf(input: ProvenanceInput): Provenance['image'] {
 function resizeOf(input: ProvenanceInput): string {
   const { run } = input;
   const [h, w] = run.model.imageSize;
-  const upload = run.source === 'upload' ? 'crop resampled by area averaging (src/state/imageInput.ts), then ' : '';
+  const upload = run.source === 'upload' ? 'crop resampled by area averaging (src/image/imageInput.ts), then ' : '';
   const same = run.image.width === w && run.image.height === h;
   return `${upload}${same ? `no resize (already ${w}×${h})` : `bilinear ${run.image.width}×${run.image.height} → ${w}×${h}`}; pixels on [0, 1], then (x − mean)/std per channel`;
 }

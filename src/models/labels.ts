@@ -7,7 +7,7 @@
  * are only ever rendered as text, and bounded here.
  */
 import { fallbackClassNames } from './classNames.ts';
-import type { ModelSummary, RunResult } from './store.ts';
+import type { ModelSummary, RunResult } from '../state/store.ts';
 
 /** Longest class name kept; a longer one is cut (labels are shown in one line). */
 export const MAX_LABEL_LENGTH = 200;

@@ -4,11 +4,11 @@
  * figure export lives in src/viz/exportFigure.ts), so these are unit-tested
  * in Node (test/unit/exporters.test.ts).
  */
-import { expansionRates, iouSeries } from './derived.ts';
-import type { DatasetStats, RunResult } from './store.ts';
+import { expansionRates, iouSeries } from '../state/derived.ts';
+import type { DatasetStats, RunResult } from '../state/store.ts';
 import type { Provenance } from './provenance.ts';
-import { queryFileTag } from './queryNaming.ts';
-import type { DetailView, SegmentationMethod, UrlState } from './urlState.ts';
+import { queryFileTag } from '../state/queryNaming.ts';
+import type { DetailView, SegmentationMethod, UrlState } from '../state/urlState.ts';
 
 export interface Column {
   key: string;
@@ -118,7 +118,7 @@ export interface ExportContext {
   run: RunResult;
   /** ISO time of the export. */
   exportedAt: string;
-  /** Image, preprocessing, heads, engine, adapter and app version (src/state/provenance.ts). */
+  /** Image, preprocessing, heads, engine, adapter and app version (src/export/provenance.ts). */
   provenance?: Provenance;
 }
 

@@ -12,21 +12,21 @@ import type { GridSize } from '../analysis/attention.ts';
 import type { RgbaImage } from '../engine/preprocess.ts';
 import { checkFinite, NonFiniteOutputsError } from '../engine/outputCheck.ts';
 import { ENGINE_LABELS, maxRelativeDeviation, type EngineKind, type ModelRunner } from '../engine/runner.ts';
-import { probeAdapter } from './adapter.ts';
-import { analyseOutputs } from './analyse.ts';
-import { datasetIoUs, datasetPlan, imageExtras, imageIoUs, runDataset, segmentationKey, summariseDataset, Yielder, type ImageRecord, type SegmentationSettings } from './dataset.ts';
-import { datasetProgress, datasetProgressText } from './datasetProgress.ts';
-import { applyStoredLabels } from './labels.ts';
-import { createRunner, forwardFlops, planEngines } from './engines.ts';
-import { fetchBytes, LoadError, type ByteProgress } from './fetchBytes.ts';
-import { parseManifest, type Manifest, type ManifestModel } from './manifest.ts';
-import { modelInput } from './inputPreprocessing.ts';
-import { headChoices, LOCAL_MODEL_ID, openModelBytes, type LoadedModel, type OpenedModel } from './modelFile.ts';
-import { atlasCell, decodePng, maskCell, samplesFor, type DecodedAtlas } from './sampleSet.ts';
-import { collectSampleTensors, needsSampleTensors, SAMPLE_TENSOR_IMAGES } from './sampleTensors.ts';
-import { summarise } from './modelSummary.ts';
-import { useApp, type AppState, type Loadable, type LocalModelInfo, type ModelFileRequest, type RunResult } from './store.ts';
-import { isModelUrl, quote, type ImageSource } from './urlState.ts';
+import { probeAdapter } from '../runners/adapter.ts';
+import { analyseOutputs } from '../analysis/analyseRun.ts';
+import { datasetIoUs, datasetPlan, imageExtras, imageIoUs, runDataset, segmentationKey, summariseDataset, Yielder, type ImageRecord, type SegmentationSettings } from '../dataset/dataset.ts';
+import { datasetProgress, datasetProgressText } from '../dataset/datasetProgress.ts';
+import { applyStoredLabels } from '../models/labels.ts';
+import { createRunner, forwardFlops, planEngines } from '../runners/engines.ts';
+import { fetchBytes, LoadError, type ByteProgress } from '../fetching/fetchBytes.ts';
+import { parseManifest, type Manifest, type ManifestModel } from '../models/manifest.ts';
+import { modelInput } from '../image/inputPreprocessing.ts';
+import { headChoices, LOCAL_MODEL_ID, openModelBytes, type LoadedModel, type OpenedModel } from '../models/modelFile.ts';
+import { atlasCell, decodePng, maskCell, samplesFor, type DecodedAtlas } from '../models/sampleSet.ts';
+import { collectSampleTensors, needsSampleTensors, SAMPLE_TENSOR_IMAGES } from '../dataset/sampleTensors.ts';
+import { summarise } from '../models/modelSummary.ts';
+import { useApp, type AppState, type Loadable, type LocalModelInfo, type ModelFileRequest, type RunResult } from '../state/store.ts';
+import { isModelUrl, quote, type ImageSource } from '../state/urlState.ts';
 
 const MODELS_URL = `${import.meta.env.BASE_URL}models/`;
 
@@ -387,7 +387,7 @@ export function startPipeline(store: Store = useApp): () => void {
           inputName: imageSource === 'sample' ? undefined : localImage?.name,
           samplesFrom: source!.samplesFrom?.id,
         };
-        // The user's class names for a model without its own (issue 19, state/labels.ts).
+        // The user's class names for a model without its own (issue 19, models/labels.ts).
         applyStoredLabels(result);
         const { layer } = store.getState();
         if (layer >= loaded.model.config.depth) {

@@ -1,7 +1,7 @@
 /**
  * The user's own images for dataset mode (issue 19: "statistics over their
  * own photos"): many files or a folder, dropped or picked. Each is decoded
- * (src/state/imageInput.ts, with its size and type checks), centre-cropped to
+ * (src/image/imageInput.ts, with its size and type checks), centre-cropped to
  * a square and, if larger, shrunk to DATASET_IMAGE_SIDE, so a hundred photos
  * stay a few MB; the model's own preprocessing resizes them to its input
  * (src/engine/preprocess.ts). Files that are not images are skipped and named.

@@ -3,18 +3,18 @@
  * functions with no DOM, so the e2e tests run this very code in Node and
  * compare it with what the page shows.
  */
-import { topClasses, type ClassScore } from '../analysis/classes.ts';
-import { officialCodingRate } from '../analysis/codingRate.ts';
-import { dictionaryIncoherence, headCoherence, type DictionaryIncoherence, type HeadCoherence } from '../analysis/coherence.ts';
-import { layerObjective, mssaOutputRate, type LayerObjective } from '../analysis/objective.ts';
-import { sparsity } from '../analysis/sparsity.ts';
+import { topClasses, type ClassScore } from './classes.ts';
+import { officialCodingRate } from './codingRate.ts';
+import { dictionaryIncoherence, headCoherence, type DictionaryIncoherence, type HeadCoherence } from './coherence.ts';
+import { layerObjective, mssaOutputRate, type LayerObjective } from './objective.ts';
+import { sparsity } from './sparsity.ts';
 import { ALPHA_BLOCK_NORM_EPS, isAlphaModel, type AnyCrateModel } from '../engine/alphaModel.ts';
 import { alphaCpuForward } from '../engine/cpu/alphaReference.ts';
 import { cpuForward } from '../engine/cpu/reference.ts';
 import type { CrateModel } from '../engine/model.ts';
 import { preprocessImage, type Preprocessing, type RgbaImage } from '../engine/preprocess.ts';
 import { sparseCodeOf, type ForwardOutputs } from '../engine/runner.ts';
-import type { LayerStats } from './store.ts';
+import type { LayerStats } from '../state/store.ts';
 
 /** The weight-only measures of one layer (docs/MEASUREMENTS.md §2.1): the same for every image. */
 export interface LayerWeightMeasures {

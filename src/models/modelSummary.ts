@@ -4,7 +4,7 @@
  * Playwright) build the same summary the pipeline does.
  */
 import type { LoadedModel } from './modelFile.ts';
-import type { ModelSummary } from './store.ts';
+import type { ModelSummary } from '../state/store.ts';
 
 /** What the views show about a loaded model: its name, size and shape. */
 export function summarise(source: { key: string; name: string }, loaded: Pick<LoadedModel, 'model' | 'bytes' | 'card'>): ModelSummary {

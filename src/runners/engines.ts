@@ -14,8 +14,8 @@ import { createGpuRunner } from '../engine/gpu/gpuRunner.ts';
 import { createOrtRunner, type OrtModule } from '../engine/ort/ortRunner.ts';
 import { ENGINE_LABELS, type EngineKind, type ModelRunner } from '../engine/runner.ts';
 import { isSoftwareAdapter, type AdapterStatus } from './adapter.ts';
-import type { LoadedModel } from './modelFile.ts';
-import type { EngineChoice } from './urlState.ts';
+import type { LoadedModel } from '../models/modelFile.ts';
+import type { EngineChoice } from '../state/urlState.ts';
 import ortGlueUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.mjs?url';
 import ortWasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
 

@@ -5,7 +5,7 @@
  * docs/MEASUREMENTS.md §2, PCA). Off the critical path (issue 15): it runs
  * only while such a view is shown, after the main result is on screen, with
  * the same engine as the main view and a turn for the page between images
- * (as dataset mode does, src/state/dataset.ts); a new model, engine or
+ * (as dataset mode does, src/dataset/dataset.ts); a new model, engine or
  * sample set cancels it.
  */
 import type { GridSize } from '../analysis/attention.ts';
@@ -13,8 +13,8 @@ import type { AnyCrateModel } from '../engine/alphaModel.ts';
 import type { RgbaImage } from '../engine/preprocess.ts';
 import type { ForwardOutputs } from '../engine/runner.ts';
 import { classTokenMaps, Yielder } from './dataset.ts';
-import { modelInput, type PrepChoice } from './inputPreprocessing.ts';
-import type { AppState, Loadable } from './store.ts';
+import { modelInput, type PrepChoice } from '../image/inputPreprocessing.ts';
+import type { AppState, Loadable } from '../state/store.ts';
 
 /** Images the grid shows and the joint PCA fits on. */
 export const SAMPLE_TENSOR_IMAGES = 8;
