@@ -8,10 +8,11 @@
  */
 import { candidateVariants, DEFAULT_VARIANTS, parseVariants, TUNABLE_KERNELS, type KernelVariants, type TunableKernel } from './variants.ts';
 
+/** Synchronous (memory, localStorage) or asynchronous (IndexedDB): `chooseVariants` awaits either. */
 export interface TuningStore {
-  get(key: string): string | null | undefined;
-  set(key: string, value: string): void;
-  delete(key: string): void;
+  get(key: string): string | null | undefined | Promise<string | null | undefined>;
+  set(key: string, value: string): void | Promise<void>;
+  delete(key: string): void | Promise<void>;
 }
 
 /** Node's store: a map for the life of the process. */
@@ -44,6 +45,98 @@ export function localStorageTuningStore(storage: Pick<Storage, 'getItem' | 'setI
     set: (key, value) => safely(() => storage.setItem(STORAGE_PREFIX + key, value), undefined),
     delete: (key) => safely(() => storage.removeItem(STORAGE_PREFIX + key), undefined),
   };
+}
+
+const IDB_NAME = 'crate-explorer';
+const IDB_STORE = 'kernel-variants';
+
+/**
+ * The store where the engine runs in a worker, which has IndexedDB but no
+ * localStorage. Written against the bare IDB API (a dozen lines, no
+ * dependency). Every failure (blocked open, quota, a private mode that
+ * refuses IndexedDB) reads as "nothing cached" and a lost write: the cache
+ * is an optimisation, never a reason for a run to fail.
+ */
+export function indexedDbTuningStore(factory: Pick<IDBFactory, 'open'>): TuningStore {
+  let database: Promise<IDBDatabase | undefined> | undefined;
+  const open = () =>
+    (database ??= new Promise<IDBDatabase | undefined>((resolve) => {
+      try {
+        const request = factory.open(IDB_NAME, 1);
+        request.onupgradeneeded = () => {
+          if (!request.result.objectStoreNames.contains(IDB_STORE)) request.result.createObjectStore(IDB_STORE);
+        };
+        request.onsuccess = () => resolve(request.result);
+        request.onerror = () => resolve(undefined);
+        request.onblocked = () => resolve(undefined);
+      } catch {
+        resolve(undefined);
+      }
+    }));
+  const transact = async <T>(mode: IDBTransactionMode, act: (store: IDBObjectStore) => IDBRequest | undefined, fallback: T): Promise<T> => {
+    const db = await open();
+    if (!db) return fallback;
+    return new Promise<T>((resolve) => {
+      try {
+        const transaction = db.transaction(IDB_STORE, mode);
+        const request = act(transaction.objectStore(IDB_STORE));
+        transaction.oncomplete = () => resolve(mode === 'readonly' && request ? ((request.result as T | undefined) ?? fallback) : fallback);
+        transaction.onerror = () => resolve(fallback);
+        transaction.onabort = () => resolve(fallback);
+      } catch {
+        resolve(fallback);
+      }
+    });
+  };
+  return {
+    get: async (key) => {
+      const value = await transact<unknown>('readonly', (store) => store.get(key), undefined);
+      return typeof value === 'string' ? value : undefined;
+    },
+    set: (key, value) => transact<void>('readwrite', (store) => store.put(value, key), undefined),
+    delete: (key) => transact<void>('readwrite', (store) => store.delete(key), undefined),
+  };
+}
+
+export type TuningStoreKind = 'indexedDB' | 'localStorage' | 'memory';
+
+/** What a global scope (a page, a module worker, Node) offers to keep the cache in. */
+export interface TuningStoreScope {
+  indexedDB?: Pick<IDBFactory, 'open'>;
+  localStorage?: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
+}
+
+const sharedMemoryStore = new MemoryTuningStore();
+let sharedScopeStore: { scope: TuningStoreScope; selected: { kind: TuningStoreKind; store: TuningStore } } | undefined;
+
+/**
+ * IndexedDB where the scope has it (pages and module workers alike), else
+ * localStorage, else a map for the life of the process (Node). Reading
+ * `localStorage` itself can throw (opaque origins), hence the guard.
+ */
+export function selectTuningStore(scope: TuningStoreScope = globalThis as TuningStoreScope): { kind: TuningStoreKind; store: TuningStore } {
+  if (sharedScopeStore?.scope === scope) return sharedScopeStore.selected;
+  const selected = pickTuningStore(scope);
+  if (scope === (globalThis as TuningStoreScope)) sharedScopeStore = { scope, selected };
+  return selected;
+}
+
+function pickTuningStore(scope: TuningStoreScope): { kind: TuningStoreKind; store: TuningStore } {
+  let idb: TuningStoreScope['indexedDB'];
+  try {
+    idb = scope.indexedDB;
+  } catch {
+    idb = undefined;
+  }
+  if (idb && typeof idb.open === 'function') return { kind: 'indexedDB', store: indexedDbTuningStore(idb) };
+  let storage: TuningStoreScope['localStorage'];
+  try {
+    storage = scope.localStorage;
+  } catch {
+    storage = undefined;
+  }
+  if (storage) return { kind: 'localStorage', store: localStorageTuningStore(storage) };
+  return { kind: 'memory', store: sharedMemoryStore };
 }
 
 export interface AdapterIdentity {
@@ -79,6 +172,8 @@ export interface TuningResult {
   timings: Partial<Record<TunableKernel, Record<string, number>>>;
   /** Why tuning fell back to the default, when it did. */
   error?: string;
+  /** What the budget cut short (candidates or repeats not timed), when it did: shown next to the choice. */
+  note?: string;
 }
 
 export interface TuneOptions {
@@ -94,47 +189,83 @@ export interface TuneOptions {
    * the minimum is the steadiest estimate of what the variant costs.
    */
   repeats?: number;
-  onProgress?: (note: string) => void;
+  /** `fraction` is the share of the budget used so far, 0–1. */
+  onProgress?: (note: string, fraction?: number) => void;
 }
 
 /**
- * Times every candidate, the default first so a kernel always has a measured
- * choice, and stops starting new measurements when the budget is spent (the
- * default of each kernel is still timed once, so a slow adapter overruns the
- * budget by one run per kernel). A
- * variant whose timing throws is dropped; ties keep the earlier candidate.
+ * Times the candidates of each kernel within an equal share of what is left
+ * of the budget, so that a slow first kernel cannot starve the others: first
+ * every candidate once (the default first, so a kernel always has a measured
+ * choice), then further repeats round-robin while its share lasts. A kernel
+ * whose share is already spent keeps its default untimed, and `note` says
+ * which candidates and repeats the budget cut. On an adapter where one run
+ * exceeds the whole budget (SwiftShader at CRATE-T size) the overrun is one
+ * measurement. A variant whose timing throws is dropped; ties keep the
+ * earlier candidate; a kernel none of whose timed candidates ran is a failure.
  */
 export async function tune(options: TuneOptions): Promise<TuningResult> {
   const start = options.now();
-  const repeats = options.repeats ?? 3;
+  const elapsed = () => options.now() - start;
+  const repeats = Math.max(1, options.repeats ?? 3);
   const variants = { ...DEFAULT_VARIANTS };
   const timings: TuningResult['timings'] = {};
+  const cuts: string[] = [];
   const kernels = Object.keys(TUNABLE_KERNELS) as TunableKernel[];
-  for (const kernel of kernels) {
+  for (const [index, kernel] of kernels.entries()) {
     const defaultName = DEFAULT_VARIANTS[kernel];
     const names = candidateVariants(kernel, options.features);
     const ordered = [defaultName, ...names.filter((n) => n !== defaultName)];
-    const measured: Record<string, number> = {};
-    for (const name of ordered) {
-      if (name !== defaultName && options.now() - start > options.budgetMs) break;
-      options.onProgress?.(`tuning ${kernel}: timing ${name}`);
+    const kernelStart = elapsed();
+    const share = (options.budgetMs - kernelStart) / (kernels.length - index);
+    const withinShare = () => elapsed() - kernelStart < share;
+    const progress = (note: string) => options.onProgress?.(note, Math.min(1, (index + Math.min(1, Math.max(0, (elapsed() - kernelStart) / Math.max(share, 1e-9)))) / kernels.length));
+    if (share <= 0) {
+      timings[kernel] = {};
+      cuts.push(`${kernel} kept its default (${defaultName}) untimed`);
+      continue;
+    }
+    const runs = new Map<string, number[]>();
+    let attempted = 0;
+    const timeOnce = async (name: string): Promise<number | undefined> => {
+      progress(`tuning ${kernel}: timing ${name}`);
       try {
-        // At least one timed run; more (up to `repeats`) while the budget lasts.
-        const runs: number[] = [await options.time(kernel, name)];
-        while (runs.length < repeats && options.now() - start <= options.budgetMs) runs.push(await options.time(kernel, name));
-        measured[name] = Math.min(...runs);
+        return await options.time(kernel, name);
       } catch {
-        // A variant that fails here is never chosen; the others still compete.
+        runs.delete(name); // a variant that fails here is never chosen; the others still compete
+        return undefined;
+      }
+    };
+    for (const name of ordered) {
+      if (attempted > 0 && !withinShare()) break;
+      attempted++;
+      const ms = await timeOnce(name);
+      if (ms !== undefined) runs.set(name, [ms]);
+    }
+    let fullRepeats = true;
+    repeat: for (let round = 1; round < repeats; round++) {
+      for (const name of [...runs.keys()]) {
+        if (!withinShare()) {
+          fullRepeats = false;
+          break repeat;
+        }
+        const ms = await timeOnce(name);
+        if (ms !== undefined) runs.get(name)?.push(ms);
       }
     }
+    const measured: Record<string, number> = {};
+    for (const [name, list] of runs) measured[name] = Math.min(...list);
     timings[kernel] = measured;
     let best: string | undefined;
     for (const name of ordered) if (name in measured && (best === undefined || measured[name] < measured[best])) best = name;
     // Nothing measured is a failed tuning, not a choice: it must not be cached.
     if (best === undefined) throw new Error(`no variant of ${kernel} could be timed on this adapter`);
     (variants as Record<TunableKernel, string>)[kernel] = best;
+    if (attempted < ordered.length) cuts.push(`${kernel}: ${attempted} of ${ordered.length} variants timed`);
+    else if (!fullRepeats && repeats > 1) cuts.push(`${kernel}: fewer than ${repeats} runs per variant`);
   }
-  return { variants, source: 'tuned', timings };
+  const note = cuts.length ? `the ${Math.round(options.budgetMs)} ms tuning budget was spent: ${cuts.join('; ')}` : undefined;
+  return { variants, source: 'tuned', timings, ...(note ? { note } : {}) };
 }
 
 export interface ChooseOptions extends TuneOptions {
@@ -147,7 +278,9 @@ export interface ChooseOptions extends TuneOptions {
 /** The cached choice for this adapter and shape, else a fresh tuning (then cached); the default when tuning fails. */
 export async function chooseVariants(options: ChooseOptions): Promise<TuningResult> {
   if (!options.force) {
-    const raw = options.store.get(options.key);
+    const raw = await Promise.resolve()
+      .then(() => options.store.get(options.key))
+      .catch(() => undefined); // an unreadable store is an empty cache
     if (raw) {
       let parsed: KernelVariants | undefined;
       try {
@@ -158,14 +291,21 @@ export async function chooseVariants(options: ChooseOptions): Promise<TuningResu
       if (parsed && (Object.keys(parsed) as TunableKernel[]).every((k) => candidateVariants(k, options.features).includes(parsed[k]))) {
         return { variants: parsed, source: 'cached', timings: {} };
       }
-      options.store.delete(options.key); // unreadable, or names a variant this build or adapter lacks
+      await Promise.resolve()
+        .then(() => options.store.delete(options.key))
+        .catch(() => undefined); // unreadable, or names a variant this build or adapter lacks
     }
   }
+  let result: TuningResult;
   try {
-    const result = await tune(options);
-    options.store.set(options.key, JSON.stringify(result.variants));
-    return result;
+    result = await tune(options);
   } catch (error) {
     return { variants: { ...DEFAULT_VARIANTS }, source: 'fallback', timings: {}, error: (error as Error)?.message ?? String(error) };
   }
+  try {
+    await options.store.set(options.key, JSON.stringify(result.variants));
+  } catch {
+    // A store that refuses the write only loses the cache; the choice stands.
+  }
+  return result;
 }

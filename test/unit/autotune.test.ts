@@ -2,7 +2,7 @@
 // deterministically, respect its budget, survive failing variants, and cache
 // per adapter and shape.
 import { describe, expect, it } from 'vitest';
-import { adapterKey, chooseVariants, localStorageTuningStore, MemoryTuningStore, tune, tuningKey, type TuneOptions } from '../../src/kernels/autotune.ts';
+import { adapterKey, chooseVariants, indexedDbTuningStore, localStorageTuningStore, MemoryTuningStore, selectTuningStore, tune, tuningKey, type TuneOptions } from '../../src/kernels/autotune.ts';
 import { ATTENTION_VARIANTS } from '../../src/kernels/attention.ts';
 import { MATMUL_VARIANTS } from '../../src/kernels/matmul.ts';
 import { BASELINE_VARIANTS, candidateVariants, DEFAULT_VARIANTS, TUNABLE_KERNELS, type TunableKernel } from '../../src/kernels/variants.ts';
@@ -42,14 +42,40 @@ describe('tune', () => {
     expect(result.variants).toEqual(DEFAULT_VARIANTS);
   });
 
-  it('stops timing new candidates once the budget is spent, but always times the default', async () => {
+  it('gives each kernel an equal share of what is left, and says what the budget cut', async () => {
     const defaultMatmul = `matmul/${DEFAULT_VARIANTS.matmul}`;
-    const { options, calls } = fakeTimer({ [defaultMatmul]: 400, 'matmul/4x4': 10 });
-    const result = await tune({ ...options, budgetMs: 1000, repeats: 3 });
-    // 3 × 400 ms of the default matmul exhausts the budget: no other matmul is timed, yet attention's default still is, once.
-    expect(calls.filter((c) => c.startsWith('matmul/'))).toEqual([defaultMatmul, defaultMatmul, defaultMatmul]);
-    expect(calls.filter((c) => c.startsWith('attention/'))).toEqual([`attention/${DEFAULT_VARIANTS.attention}`]);
+    const defaultAttention = `attention/${DEFAULT_VARIANTS.attention}`;
+    // Budget 900 ms, three kernels: matmul's share is 300 ms, which its default's first run (400 ms) overruns.
+    const { options, calls } = fakeTimer({ [defaultMatmul]: 400, 'matmul/4x4': 10, [defaultAttention]: 200 });
+    const result = await tune({ ...options, budgetMs: 900, repeats: 3 });
+    expect(calls.filter((c) => c.startsWith('matmul/'))).toEqual([defaultMatmul]);
+    // attention then has (900 − 400) / 2 = 250 ms: its default (200 ms) and one more candidate (100 ms), once each.
+    expect(calls.filter((c) => c.startsWith('attention/'))).toEqual([defaultAttention, `attention/${candidateVariants('attention', NO_FEATURES).find((v) => v !== DEFAULT_VARIANTS.attention)}`]);
+    // 700 ms are gone, qkvNorm has 200 ms: its default and the other variant once each (100 ms each).
+    expect(calls.filter((c) => c.startsWith('qkvNorm/'))).toHaveLength(2);
+    expect(result.variants.matmul).toBe(DEFAULT_VARIANTS.matmul);
+    expect(result.note).toMatch(/^the 900 ms tuning budget was spent: /);
+    expect(result.note).toContain(`matmul: 1 of ${candidateVariants('matmul', NO_FEATURES).length} variants timed`);
+    expect(result.note).toContain('qkvNorm: fewer than 3 runs per variant');
+  });
+
+  it('keeps a kernel\'s default untimed when the budget is gone before its turn', async () => {
+    const { options, calls } = fakeTimer({ [`matmul/${DEFAULT_VARIANTS.matmul}`]: 5000 });
+    const result = await tune({ ...options, budgetMs: 1000 });
+    expect(calls).toEqual([`matmul/${DEFAULT_VARIANTS.matmul}`]);
     expect(result.variants).toEqual(DEFAULT_VARIANTS);
+    expect(result.timings.attention).toEqual({});
+    expect(result.note).toContain(`attention kept its default (${DEFAULT_VARIANTS.attention}) untimed`);
+    expect(result.note).toContain(`qkvNorm kept its default (${DEFAULT_VARIANTS.qkvNorm}) untimed`);
+  });
+
+  it('reports progress as a growing fraction of the budget', async () => {
+    const { options } = fakeTimer({});
+    const fractions: number[] = [];
+    await tune({ ...options, budgetMs: 10_000, onProgress: (_note, fraction) => fractions.push(fraction ?? NaN) });
+    expect(fractions.length).toBeGreaterThan(3);
+    for (const f of fractions) expect(f).toBeGreaterThanOrEqual(0), expect(f).toBeLessThanOrEqual(1);
+    for (let i = 1; i < fractions.length; i++) expect(fractions[i]).toBeGreaterThanOrEqual(fractions[i - 1] - 1e-12);
   });
 
   it('drops a variant whose timing fails and keeps the others in the race', async () => {
@@ -192,5 +218,104 @@ describe('candidateVariants', () => {
     expect(candidateVariants('matmul', has('subgroups'), registry)).toEqual(['plain']);
     expect(candidateVariants('matmul', has('shader-f16'), registry)).toEqual(['plain', 'f16']);
     expect(candidateVariants('matmul', has('shader-f16', 'subgroups'), registry)).toEqual(['plain', 'f16', 'both']);
+  });
+});
+
+/**
+ * Just enough of IndexedDB for the store: open (with an upgrade the first
+ * time), one object store, get/put/delete in transactions that complete on a
+ * later task, as the real ones do. `failOpen` makes open report an error.
+ */
+function fakeIndexedDb(failOpen = false) {
+  const databases = new Map<string, Map<string, Map<unknown, unknown>>>();
+  const later = (f: () => void) => setTimeout(f, 0);
+  const opened: string[] = [];
+  const factory = {
+    open(name: string) {
+      opened.push(name);
+      const request: Record<string, unknown> & { result?: unknown } = {};
+      later(() => {
+        if (failOpen) return (request.onerror as () => void)?.();
+        const isNew = !databases.has(name);
+        const stores = databases.get(name) ?? new Map<string, Map<unknown, unknown>>();
+        databases.set(name, stores);
+        request.result = {
+          objectStoreNames: { contains: (store: string) => stores.has(store) },
+          createObjectStore: (store: string) => stores.set(store, new Map()),
+          transaction: (store: string) => {
+            const map = stores.get(store);
+            if (!map) throw new Error(`NotFoundError: ${store}`);
+            const transaction: Record<string, unknown> = {};
+            const finish = () => later(() => (transaction.oncomplete as () => void)?.());
+            transaction.objectStore = () => ({
+              get: (key: unknown) => (finish(), { result: map.get(key) }),
+              put: (value: unknown, key: unknown) => (map.set(key, value), finish(), {}),
+              delete: (key: unknown) => (map.delete(key), finish(), {}),
+            });
+            return transaction;
+          },
+        };
+        if (isNew) (request.onupgradeneeded as () => void)?.();
+        (request.onsuccess as () => void)?.();
+      });
+      return request;
+    },
+  };
+  return { factory: factory as unknown as Pick<IDBFactory, 'open'>, databases, opened };
+}
+
+describe('tuning stores', () => {
+  const storage = () => {
+    const map = new Map<string, string>();
+    return { getItem: (k: string) => map.get(k) ?? null, setItem: (k: string, v: string) => void map.set(k, v), removeItem: (k: string) => void map.delete(k), map };
+  };
+
+  it('prefers IndexedDB, which a module worker has, then localStorage, then memory', () => {
+    expect(selectTuningStore({ indexedDB: fakeIndexedDb().factory, localStorage: storage() }).kind).toBe('indexedDB');
+    // A dedicated worker: IndexedDB and no localStorage.
+    expect(selectTuningStore({ indexedDB: fakeIndexedDb().factory }).kind).toBe('indexedDB');
+    expect(selectTuningStore({ localStorage: storage() }).kind).toBe('localStorage');
+    expect(selectTuningStore({}).kind).toBe('memory');
+    // Opaque origins throw on reading the properties themselves.
+    const hostile = Object.defineProperties({}, {
+      indexedDB: { get: () => { throw new Error('SecurityError'); } },
+      localStorage: { get: () => { throw new Error('SecurityError'); } },
+    });
+    expect(selectTuningStore(hostile).kind).toBe('memory');
+  });
+
+  it('the IndexedDB store caches a tuned choice under the adapter-and-shape key', async () => {
+    const idb = fakeIndexedDb();
+    const store = indexedDbTuningStore(idb.factory);
+    const key = tuningKey(adapterKey({ vendor: 'google', architecture: 'swiftshader' }), SHAPE);
+    const first = await chooseVariants({ ...fakeTimer({ 'matmul/4x4': 1 }).options, budgetMs: 10_000, store, key });
+    expect(first.source).toBe('tuned');
+    const stored = [...idb.databases.values()].flatMap((stores) => [...stores.values()].flatMap((m) => [...m.entries()]));
+    expect(stored).toEqual([[key, JSON.stringify(first.variants)]]);
+    expect(key).toContain('swiftshader');
+    expect(key).toContain('N=197');
+    const second = fakeTimer({});
+    expect(await chooseVariants({ ...second.options, budgetMs: 10_000, store, key })).toMatchObject({ source: 'cached', variants: first.variants });
+    expect(second.calls).toEqual([]);
+    // Another adapter with the same shape is tuned afresh.
+    const other = fakeTimer({});
+    const otherKey = tuningKey(adapterKey({ vendor: 'nvidia', architecture: 'hopper' }), SHAPE);
+    expect((await chooseVariants({ ...other.options, budgetMs: 10_000, store, key: otherKey })).source).toBe('tuned');
+    expect(idb.opened).toHaveLength(1); // one connection for the store's life
+    await store.delete(key);
+    expect(await store.get(key)).toBeUndefined();
+  });
+
+  it('an IndexedDB that refuses to open only loses the cache', async () => {
+    const store = indexedDbTuningStore(fakeIndexedDb(true).factory);
+    const first = await chooseVariants({ ...fakeTimer({}).options, budgetMs: 10_000, store, key: 'k' });
+    expect(first.source).toBe('tuned');
+    expect(await store.get('k')).toBeUndefined();
+    expect((await chooseVariants({ ...fakeTimer({}).options, budgetMs: 10_000, store, key: 'k' })).source).toBe('tuned');
+  });
+
+  it('a store whose writes throw keeps the tuned choice', async () => {
+    const store = { get: () => undefined, set: () => Promise.reject(new Error('quota')), delete: () => undefined };
+    expect((await chooseVariants({ ...fakeTimer({ 'matmul/4x4': 1 }).options, budgetMs: 10_000, store, key: 'k' })).variants.matmul).toBe('4x4');
   });
 });
