@@ -1,3 +1,4 @@
+import type { TuningSource } from '../kernels/autotune.ts';
 import type { GpuProfile } from './gpu/profiler.ts';
 
 /**
@@ -38,6 +39,24 @@ export interface ForwardOutputs {
   layers: LayerOutputs[];
   /** GPU time per dispatch (timestamp queries), when asked for and the engine has it (ours only). */
   profile?: GpuProfile;
+  /** The kernel variants that ran, for our WGSL engine only (issue 18); absent for every other engine. */
+  kernels?: KernelsUsed;
+}
+
+/** Which variant of each tunable kernel a run used, and where that choice came from. */
+export interface KernelsUsed {
+  /** Kernel name (src/kernels/variants.ts TUNABLE_KERNELS) → variant name. */
+  variants: Record<string, string>;
+  /** Kernel name → "8x8 (8×8 outputs per invocation, vec4 loads)". */
+  descriptions?: Record<string, string>;
+  /** tuned (timed now), cached (timed earlier on this adapter), default, given, or fallback (tuning failed). */
+  source: TuningSource;
+  /** How long tuning took when it ran for this runner, ms. */
+  tuneMillis?: number;
+  /** What the tuning budget cut short, or why tuning failed. */
+  note?: string;
+  /** The tuning cache key's adapter part. */
+  adapter?: string;
 }
 
 export type EngineKind = 'wgsl' | 'ort-webgpu' | 'ort-wasm' | 'cpu';
@@ -55,6 +74,12 @@ export interface ModelRunner {
   run(image: Float32Array, options?: { layers?: boolean; profile?: boolean }): Promise<ForwardOutputs>;
   /** Frees GPU buffers or the ORT session; the runner is unusable afterwards. */
   dispose(): Promise<void>;
+  /**
+   * Times the kernel variants again, ignoring the cached choice (the engine
+   * panel's "Retune kernels"); the next run uses the new choice. Only runners
+   * with tunable kernels (our WGSL engine) have it.
+   */
+  retune?(onProgress?: (note: string, fraction?: number) => void): Promise<void>;
 }
 
 /** max |a − b| / max |b| over the logits and every layer tensor both runs have: how far two engines disagree. */

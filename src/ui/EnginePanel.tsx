@@ -3,6 +3,7 @@ import { useApp, type RunResult } from '../state/store.ts';
 import { ENGINE_CHOICES, type EngineChoice } from '../state/urlState.ts';
 import { AdapterStatus } from './AdapterStatus.tsx';
 import { GpuProfileView } from './GpuProfile.tsx';
+import { KernelVariants } from './KernelVariants.tsx';
 
 const CHOICE_LABELS: Record<EngineChoice, string> = { auto: 'Automatic (fastest here)', ...ENGINE_LABELS };
 
@@ -51,6 +52,10 @@ export function EnginePanel({ result }: { result: RunResult }) {
           )}
         </p>
         <GpuProfileView result={result} />
+      </details>
+      <details className="tech-details engine-details" data-testid="kernel-details">
+        <summary>Kernel variants</summary>
+        <KernelVariants result={result} />
       </details>
     </div>
   );

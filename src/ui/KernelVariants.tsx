@@ -1,0 +1,67 @@
+import type { KernelsUsed } from '../engine/runner.ts';
+import { useApp, type RunResult } from '../state/store.ts';
+
+/** The store action the "Retune kernels" button calls; the pipeline forwards it to the runner's `retune`. */
+type RetuneAction = { requestRetune?: () => void };
+
+const SOURCE_TEXT: Record<KernelsUsed['source'], string> = {
+  tuned: 'timed on this adapter just now',
+  cached: 'chosen by an earlier tuning on this adapter (cached)',
+  default: 'the safe default, not tuned',
+  given: 'given explicitly, not tuned',
+  fallback: 'tuning failed, so the safe default runs',
+};
+
+/**
+ * The variant of each tunable kernel our WGSL engine ran (issue 18), where
+ * the choice came from, and the retune control. Other engines have no
+ * variants, which it says rather than showing nothing.
+ */
+export function KernelVariants({ result }: { result: RunResult }) {
+  const canRetune = useApp((s) => typeof (s as RetuneAction).requestRetune === 'function');
+  const kernels = result.outputs?.kernels;
+  if (result.engine !== 'wgsl') {
+    return (
+      <p className="muted small" data-testid="kernel-variants" data-status="not-ours">
+        Kernel variants apply to our WGSL engine only; this image ran on another engine.
+      </p>
+    );
+  }
+  if (!kernels) {
+    return (
+      <p className="muted small" data-testid="kernel-variants" data-status="fixed">
+        This model runs on our WGSL engine with one fixed kernel per step (CRATE-α); there are no kernel variants to tune.
+      </p>
+    );
+  }
+  const seconds = kernels.tuneMillis !== undefined ? ` in ${(kernels.tuneMillis / 1000).toFixed(1)} s` : '';
+  return (
+    <div className="kernel-variants" data-testid="kernel-variants" data-status="ours" data-source={kernels.source} data-tune-millis={kernels.tuneMillis}>
+      <p>
+        Kernel variants: {SOURCE_TEXT[kernels.source]}
+        {kernels.source === 'tuned' ? seconds : ''}.
+      </p>
+      <ul className="small">
+        {Object.entries(kernels.variants).map(([kernel, variant]) => (
+          <li key={kernel} data-testid="kernel-variant" data-kernel={kernel} data-variant={variant}>
+            <strong>{kernel}</strong>: {kernels.descriptions?.[kernel] ?? variant}
+          </li>
+        ))}
+      </ul>
+      {kernels.note ? (
+        <p className="muted small" data-testid="kernel-tuning-note">
+          {kernels.note}.
+        </p>
+      ) : null}
+      <button
+        type="button"
+        data-testid="retune-kernels"
+        disabled={!canRetune}
+        title={canRetune ? 'Time every kernel variant again on this adapter (a few seconds)' : 'Retuning is not available in this build'}
+        onClick={() => (useApp.getState() as RetuneAction).requestRetune?.()}
+      >
+        Retune kernels
+      </button>
+    </div>
+  );
+}
