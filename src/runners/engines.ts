@@ -124,8 +124,18 @@ function browserDevice(): Promise<GPUDevice> {
   return device;
 }
 
-/** Creates the runner for one engine; the caller owns it and disposes it. */
-export async function createRunner(kind: EngineKind, loaded: LoadedModel, onDeviceLost?: (message: string) => void): Promise<ModelRunner> {
+/**
+ * Creates the runner for one engine; the caller owns it and disposes it.
+ * Our WGSL engine (CRATE) tunes its kernel variants on its first run of a
+ * shape on this adapter, within about 1 s, cached afterwards (issue 18),
+ * unless `hooks.tune` is false; `hooks.onTuning` hears its progress.
+ */
+export async function createRunner(
+  kind: EngineKind,
+  loaded: LoadedModel,
+  onDeviceLost?: (message: string) => void,
+  hooks: { onTuning?: (note: string, fraction?: number) => void; tune?: boolean } = {},
+): Promise<ModelRunner> {
   switch (kind) {
     case 'cpu':
       return isAlphaModel(loaded.model) ? createAlphaCpuRunner(loaded.model) : createCpuRunner(loaded.model);
@@ -139,7 +149,7 @@ export async function createRunner(kind: EngineKind, loaded: LoadedModel, onDevi
         },
         onDeviceLost: (info) => onDeviceLost?.(`the GPU device was lost (${info.reason}: ${info.message}); it is recreated on the next run`),
       });
-      return createGpuRunner(engine);
+      return createGpuRunner(engine, { enabled: hooks.tune ?? true, onTuning: hooks.onTuning });
     }
     case 'ort-webgpu':
     case 'ort-wasm':
