@@ -5,8 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { MemoryTuningStore } from '../../src/kernels/autotune.ts';
 import { ATTENTION_VARIANTS, type AttentionVariantName } from '../../src/kernels/attention.ts';
 import { MATMUL_VARIANTS, type MatmulVariantName } from '../../src/kernels/matmul.ts';
-import { BASELINE_VARIANTS, DEFAULT_VARIANTS, type KernelVariants } from '../../src/kernels/variants.ts';
+import { BASELINE_VARIANTS, DEFAULT_VARIANTS, TUNABLE_KERNELS, type KernelVariants, type TunableKernel } from '../../src/kernels/variants.ts';
 import { CrateGpuEngine } from '../../src/engine/gpu/engine.ts';
+import { createGpuRunner } from '../../src/engine/gpu/gpuRunner.ts';
 import { goldenTensor, loadFixture, relativeError } from '../helpers/fixtures.ts';
 import { testGpu } from '../helpers/gpu.ts';
 
@@ -78,6 +79,63 @@ describe('engine tuning', () => {
     } finally {
       first.destroy();
       second.destroy();
+    }
+  });
+});
+
+describe('the WGSL runner and tuning', () => {
+  it('tunes on its first run, reports the variants it ran, reuses the cache in a second runner, and retunes on request', async () => {
+    const { device } = await testGpu();
+    const store = new MemoryTuningStore();
+    const progress: { note: string; fraction?: number }[] = [];
+    const runner = createGpuRunner(CrateGpuEngine.create(device, fixture.model), { enabled: true, store, budgetMs: 60_000, onTuning: (note, fraction) => progress.push({ note, fraction }) });
+    const second = createGpuRunner(CrateGpuEngine.create(device, fixture.model), { enabled: true, store });
+    try {
+      const first = await runner.run(image, { layers: false });
+      expect(relativeError(first.logits, expected)).toBeLessThanOrEqual(TOLERANCE);
+      expect(first.kernels?.source).toBe('tuned');
+      expect(first.kernels?.tuneMillis).toBeGreaterThan(0);
+      for (const kernel of Object.keys(TUNABLE_KERNELS) as TunableKernel[]) {
+        expect(Object.keys(TUNABLE_KERNELS[kernel])).toContain(first.kernels?.variants[kernel]);
+        expect(first.kernels?.descriptions?.[kernel]?.startsWith(`${first.kernels?.variants[kernel]} (`)).toBe(true);
+      }
+      expect(progress.length).toBeGreaterThan(0);
+      for (const { fraction } of progress) expect(fraction).toBeGreaterThanOrEqual(0), expect(fraction).toBeLessThanOrEqual(1);
+      // Later runs keep the choice without timing again.
+      const notes = progress.length;
+      expect((await runner.run(image, { layers: false })).kernels).toMatchObject({ source: 'tuned', variants: first.kernels!.variants });
+      expect(progress.length).toBe(notes);
+
+      const cached = await second.run(image);
+      expect(cached.kernels).toMatchObject({ source: 'cached', variants: first.kernels!.variants });
+      expect(relativeError(cached.logits, expected)).toBeLessThanOrEqual(TOLERANCE);
+
+      const retuneNotes: string[] = [];
+      await second.retune!((note) => retuneNotes.push(note));
+      expect(retuneNotes.some((n) => n.startsWith('tuning matmul'))).toBe(true);
+      const after = await second.run(image, { layers: false });
+      expect(after.kernels?.source).toBe('tuned');
+      expect(relativeError(after.logits, expected)).toBeLessThanOrEqual(TOLERANCE);
+    } finally {
+      await runner.dispose();
+      await second.dispose();
+    }
+  });
+
+  it('says what a tight budget cut, and without tuning reports the default', async () => {
+    const { device } = await testGpu();
+    const tight = createGpuRunner(CrateGpuEngine.create(device, fixture.model), { enabled: true, store: new MemoryTuningStore(), budgetMs: 0.001 });
+    const plain = createGpuRunner(CrateGpuEngine.create(device, fixture.model));
+    try {
+      const cut = await tight.run(image, { layers: false });
+      expect(cut.kernels?.source).toBe('tuned');
+      // Only matmul's default fits (it is always timed once); the other kernels keep their defaults untimed.
+      expect(cut.kernels?.variants).toEqual(DEFAULT_VARIANTS);
+      expect(cut.kernels?.note).toMatch(/tuning budget was spent: .*attention kept its default untimed/);
+      expect((await plain.run(image, { layers: false })).kernels).toMatchObject({ source: 'default', variants: DEFAULT_VARIANTS });
+    } finally {
+      await tight.dispose();
+      await plain.dispose();
     }
   });
 });
