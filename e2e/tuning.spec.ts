@@ -1,0 +1,112 @@
+import { expect, test, type Page } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+
+/**
+ * Kernel autotuning in the app (issue 18): our WGSL engine on the default
+ * model names the variant it ran for every tunable kernel, tunes on the first
+ * visit, reuses the cached choice after a reload, and retunes on request. The
+ * names are checked against the declarations in src/kernels/variants.ts,
+ * read in Node (through the same `?raw` hook as the CLI, since the kernels
+ * import their WGSL), never against strings written here.
+ */
+
+const declared: Record<string, string[]> = JSON.parse(
+  execFileSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `import { register } from 'node:module';
+       import { pathToFileURL } from 'node:url';
+       import { register as registerTsx } from 'tsx/esm/api';
+       registerTsx();
+       register('./bin/wgsl-hooks.mjs', pathToFileURL('./').href);
+       const { TUNABLE_KERNELS } = await import('./src/kernels/variants.ts');
+       console.log(JSON.stringify(Object.fromEntries(Object.entries(TUNABLE_KERNELS).map(([k, v]) => [k, Object.keys(v)]))));`,
+    ],
+    { encoding: 'utf8' },
+  ),
+);
+
+/** A cold start under load on the shared 2-core machine; the WGSL path also tunes first (about 1 s). */
+const FIRST_RESULT_MS = 90_000;
+
+async function waitForResults(page: Page) {
+  await expect(page.getByTestId('top5').locator('li')).toHaveCount(5, { timeout: FIRST_RESULT_MS });
+}
+
+/** The variant per kernel as the engine panel shows it, after checking each against the declarations. */
+async function shownVariants(page: Page): Promise<Record<string, string>> {
+  const panel = page.getByTestId('kernel-variants');
+  await expect(panel).toHaveAttribute('data-status', 'ours');
+  const rows = panel.getByTestId('kernel-variant');
+  await expect(rows).toHaveCount(Object.keys(declared).length);
+  const shown: Record<string, string> = {};
+  for (const row of await rows.all()) {
+    const kernel = (await row.getAttribute('data-kernel'))!;
+    const variant = (await row.getAttribute('data-variant'))!;
+    expect(Object.keys(declared), `kernel ${kernel} is a declared tunable kernel`).toContain(kernel);
+    expect(declared[kernel], `variant of ${kernel}`).toContain(variant);
+    // The description the page derives from the same declaration starts with the name.
+    await expect(row).toContainText(`${kernel}: ${variant} (`);
+    shown[kernel] = variant;
+  }
+  expect(Object.keys(shown).sort()).toEqual(Object.keys(declared).sort());
+  return shown;
+}
+
+function note(type: string, description: string) {
+  test.info().annotations.push({ type, description });
+  console.log(`${test.info().title}: ${type}: ${description}`);
+}
+
+test('our WGSL engine names its kernel variants: tuned on the first visit, cached after a reload, retuned on request', async ({ page }) => {
+  test.setTimeout(300_000);
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.goto('/?engine=wgsl');
+  await waitForResults(page);
+  await expect(page.getByTestId('engine-used')).toHaveAttribute('data-engine', 'wgsl');
+  await page.getByTestId('kernel-details').locator('summary').click();
+
+  const panel = page.getByTestId('kernel-variants');
+  // A fresh browser profile has nothing cached: the first run of this shape on this adapter tunes.
+  await expect(panel).toHaveAttribute('data-source', 'tuned');
+  expect(Number(await panel.getAttribute('data-tune-millis'))).toBeGreaterThan(0);
+  const first = await shownVariants(page);
+  note('first visit', `tuned in ${Number(await panel.getAttribute('data-tune-millis')).toFixed(0)} ms: ${JSON.stringify(first)}`);
+  const cut = page.getByTestId('kernel-tuning-note');
+  if (await cut.count()) note('budget', (await cut.textContent()) ?? '');
+
+  // Same profile, same adapter, same shape: the cached choice, no timing.
+  await page.reload();
+  await waitForResults(page);
+  await expect(page.getByTestId('engine-used')).toHaveAttribute('data-engine', 'wgsl');
+  await page.getByTestId('kernel-details').locator('summary').click();
+  await expect(panel).toHaveAttribute('data-source', 'cached');
+  expect(await shownVariants(page)).toEqual(first);
+
+  const retune = page.getByTestId('retune-kernels');
+  await expect(retune).toBeVisible();
+  if (await retune.isDisabled()) {
+    // The store action (requestRetune) is wired by the pipeline's owner; until it lands the button says so rather than doing nothing.
+    note('retune', 'requestRetune is not in the store yet: the button is disabled (NOT exercised)');
+    await expect(retune).toHaveAttribute('title', /not available/);
+  } else {
+    await retune.click();
+    await expect(panel).toHaveAttribute('data-source', 'tuned', { timeout: FIRST_RESULT_MS });
+    const after = await shownVariants(page);
+    note('retune', `retuned in ${Number(await panel.getAttribute('data-tune-millis')).toFixed(0)} ms: ${JSON.stringify(after)}`);
+  }
+  expect(pageErrors).toEqual([]);
+});
+
+test('another engine: the panel says kernel variants apply to our WGSL engine only', async ({ page }) => {
+  await page.goto('/?engine=ort-wasm');
+  await waitForResults(page);
+  await expect(page.getByTestId('engine-used')).toHaveAttribute('data-engine', 'ort-wasm');
+  const panel = page.getByTestId('kernel-variants');
+  await expect(panel).toHaveAttribute('data-status', 'not-ours');
+  await expect(panel).toContainText(/kernel variants apply to our WGSL engine only/i);
+  await expect(panel.getByTestId('kernel-variant')).toHaveCount(0);
+});
