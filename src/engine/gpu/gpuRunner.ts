@@ -7,7 +7,7 @@ import type { CrateGpuEngine, EngineInfo } from './engine.ts';
 /** Exactly what the views need: no Z^ℓ (it is the previous layer's Z^{ℓ+1}) and nothing else read back. */
 const CAPTURE_VIEWS: CaptureRequest = { layers: 'all', tensors: ['w', 'attention', 'zHalf', 'zNext'] };
 
-/** The issue's budget for tuning on the first run of a shape (docs: issue 18, "about 1 s"). */
+/** Tuning on the first run of a shape delays that run's result by about this much (BENCHMARKS.md, "Kernel variants and autotuning"). */
 export const FIRST_RUN_TUNING_BUDGET_MS = 1000;
 /**
  * A retune is asked for by the user, who sees its progress, so it may take
