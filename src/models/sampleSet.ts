@@ -1,6 +1,5 @@
 import type { RgbaImage } from '../engine/preprocess.ts';
 import { LoadError } from '../fetching/fetchBytes.ts';
-import type { AnyCrateModel } from '../engine/alphaModel.ts';
 import type { Manifest, ManifestModel, SampleSet } from './manifest.ts';
 
 /** A decoded sample atlas: cells are cut out on demand. */
@@ -49,7 +48,8 @@ export function maskCell(masks: DecodedAtlas, index: number): Uint8Array {
 }
 
 /** The shipped sample set closest to a model that has none of its own: same channels and size, then same channels, then any. */
-export function samplesFor(manifest: Manifest, model: AnyCrateModel | undefined): ManifestModel | undefined {
+/** Takes the model or its summary from the compute worker (computeApi.ts ModelInfo): only its channels and input size matter. */
+export function samplesFor(manifest: Manifest, model: { config: { channels: number }; shape: { imageHeight: number; imageWidth: number } } | undefined): ManifestModel | undefined {
   const withSamples = manifest.models.filter((m) => m.samples && m.samples.count > 0);
   if (!model) return withSamples[0] ?? manifest.models[0];
   const { channels } = model.config;

@@ -2,7 +2,7 @@ import { useEffect, useMemo, useState } from 'react';
 import { isImageNetLayout } from '../image/inputPreprocessing.ts';
 import type { Manifest, ManifestModel, SampleSet } from '../models/manifest.ts';
 import { hasModelExtension, LOCAL_MODEL_ID } from '../models/modelFile.ts';
-import { formatBytes } from '../pipeline/pipeline.ts';
+import { formatBytes } from './format.ts';
 import { samplesFor } from '../models/sampleSet.ts';
 import { useApp } from '../state/store.ts';
 import { isModelUrl } from '../state/urlState.ts';

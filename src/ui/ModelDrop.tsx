@@ -1,6 +1,6 @@
 import { useRef, useState } from 'react';
 import { LOCAL_MODEL_ID, MODEL_EXTENSIONS } from '../models/modelFile.ts';
-import { formatBytes } from '../pipeline/pipeline.ts';
+import { formatBytes } from './format.ts';
 import { useApp } from '../state/store.ts';
 import { isModelUrl } from '../state/urlState.ts';
 

@@ -1,5 +1,5 @@
 import type { ReactNode } from 'react';
-import { formatBytes } from '../pipeline/pipeline.ts';
+import { formatBytes } from './format.ts';
 import type { Loadable } from '../state/store.ts';
 import { PanelBoundary } from './ErrorBoundary.tsx';
 

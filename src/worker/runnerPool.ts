@@ -1,0 +1,61 @@
+/**
+ * The runners of the model in use, one per engine, created on first use and
+ * disposed together when the model changes (a CRATE-B's GPU buffers and ORT
+ * session are hundreds of MB). Knows whether a runner is ready yet, which is
+ * what lets the first image run on whichever engine is ready first while
+ * onnxruntime-web still starts (docs/ARCHITECTURE.md, "Engines").
+ */
+import type { EngineKind, ModelRunner } from '../engine/runner.ts';
+import type { LoadedModel } from '../models/modelFile.ts';
+
+export type RunnerFactory = (kind: EngineKind, loaded: LoadedModel) => Promise<ModelRunner>;
+
+interface Slot {
+  promise: Promise<ModelRunner>;
+  ready: boolean;
+}
+
+export class RunnerPool {
+  private key = '';
+  private slots = new Map<EngineKind, Slot>();
+
+  constructor(private readonly create: RunnerFactory) {}
+
+  /** The runner for `kind` on model `key`; another key first disposes the previous model's runners. */
+  get(key: string, kind: EngineKind, loaded: LoadedModel): Promise<ModelRunner> {
+    if (key !== this.key) this.release();
+    this.key = key;
+    let slot = this.slots.get(kind);
+    if (!slot) {
+      const created: Slot = { promise: this.create(kind, loaded), ready: false };
+      created.promise.then(
+        () => (created.ready = true),
+        () => {
+          if (this.slots.get(kind) === created) this.slots.delete(kind);
+        },
+      );
+      this.slots.set(kind, created);
+      slot = created;
+    }
+    return slot.promise;
+  }
+
+  /** True once `kind`'s runner for `key` exists (its session created, its weights uploaded). */
+  isReady(key: string, kind: EngineKind): boolean {
+    return key === this.key && this.slots.get(kind)?.ready === true;
+  }
+
+  /** Starts creating `kind`'s runner without waiting for it (a failure is forgotten: the next `get` tries again). */
+  warm(key: string, kind: EngineKind, loaded: LoadedModel): void {
+    this.get(key, kind, loaded).catch(() => {});
+  }
+
+  /** Disposes every runner (of `key` only, when given). */
+  release(key?: string): void {
+    if (key !== undefined && key !== this.key) return;
+    const old = [...this.slots.values()];
+    this.slots = new Map();
+    this.key = '';
+    for (const slot of old) void slot.promise.then((runner) => runner.dispose()).catch(() => {});
+  }
+}
