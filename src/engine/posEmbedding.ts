@@ -71,10 +71,18 @@ export function interpolatePosEmbedding(pos: Float32Array, gridHeight: number, g
  * CRATE-α: 4·N·r·d²).
  */
 export function runCost(model: CrateModel | CrateAlphaModel, height: number, width: number): { tokens: number; multiplyAdds: number } {
-  const { config, shape } = model;
+  return configRunCost(model.config, height, width);
+}
+
+/** The sizes runCost needs, which a model summary also carries (the app's views have no weights). */
+export type CostConfig = Pick<CrateModel['config'], 'patch_size' | 'dim' | 'depth' | 'heads' | 'dim_head'> &
+  ({ arch: 'crate' } | { arch: 'crate-alpha'; ratio: number });
+
+/** runCost from the config alone (the app shows it before running, src/image/inputSize.ts). */
+export function configRunCost(config: CostConfig, height: number, width: number): { tokens: number; multiplyAdds: number } {
   const tokens = 1 + (height / config.patch_size) * (width / config.patch_size);
   const d = config.dim;
-  const inner = shape.innerDim;
+  const inner = config.heads * config.dim_head; // shapeOf's innerDim
   const ista = config.arch === 'crate-alpha' ? 4 * config.ratio * d * d : 2 * d * d;
   return { tokens, multiplyAdds: config.depth * (tokens * (2 * d * inner + ista) + 2 * tokens * tokens * inner) };
 }

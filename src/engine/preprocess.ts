@@ -149,12 +149,12 @@ export function roundHalfEven(x: number): number {
  * (offsets rounded as Python's round), `ToTensor`, `Normalize(mean, std)`. The alpha channel is
  * dropped, as `Image.convert('RGB')` in torchvision's image loader drops it.
  */
-export function imageNetEvalTensor(image: RgbaImage, config: Omit<AnyCrateConfig, 'arch'>): Float32Array {
+export function imageNetEvalTensor(image: RgbaImage, config: Omit<AnyCrateConfig, 'arch'>, resize: number = IMAGENET_EVAL.resize): Float32Array {
   const { imageHeight: H, imageWidth: W } = shapeOf(config);
   if (config.channels !== 3) throw new RangeError(`the ImageNet evaluation transform needs a 3-channel model, this one has ${config.channels}`);
   const { width, height } = image;
   if (width < 1 || height < 1) throw new RangeError(`image is ${width}×${height}; it needs at least one pixel`);
-  const short = IMAGENET_EVAL.resize;
+  const short = resize; // scaled with the crop for finer maps (src/image/inputPreprocessing.ts)
   const [outW, outH] = width <= height ? [short, Math.trunc((short * height) / width)] : [Math.trunc((short * width) / height), short];
   if (outW < W || outH < H) throw new RangeError(`the ${W}×${H} centre crop does not fit the resized ${outW}×${outH} image`);
   const rgb = new Uint8Array(width * height * 3);

@@ -8,7 +8,7 @@
  * `prep`, records the choice (urlState.ts).
  */
 import { shapeOf, type AnyCrateConfig } from '../engine/config.ts';
-import { defaultPreprocessing, describePreprocessing, IMAGENET_EVAL, preprocessImage, roundHalfEven, type Preprocessing, type RgbaImage } from '../engine/preprocess.ts';
+import { defaultPreprocessing, describePreprocessing, IMAGENET_EVAL, imageNetEvalTensor, preprocessImage, roundHalfEven, type Preprocessing, type RgbaImage } from '../engine/preprocess.ts';
 
 export const PREP_CHOICES = ['auto', 'squash', 'crop'] as const;
 /** 'auto': the model's default (the evaluation transform for the ImageNet layout); 'squash': the whole image; 'crop': the user's crop. */
@@ -64,27 +64,54 @@ export interface AppliedPreprocessing {
  * int(256·long/short) on its long side, and the centre 224×224 of it is kept (preprocess.ts
  * imageNetEvalTensor), so the box is that crop scaled back by each axis's own factor.
  */
-export function evalCropBox(width: number, height: number): Box {
-  const short = IMAGENET_EVAL.resize;
-  const crop = IMAGENET_EVAL.crop;
+export function evalCropBox(width: number, height: number, crop: number = IMAGENET_EVAL.crop): Box {
+  const short = evalResize(crop);
   const [outW, outH] = width <= height ? [short, Math.trunc((short * height) / width)] : [Math.trunc((short * width) / height), short];
   const sx = width / outW;
   const sy = height / outH;
   return { x: roundHalfEven((outW - crop) / 2) * sx, y: roundHalfEven((outH - crop) / 2) * sy, width: crop * sx, height: crop * sy };
 }
 
-/** The preprocessing a model and a choice give for an image of this size ('crop' images are already the crop). */
-export function appliedPreprocessing(config: Config, choice: PrepChoice, image: { width: number; height: number }, source = 'image'): AppliedPreprocessing {
+/**
+ * The shorter side the evaluation transform resizes to before a centre crop of `crop`: 256 for 224,
+ * and the same ratio for finer maps (448 → 512), rounded down as timm's floor(img_size / crop_pct)
+ * with crop_pct = 224/256.
+ */
+export function evalResize(crop: number): number {
+  return Math.floor((crop * IMAGENET_EVAL.resize) / IMAGENET_EVAL.crop);
+}
+
+/** The config at side × side (finer maps), or the config itself when that is its own size or no side is given. */
+export function configAtSide<C extends Config>(config: C, side?: number): C {
+  if (side === undefined) return config;
+  const { imageHeight, imageWidth } = shapeOf(config);
+  return side === imageHeight && side === imageWidth ? config : { ...config, image_size: side };
+}
+
+/**
+ * The preprocessing a model and a choice give for an image of this size ('crop' images are already
+ * the crop). `side`: the input side for finer maps (src/image/inputSize.ts); the choice is the one
+ * of the model's own size, with the evaluation transform scaled to the side.
+ */
+export function appliedPreprocessing(config: Config, choice: PrepChoice, image: { width: number; height: number }, source = 'image', side?: number): AppliedPreprocessing {
   const kind: Preprocessing = hasPreprocessingChoice(config) && choice === 'auto' ? 'imagenet-eval' : 'squash';
   const whole: Box = { x: 0, y: 0, width: image.width, height: image.height };
-  let description = describePreprocessing(kind, config);
+  const sized = configAtSide(config, side);
+  let description = describePreprocessing(kind, sized);
+  if (sized !== config && kind === 'imagenet-eval') {
+    // describePreprocessing states the 224 sizes; finer maps scale both (one sentence, one source).
+    const crop = shapeOf(sized).imageHeight;
+    description = description
+      .replace(`resized to ${IMAGENET_EVAL.resize}`, `resized to ${evalResize(crop)}`)
+      .replace(`${IMAGENET_EVAL.crop}×${IMAGENET_EVAL.crop} crop`, `${crop}×${crop} crop (both scaled by ${crop}/${IMAGENET_EVAL.crop} for finer maps)`);
+  }
   if (hasPreprocessingChoice(config) && choice === 'crop') description = `your crop of the ${source}, ${description}`;
   return {
     choice,
     kind,
     description,
     source: { width: image.width, height: image.height },
-    outline: kind === 'imagenet-eval' ? evalCropBox(image.width, image.height) : whole,
+    outline: kind === 'imagenet-eval' ? evalCropBox(image.width, image.height, shapeOf(sized).imageHeight) : whole,
   };
 }
 
@@ -111,11 +138,18 @@ export function inputPixels(input: Float32Array, config: Config): RgbaImage {
  * The model input of one image under the choice, with what was applied and the pixels to overlay
  * maps on: the image itself when it already is at the model's size and squashed (every shipped
  * model's samples), else the pixels the model sees.
+ *
+ * `config` is the model's own (trained) config, never one already resized by atImageSize: the
+ * choice between the evaluation transform and squash is made at the trained size. `side` (finer
+ * maps, src/image/inputSize.ts) makes the input side × side; absent or equal to the model's own
+ * size, the input is exactly what it was without it.
  */
-export function modelInput(image: RgbaImage, config: Config, choice: PrepChoice): { input: Float32Array; shown: RgbaImage; applied: AppliedPreprocessing } {
-  const applied = appliedPreprocessing(config, choice, image);
-  const input = preprocessImage(image, config, applied.kind);
-  const { imageHeight: H, imageWidth: W } = shapeOf(config);
+export function modelInput(image: RgbaImage, config: Config, choice: PrepChoice, side?: number): { input: Float32Array; shown: RgbaImage; applied: AppliedPreprocessing } {
+  const applied = appliedPreprocessing(config, choice, image, 'image', side);
+  const sized = configAtSide(config, side);
+  const { imageHeight: H, imageWidth: W } = shapeOf(sized);
+  const input =
+    applied.kind === 'imagenet-eval' && sized !== config ? imageNetEvalTensor(image, sized, evalResize(H)) : preprocessImage(image, sized, applied.kind);
   const sameSize = image.width === W && image.height === H && applied.kind === 'squash';
-  return { input, shown: sameSize ? image : inputPixels(input, config), applied };
+  return { input, shown: sameSize ? image : inputPixels(input, sized), applied };
 }

@@ -202,8 +202,13 @@ export interface AppState extends UrlState {
   /** Opening a model file: reading and parsing progress, or why it failed. */
   modelFile: Loadable<LocalModelInfo>;
   modelFileRequest?: ModelFileRequest;
+  /** Bumped by the engine panel's "retune": the pipeline times the WGSL kernel variants again (src/kernels/autotune.ts). */
+  retuneRequest: number;
+  requestRetune(): void;
   /** Changes the selection; a new model or sample resets what depends on it. */
   select(patch: Partial<UrlState>): void;
+  /** Finer maps (issue 16): run at side × side pixels (0: the model's own size); the link's `size`. */
+  setInputSize(side: number): void;
   /** Shows an uploaded or drawn image (source 'upload' or 'drawing'). */
   useLocalImage(image: LocalImage): void;
   /** Back to a shipped sample. */
@@ -231,7 +236,10 @@ export const useApp = create<AppState>()((set) => ({
   datasetStats: { status: 'idle' },
   sampleTensors: { status: 'idle' },
   modelFile: { status: 'idle' },
+  retuneRequest: 0,
+  requestRetune: () => set((s) => ({ retuneRequest: s.retuneRequest + 1 })),
   select: (patch) => set(patch),
+  setInputSize: (side) => set({ size: side }),
   useLocalImage: (image) => set({ localImage: image, source: image.source }),
   useSample: (index) => set({ sample: index, source: 'sample' }),
   openModelFile: (file, name, heads) =>

@@ -53,6 +53,13 @@ export interface UrlState {
   engine: EngineChoice;
   /** Preprocessing of ImageNet-layout models (issue 16, src/image/inputPreprocessing.ts): the evaluation transform, squash, or the user's crop. */
   prep: PrepChoice;
+  /**
+   * Finer maps (issue 16): the input side in pixels, the positional embedding interpolated
+   * (src/engine/posEmbedding.ts); 0 is the model's own size. The link only bounds it; whether the
+   * model takes it (a multiple of its patch, the attention memory) is src/image/inputSize.ts
+   * resolveInputSize, which falls back to 0 with a notice, as the layer does past the model's depth.
+   */
+  size: number;
 }
 
 export const ENGINE_CHOICES = ['auto', 'wgsl', 'ort-webgpu', 'ort-wasm', 'cpu'] as const;
@@ -74,6 +81,8 @@ export type HeadChoice = 'mean' | number;
  * a private limit of 64 here froze the page on head 70 of a 96-head model).
  */
 export { MAX_HEADS };
+/** Largest `size` a link may carry, pixels: the largest side a model config may declare (engine/config.ts LIMITS.side). */
+export const MAX_INPUT_SIDE = 4096;
 
 export interface UrlProp<K extends keyof UrlState> {
   name: K;
@@ -141,7 +150,7 @@ function enumProp<K extends 'engine' | 'source' | 'view' | 'seg' | 'rate' | 'pca
   };
 }
 
-function intProp<K extends 'sample' | 'layer' | 'query' | 'tour'>(name: K, fallback: number, min: number, max: number): UrlProp<K> {
+function intProp<K extends 'sample' | 'layer' | 'query' | 'tour' | 'size'>(name: K, fallback: number, min: number, max: number): UrlProp<K> {
   return {
     name,
     type: 'int',
@@ -215,6 +224,8 @@ export const URL_PROPS: readonly AnyUrlProp[] = [
   enumProp('engine', ENGINE_CHOICES, 'auto', true),
   // Recorded only when the user changed it (issue 16): the model's own preprocessing needs no mention.
   enumProp('prep', PREP_CHOICES, 'auto', true),
+  // Recorded only when the user chose a size (issue 16). 4096 is the largest side a config may have (engine/config.ts).
+  { ...intProp('size', 0, 0, MAX_INPUT_SIDE), omitDefault: true },
 ];
 
 export function defaultUrlState(): UrlState {

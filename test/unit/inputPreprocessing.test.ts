@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseAnyConfig } from '../../src/engine/config.ts';
+import { parseAnyConfig, shapeOf } from '../../src/engine/config.ts';
 import { imageNetEvalTensor, imageToTensor, type RgbaImage } from '../../src/engine/preprocess.ts';
-import { appliedPreprocessing, evalCropBox, inputPixels, isImageNetLayout, keepsWholeImage, modelInput } from '../../src/image/inputPreprocessing.ts';
+import { appliedPreprocessing, evalCropBox, evalResize, inputPixels, isImageNetLayout, keepsWholeImage, modelInput } from '../../src/image/inputPreprocessing.ts';
 
 /** Issue 16: the app's preprocessing choice for ImageNet-layout models (docs/MEASUREMENTS.md §1.2). */
 const imagenet = parseAnyConfig({ arch: 'crate', image_size: 224, patch_size: 16, channels: 3, dim: 8, depth: 1, heads: 2, dim_head: 4, num_classes: 10, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
@@ -59,5 +59,56 @@ describe('preprocessing choice', () => {
     let worst = 0;
     for (let i = 0; i < image.data.length; i++) worst = Math.max(worst, Math.abs(pixels.data[i] - image.data[i]));
     expect(worst).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('finer maps: the input at another side (issue 16)', () => {
+  const photo = pattern(300, 200);
+
+  it('is exactly the model\'s own input when the side is its own, or absent', () => {
+    for (const [config, image] of [[imagenet, photo], [small, pattern(50, 40)], [small, pattern(32, 32)]] as const) {
+      for (const choice of ['auto', 'squash'] as const) {
+        const plain = modelInput(image, config, choice);
+        const own = modelInput(image, config, choice, shapeOf(config).imageHeight);
+        expect(Array.from(own.input)).toEqual(Array.from(plain.input));
+        expect(own.applied).toEqual(plain.applied);
+        expect(own.shown.data).toEqual(plain.shown.data);
+      }
+    }
+  });
+
+  it('scales the evaluation transform: 448 is shorter side 512, centre 448 crop', () => {
+    expect(evalResize(224)).toBe(256);
+    expect(evalResize(448)).toBe(512);
+    expect(evalResize(336)).toBe(384);
+    expect(evalResize(240)).toBe(274); // floor(274.29), as timm's floor(img_size / crop_pct)
+    const fine = modelInput(photo, imagenet, 'auto', 448);
+    expect(fine.applied.kind).toBe('imagenet-eval');
+    expect(fine.input).toHaveLength(3 * 448 * 448);
+    expect([fine.shown.width, fine.shown.height]).toEqual([448, 448]);
+    expect(Array.from(fine.input)).toEqual(Array.from(imageNetEvalTensor(photo, { ...imagenet, image_size: 448 }, 512)));
+    expect(fine.applied.description).toMatch(/shorter side resized to 512 .*centre 448×448 crop \(both scaled by 448\/224 for finer maps\)/);
+    // 300×200 → 768×512: the 448 crop at offsets 160 and 32, scaled back by 300/768 and 200/512.
+    const box = fine.applied.outline;
+    expect(box.x).toBeCloseTo((160 * 300) / 768, 10);
+    expect(box.y).toBeCloseTo((32 * 200) / 512, 10);
+    expect(box.width).toBeCloseTo((448 * 300) / 768, 10);
+    expect(box.height).toBeCloseTo((448 * 200) / 512, 10);
+  });
+
+  it('squashes to side × side on request and for every other model, a 1-channel one included', () => {
+    const squash = modelInput(photo, imagenet, 'squash', 448);
+    expect(squash.applied.kind).toBe('squash');
+    expect(squash.applied.description).toMatch(/whole image resized to 448×448/);
+    expect(Array.from(squash.input)).toEqual(Array.from(imageToTensor(photo, { ...imagenet, image_size: 448 })));
+    const grey = parseAnyConfig({ arch: 'crate', image_size: 28, patch_size: 4, channels: 1, dim: 8, depth: 1, heads: 2, dim_head: 4, num_classes: 10 });
+    const digit = pattern(28, 28);
+    const fine = modelInput(digit, grey, 'auto', 56);
+    expect(fine.applied.kind).toBe('squash');
+    expect(fine.input).toHaveLength(56 * 56);
+    expect([fine.shown.width, fine.shown.height]).toEqual([56, 56]);
+    expect(Array.from(fine.input)).toEqual(Array.from(imageToTensor(digit, { ...grey, image_size: 56 })));
+    // The shipped sample is the model's own input at its own size, shown as it is.
+    expect(modelInput(digit, grey, 'auto', 28).shown).toBe(digit);
   });
 });

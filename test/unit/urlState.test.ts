@@ -6,6 +6,7 @@ import {
   ENGINE_CHOICES,
   IMAGE_SOURCES,
   MAX_HEADS,
+  MAX_INPUT_SIDE,
   PCA_MODES,
   RATE_VARIANTS,
   SEGMENTATION_METHODS,
@@ -145,6 +146,27 @@ describe('parseUrlState', () => {
   });
 });
 
+describe('size (finer maps, issue 16)', () => {
+  it('is 0 (the model\'s own size) by default and left out of links until chosen', () => {
+    expect(DEFAULTS.size).toBe(0);
+    expect(serialiseUrlState(DEFAULTS)).not.toContain('size=');
+    expect(serialiseUrlState({ ...DEFAULTS, size: 448 })).toMatch(/&size=448$/);
+    expect(parseUrlState('?size=448')).toEqual({ state: { ...DEFAULTS, size: 448 }, notices: [] });
+  });
+
+  it('falls back to 0 with a notice for garbled or out-of-range sides, never throwing', () => {
+    for (const raw of ['abc', '-448', '448.5', '1e3', '0x1c0', '', `${MAX_INPUT_SIDE + 1}`, '99999999999']) {
+      const { state, notices } = parseUrlState(`?size=${encodeURIComponent(raw)}`);
+      expect(state.size, raw).toBe(0);
+      expect(notices, raw).toHaveLength(1);
+      expect(notices[0], raw).toMatch(/^"size" = .*using the default "0"$/);
+    }
+    expect(parseUrlState(`?size=${MAX_INPUT_SIDE}`).state.size).toBe(MAX_INPUT_SIDE);
+    expect(() => serialiseUrlState({ ...DEFAULTS, size: -1 })).toThrow(RangeError);
+    expect(encodeUrlState({ ...DEFAULTS, size: 1.5 }).omitted[0]).toMatch(/"size"/);
+  });
+});
+
 describe('round trip', () => {
   const validState = fc.record({
     model: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/),
@@ -166,6 +188,7 @@ describe('round trip', () => {
     embed: fc.boolean(),
     pca: fc.constantFrom(...PCA_MODES),
     prep: fc.constantFrom(...PREP_CHOICES),
+    size: fc.integer({ min: 0, max: MAX_INPUT_SIDE }),
   });
 
   it('parse(serialise(s)) gives s back, with no notices', () => {
