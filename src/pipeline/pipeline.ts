@@ -160,15 +160,14 @@ export function startPipeline(deps: PipelineDeps = browserPipelineDeps()): () =>
     s.engine !== previous.engine ||
     s.source !== previous.source ||
     s.prep !== previous.prep ||
-    (s as { size?: number }).size !== (previous as { size?: number }).size ||
+    s.size !== previous.size ||
     (s.source !== 'sample' && s.localImage !== previous.localImage) ||
     (s.model === LOCAL_MODEL_ID && s.localModel?.key !== previous.localModel?.key);
 
   const unsubscribe = store.subscribe((s, previous) => {
     if (s.modelFileRequest && s.modelFileRequest !== previous.modelFileRequest) void modelFileJob(ctx, s.modelFileRequest, files.next());
     if (s.manifest.status !== 'ready') return;
-    const retune = (s as { retuneRequest?: number }).retuneRequest;
-    if (retune !== undefined && retune !== (previous as { retuneRequest?: number }).retuneRequest && ctx.current) {
+    if (s.retuneRequest !== previous.retuneRequest && ctx.current) {
       // The engine panel's "retune": time the kernel variants again, then show the image on the new choice.
       const key = ctx.current.result.modelId;
       void ctx.compute.retune({ key }).then(run, (error) => ctx.notify(`retuning failed: ${(error as Error).message}`));

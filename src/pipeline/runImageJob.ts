@@ -147,11 +147,8 @@ export async function runImageJob(ctx: PipelineContext, signal: AbortSignal): Pr
   }
 }
 
-/** The input side the selection asks for (finer maps), undefined for the model's own. */
-function inputSizeOf(s: AppState): number | undefined {
-  const size = (s as AppState & { size?: number }).size;
-  return size && size > 0 ? size : undefined;
-}
+/** The input side the selection asks for (finer maps, the link's `size`), undefined for the model's own. */
+const inputSizeOf = (s: AppState): number | undefined => (s.size > 0 ? s.size : undefined);
 
 /** The check: the same image on an independent engine, after the result is on screen. */
 export async function compareJob(ctx: PipelineContext, signal: AbortSignal): Promise<void> {
