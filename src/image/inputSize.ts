@@ -18,6 +18,31 @@ import { configRunCost, type CostConfig } from '../engine/posEmbedding.ts';
 /** What the choices and the check need of a model: its sizes (a config, or one built from a model summary). */
 export type InputSizeConfig = CostConfig & { image_size: number | readonly [number, number] };
 
+/** What a model summary (store.ts ModelSummary, all the page and the pipeline hold) says of a model's sizes. */
+export interface SummarySizes {
+  imageSize: readonly [number, number];
+  patchSize: number;
+  dim: number;
+  depth: number;
+  heads: number;
+  dimHead: number;
+  arch?: 'crate' | 'crate-alpha';
+  ratio?: number;
+}
+
+/**
+ * CRATE-α's ratio r, when a summary does not carry it: the released checkpoints' 4 (issue 16). It
+ * only enters the cost shown, never a forward pass; `assumedRatio` says when it was used.
+ */
+export const RELEASED_ALPHA_RATIO = 4;
+
+/** The sizes of a model summary as the choices and the check take them. */
+export function sizeConfigOfSummary(summary: SummarySizes): { config: InputSizeConfig; assumedRatio: boolean } {
+  const sizes = { image_size: summary.imageSize, patch_size: summary.patchSize, dim: summary.dim, depth: summary.depth, heads: summary.heads, dim_head: summary.dimHead };
+  if (summary.arch !== 'crate-alpha') return { config: { ...sizes, arch: 'crate' }, assumedRatio: false };
+  return { config: { ...sizes, arch: 'crate-alpha', ratio: summary.ratio ?? RELEASED_ALPHA_RATIO }, assumedRatio: summary.ratio === undefined };
+}
+
 export const MAX_SIDE_FACTOR = 4;
 /** 512 MiB of kept attention (see the bounds above). */
 export const MAX_ATTENTION_BYTES = 512 * 2 ** 20;

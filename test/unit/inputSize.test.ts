@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseAnyConfig, type AnyCrateConfig } from '../../src/engine/config.ts';
 import { atImageSize, configRunCost, runCost } from '../../src/engine/posEmbedding.ts';
-import { describeInputSize, inputSizeChoices, MAX_ATTENTION_BYTES, resolveInputSize } from '../../src/image/inputSize.ts';
+import { describeInputSize, inputSizeChoices, MAX_ATTENTION_BYTES, resolveInputSize, sizeConfigOfSummary } from '../../src/image/inputSize.ts';
 import { randomModel } from '../helpers/randomModel.ts';
 
 /** Finer maps (issue 16): the sides offered, their cost, and the check of the link's `size`. */
@@ -11,8 +11,6 @@ const alphaB16 = parseAnyConfig({ ...base, arch: 'crate-alpha', ratio: 4, image_
 /** The shipped digits model's sizes: one channel, 28 px (not a multiple of 8 or of 16), patch 4. */
 const digits = parseAnyConfig({ ...base, arch: 'crate', image_size: 28, patch_size: 4, channels: 1, dim: 96, depth: 6, heads: 4, dim_head: 24, num_classes: 10 });
 const oblong = parseAnyConfig({ ...base, arch: 'crate', image_size: [32, 48], patch_size: 8, channels: 3, dim: 8, depth: 1, heads: 2, dim_head: 4, num_classes: 10 });
-
-const sides = (config: AnyCrateConfig) => inputSizeChoices(config).map((c) => c.side);
 
 describe('inputSizeChoices', () => {
   it('offers 1×, 1.5×, 2× of a B/16, with tokens and the cost counted by hand', () => {
@@ -91,5 +89,18 @@ describe('resolveInputSize', () => {
       expect(resolved.notice, `${side}`).toMatch(why);
       expect(resolved.notice).toMatch(/; running at the model's own \d+×\d+$/);
     }
+  });
+});
+
+describe('sizeConfigOfSummary', () => {
+  it('gives the same choices from a model summary as from the config, and says when CRATE-α\'s ratio is assumed', () => {
+    const summary = { imageSize: [224, 224] as const, patchSize: 16, dim: 768, depth: 12, heads: 12, dimHead: 64 };
+    expect(inputSizeChoices(sizeConfigOfSummary(summary).config)).toEqual(inputSizeChoices(b16));
+    const alpha = sizeConfigOfSummary({ ...summary, arch: 'crate-alpha' });
+    expect(alpha.assumedRatio).toBe(true);
+    expect(inputSizeChoices(alpha.config)).toEqual(inputSizeChoices(alphaB16));
+    const r2 = sizeConfigOfSummary({ ...summary, arch: 'crate-alpha', ratio: 2 });
+    expect(r2.assumedRatio).toBe(false);
+    expect(inputSizeChoices(r2.config)[2].relativeCost).not.toBeCloseTo(inputSizeChoices(alphaB16)[2].relativeCost, 3);
   });
 });
