@@ -9,6 +9,7 @@
  */
 import { attentionMaps, upsampleBilinear } from '../src/analysis/attention.ts';
 import { codingRate, officialCodingRate, paperCodingRate } from '../src/analysis/codingRate.ts';
+import { median } from '../src/analysis/dataset.ts';
 import { analyseLayer, type LayerTensors } from '../src/analysis/layer.ts';
 import { pcaImage } from '../src/analysis/pca.ts';
 import { segmentHeads } from '../src/analysis/segmentation.ts';
@@ -21,12 +22,6 @@ import { randomImage, randomModel } from '../test/helpers/randomModel.ts';
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const DEPTH = Number(process.env.BENCH_DEPTH ?? 2);
 const SHAPE = { dim: 768, heads: 12, dim_head: 64 };
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 function time<T>(task: () => T): [T, number] {
   const start = performance.now();

@@ -13,11 +13,10 @@
  */
 import { officialCodingRate } from '../src/analysis/codingRate.ts';
 import { meanOffDiagonal } from '../src/analysis/coherence.ts';
-import { meanStd } from '../src/analysis/dataset.ts';
+import { meanStd, median } from '../src/analysis/dataset.ts';
 import { cpuForward } from '../src/engine/cpu/reference.ts';
 import { imageToTensor } from '../src/engine/preprocess.ts';
-import { modelWeightMeasures, objectiveOfOutputs } from '../src/analysis/analyseRun.ts';
-import { paperRates } from '../src/dataset/dataset.ts';
+import { modelWeightMeasures, objectiveOfOutputs, paperRates } from '../src/analysis/analyseRun.ts';
 import { randomImage, randomModel } from '../test/helpers/randomModel.ts';
 import { loadShippedModel } from '../test/helpers/shippedModels.ts';
 
@@ -68,7 +67,6 @@ if (timing) {
   const trace = cpuForward(model, randomImage(model, 4));
   const outputs = { logits: trace.logits, layers: trace.layers };
   const zeros = trace.layers.reduce((a, l) => a + l.zNext.filter((v) => v === 0).length / l.zNext.length, 0) / trace.layers.length;
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
   // CPU time of this process, not wall time: the machine may be shared, and the measures are single-threaded.
   const cpuMs = (since: NodeJS.CpuUsage) => {
     const used = process.cpuUsage(since);

@@ -3,7 +3,14 @@
  * a set of images, mean ± std, as the paper's plots are (1,000 images there).
  */
 
+/** One figure's mean ± std over a set of images (the views' and dataset mode's). */
 export interface MeanStd {
+  mean: number;
+  std: number;
+}
+
+/** Element-wise mean ± std of same-length samples. */
+export interface MeanStdSeries {
   mean: Float64Array;
   /** Standard deviation: population (divisor n) unless asked for the sample std (n − 1); 0 for one image. */
   std: Float64Array;
@@ -25,7 +32,7 @@ export type StdKind = 'sample' | 'population';
  * mean does not cancel the spread. One sample has std 0 with either kind
  * (torch.std would give NaN; a chart cannot draw that).
  */
-export function meanStd(samples: readonly ArrayLike<number>[], kind: StdKind = 'population'): MeanStd {
+export function meanStd(samples: readonly ArrayLike<number>[], kind: StdKind = 'population'): MeanStdSeries {
   if (samples.length === 0) throw new RangeError('no samples');
   const length = samples[0].length;
   const mean = new Float64Array(length);
@@ -46,10 +53,18 @@ export function meanStd(samples: readonly ArrayLike<number>[], kind: StdKind = '
  * the images; the names in `sampleStd` use the sample std (n − 1), the
  * others the population std (n).
  */
-export function summariseImages<K extends string>(images: readonly Record<K, ArrayLike<number>>[], sampleStd: readonly string[] = []): Record<K, MeanStd> {
+export function summariseImages<K extends string>(images: readonly Record<K, ArrayLike<number>>[], sampleStd: readonly string[] = []): Record<K, MeanStdSeries> {
   if (images.length === 0) throw new RangeError('no images');
   const names = Object.keys(images[0]) as K[];
   return Object.fromEntries(
     names.map((name) => [name, meanStd(images.map((image) => image[name]), sampleStd.includes(name) ? 'sample' : 'population')]),
-  ) as Record<K, MeanStd>;
+  ) as Record<K, MeanStdSeries>;
+}
+
+/** The middle value (the mean of the two middle ones for an even count): the benches' summary of repeated timings. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new RangeError('no values');
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }

@@ -1,12 +1,14 @@
 /**
- * Every figure of docs/MEASUREMENTS.md §2 for one layer of one image, from the tensors
- * the engine captures (W, A, Z^{ℓ+½}, Z^{ℓ+1}) and the layer's U. The app,
- * the `stats` command and bench/analysis.ts all go through here.
+ * Every figure of docs/MEASUREMENTS.md §2 for one layer of one image at once, from the tensors
+ * the engine captures (W, A, Z^{ℓ+½}, Z^{ℓ+1}) and the layer's U: the tests' and the benches'
+ * reference for the layer on screen. The app computes the same figures one at a time, when a
+ * view shows them, with the same functions (src/state/derived.ts); the per-image figures of
+ * every layer (the layer table, charts, §2.1) come from src/analysis/analyseRun.ts.
  */
 import { attentionMaps, type AttentionMaps, type GridSize } from './attention.ts';
 import { OFFICIAL_EPS_SQUARED, officialCodingRate, rateReduction } from './codingRate.ts';
 import { pcaImage, type PcaImage, type PcaOptions } from './pca.ts';
-import { bestHead, segmentHeads, type BestHead, type HeadSegmentation } from './segmentation.ts';
+import { scoreSegmentation, segmentHeads, type BestHead, type HeadSegmentation } from './segmentation.ts';
 import { logHistogram, sparsity, type LogHistogram, type LogHistogramOptions, type SparsitySummary } from './sparsity.ts';
 
 export interface LayerDims {
@@ -85,10 +87,7 @@ export function analyseLayer(tensors: LayerTensors, dims: LayerDims, options: La
   };
   const truth = options.groundTruth;
   if (truth) {
-    const score = (segmentation: HeadSegmentation) => ({
-      ...bestHead(segmentation.heads, grid, truth.mask, truth.image),
-      union: bestHead([segmentation.union], grid, truth.mask, truth.image).iou,
-    });
+    const score = (segmentation: HeadSegmentation) => scoreSegmentation(segmentation, grid, truth.mask, truth.image);
     figures.iou = { top: score(segmentationTop), mass: score(segmentationMass) };
   }
   return figures;

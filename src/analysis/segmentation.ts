@@ -169,6 +169,28 @@ export function meanIoU(ious: readonly number[]): number {
   return ious.reduce((a, b) => a + b, 0) / ious.length;
 }
 
+/** The best head (an oracle) and the union's IoU of one segmentation against the ground truth (docs/MEASUREMENTS.md §2). */
+export function scoreSegmentation(segmentation: HeadSegmentation, grid: GridSize, groundTruth: ArrayLike<number>, image: GridSize): BestHead & { union: number } {
+  return { ...bestHead(segmentation.heads, grid, groundTruth, image), union: patchMaskIoU(segmentation.union, grid, groundTruth, image) };
+}
+
+/** The segmentation settings IoU depends on, as the app's link names them (`seg`, `p`, `tau`). */
+export interface SegmentationSettings {
+  seg: SegmentationMethod['kind'];
+  p: number;
+  tau: number;
+}
+
+/** The method the settings select: P for top-P%, τ for attention mass. */
+export function settingsMethod(s: SegmentationSettings): SegmentationMethod {
+  return { kind: s.seg, fraction: s.seg === 'top' ? s.p : s.tau };
+}
+
+/** Best-head IoU with the ground truth of one layer's class-token maps under the settings (docs/MEASUREMENTS.md §2, segmentation). */
+export function bestHeadIoU(maps: readonly ArrayLike<number>[], grid: GridSize, groundTruth: ArrayLike<number>, image: GridSize, s: SegmentationSettings): number {
+  return bestHead(segmentHeads(maps, settingsMethod(s)).heads, grid, groundTruth, image).iou;
+}
+
 export interface SegmentationScores {
   best: BestHead;
   meanOfHeads: number;
@@ -183,7 +205,6 @@ export function segmentationScores(
   groundTruth: ArrayLike<number>,
   image: GridSize,
 ): SegmentationScores {
-  const segmentation = segmentHeads(maps, method);
-  const best = bestHead(segmentation.heads, grid, groundTruth, image);
-  return { best, meanOfHeads: meanIoU(best.ious), union: patchMaskIoU(segmentation.union, grid, groundTruth, image) };
+  const { union, ...best } = scoreSegmentation(segmentHeads(maps, method), grid, groundTruth, image);
+  return { best, meanOfHeads: meanIoU(best.ious), union };
 }

@@ -1,21 +1,18 @@
 /**
- * One image through the GPU engine (or the CPU reference), and the per-layer numbers the command
- * reports (docs/MEASUREMENTS.md §2): top-5 classes, the official coding rate of the
- * MSSA input, the zero fraction of Z^{ℓ+1}, and the class token's attention;
- * and each layer as an optimisation step (§2.1): the official coding rate of
- * the MSSA output under the same codebook, the LASSO objective before and
- * after the ISTA step, and the heads' subspace coherence.
+ * The per-image report of `crate-explorer run` (docs/MEASUREMENTS.md §2, §2.1), from whichever
+ * engine ran the image: the GPU engine of the model's family or its CPU reference. The figures
+ * come from the analysis entry point (src/analysis/analyseRun.ts), as the app's and `stats`'s do:
+ * top-5 classes, the official coding rate of the MSSA input, the zero fraction of the sparse code
+ * (Z^{ℓ+1}; CRATE-α's z2, §1.1), R^c of the MSSA output, the LASSO objective before and after
+ * the ISTA step (not defined for CRATE-α: null, §1.1), the heads' subspace coherence; and the
+ * class token's attention.
  */
-import { topClasses } from '../analysis/classes.ts';
-import { officialCodingRate } from '../analysis/codingRate.ts';
-import { layerObjective } from '../analysis/objective.ts';
-import { sparsity } from '../analysis/sparsity.ts';
-import { CAPTURE_TENSORS, type CaptureRequest, type CaptureTensor } from '../engine/gpu/capture.ts';
+import { analyseImageOutputs } from '../analysis/analyseRun.ts';
+import type { AnyCrateModel, ModelDescription } from '../engine/alphaModel.ts';
+import { CAPTURE_TENSORS, type CaptureTensor } from '../engine/gpu/capture.ts';
 import type { CrateGpuEngine } from '../engine/gpu/engine.ts';
-import type { ModelDescription } from '../engine/alphaModel.ts';
 import type { CrateModel } from '../engine/model.ts';
-import { cpuForward } from '../engine/cpu/reference.ts';
-import { modelHeadCoherence } from '../analysis/analyseRun.ts';
+import type { LayerOutputs } from '../engine/runner.ts';
 import { checkFiniteLayer, checkFiniteLogits } from './finite.ts';
 
 /** The adapter line when no GPU runs the model. */
@@ -44,70 +41,49 @@ export interface ImageReport {
   captures?: Record<CaptureTensor, Float32Array>[];
 }
 
-/** The JSON's top5 entries: label and probability only. */
-export function topK(logits: ArrayLike<number>, labels: readonly string[], k: number): { label: string; probability: number }[] {
-  return topClasses(logits, labels, k).map(({ label, probability }) => ({ label, probability }));
-}
-
 /** Row 0 of each head's attention matrix [heads, N, N], patches only. */
 export function classTokenRows(attention: Float32Array, heads: number, tokens: number): Float32Array[] {
   return Array.from({ length: heads }, (_, h) => attention.slice(h * tokens * tokens + 1, h * tokens * tokens + tokens));
 }
 
-/** A report with the logits and top-5 filled and every per-layer list empty, for the layers to fill. */
-export function emptyImageReport(logits: Float32Array, labels: readonly string[], captureAll: boolean): ImageReport {
+/** One layer's tensors as an engine ran them: the report's four, Z^ℓ and CRATE-α's z2 where there. */
+export type RunLayer = LayerOutputs & { z?: Float32Array; sparseCode?: Float32Array };
+
+/**
+ * The report of one run. A NaN or an infinity in any tensor the run kept throws NonFiniteError
+ * (finite.ts) before the analysis sees it; `captureAll` keeps every captured tensor.
+ */
+export function imageReport(model: AnyCrateModel, logits: Float32Array, layers: readonly RunLayer[], captureAll: boolean): ImageReport {
+  const kept = layers.map((layer) => CAPTURE_TENSORS.flatMap((name): [CaptureTensor, Float32Array][] => (layer[name] ? [[name, layer[name]]] : [])));
+  kept.forEach((tensors, l) => checkFiniteLayer(l, tensors));
+  checkFiniteLogits(logits);
+  const { config, shape } = model;
+  const figures = analyseImageOutputs(model, { logits, layers }, { paperRate: false });
   return {
     logits,
-    top5: topK(logits, labels, 5),
-    rateOfficial: [],
-    zeroFraction: [],
-    rateMssaOut: [],
-    lassoBefore: [],
-    lassoAfter: [],
-    headCoherence: [],
-    clsAttention: [],
-    captures: captureAll ? [] : undefined,
+    top5: figures.top.map(({ label, probability }) => ({ label, probability })),
+    rateOfficial: figures.layers.map((l) => l.codingRate),
+    zeroFraction: figures.layers.map((l) => l.sparseCode.zeroFraction),
+    rateMssaOut: figures.layers.map((l) => l.rateMssaOut),
+    lassoBefore: figures.layers.map((l) => l.lassoBefore ?? Number.NaN),
+    lassoAfter: figures.layers.map((l) => l.lassoAfter ?? Number.NaN),
+    headCoherence: figures.layers.map((l) => l.headCoherence.matrix),
+    clsAttention: layers.map((layer) => classTokenRows(layer.attention, config.heads, shape.tokens)),
+    captures: captureAll ? kept.map((tensors) => Object.fromEntries(tensors) as Record<CaptureTensor, Float32Array>) : undefined,
   };
 }
 
-/** One layer's captured tensor, from whichever engine ran the image. */
-type LayerTensorReader = (layer: number, tensor: CaptureTensor) => Float32Array | Promise<Float32Array>;
-
-/** One image through the GPU engine. */
-export async function analyseImage(engine: CrateGpuEngine, model: CrateModel, image: Float32Array, captureAll: boolean): Promise<ImageReport> {
-  const request: CaptureRequest = { layers: 'all', tensors: captureAll ? CAPTURE_TENSORS : REPORT_TENSORS };
-  const { logits, captures } = await engine.run(image, request);
-  return reportFromLayers(model, logits, (l, tensor) => captures.read(l, tensor), captureAll);
-}
-
-/** One image through the CPU reference: models whose shapes the GPU kernels do not take (dim or dim_head not a multiple of 4). */
-export function analyseImageOnCpu(model: CrateModel, image: Float32Array, captureAll: boolean): Promise<ImageReport> {
-  const trace = cpuForward(model, image);
-  return reportFromLayers(model, trace.logits, (l, tensor) => trace.layers[l][tensor], captureAll);
-}
-
-async function reportFromLayers(model: CrateModel, logits: Float32Array, readLayer: LayerTensorReader, captureAll: boolean): Promise<ImageReport> {
-  const { config, shape } = model;
+/** One image through the GPU engine: every layer's captures read back, then the report. */
+export async function imageReportOnGpu(engine: CrateGpuEngine, model: CrateModel, image: Float32Array, captureAll: boolean): Promise<ImageReport> {
   const tensors = captureAll ? CAPTURE_TENSORS : REPORT_TENSORS;
-  const report = emptyImageReport(logits, config.labels, captureAll);
-  for (let l = 0; l < config.depth; l++) {
-    const read = new Map<CaptureTensor, Float32Array>();
-    for (const tensor of tensors) read.set(tensor, await readLayer(l, tensor));
-    checkFiniteLayer(l, read); // a NaN is the image's result, not a crash in the rate below
-    report.rateOfficial.push(officialCodingRate(read.get('w')!, shape.tokens, config.heads, config.dim_head));
-    report.zeroFraction.push(sparsity(read.get('zNext')!).zeroFraction);
-    const weights = model.weights.layers[l];
-    const dims = { tokens: shape.tokens, dim: config.dim, heads: config.heads, dimHead: config.dim_head };
-    const objective = layerObjective({ zHalf: read.get('zHalf')!, zNext: read.get('zNext')! }, weights, dims, config.lambda);
-    report.rateMssaOut.push(objective.rateMssaOut);
-    report.lassoBefore.push(objective.lassoBefore);
-    report.lassoAfter.push(objective.lassoAfter);
-    report.headCoherence.push(modelHeadCoherence(model)[l].matrix);
-    report.clsAttention.push(classTokenRows(read.get('attention')!, config.heads, shape.tokens));
-    report.captures?.push(Object.fromEntries(read) as Record<CaptureTensor, Float32Array>);
+  const { logits, captures } = await engine.run(image, { layers: 'all', tensors });
+  const layers: RunLayer[] = [];
+  for (let l = 0; l < model.config.depth; l++) {
+    const read: Partial<Record<CaptureTensor, Float32Array>> = {};
+    for (const tensor of tensors) read[tensor] = await captures.read(l, tensor);
+    layers.push(read as RunLayer);
   }
-  checkFiniteLogits(logits);
-  return report;
+  return imageReport(model, logits, layers, captureAll);
 }
 
 /** Row-major shapes of the captured tensors, for readers of the JSON. */

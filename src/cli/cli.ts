@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { checkSupported, CrateGpuEngine } from '../engine/gpu/engine.ts';
 import { requestNodeGpu, type NodeGpu } from '../engine/node/nodeGpu.ts';
-import { analyseImage, analyseImageOnCpu, CPU_NOTE, type ImageReport } from './analyse.ts';
+import { CPU_NOTE, imageReport, imageReportOnGpu, type ImageReport } from './analyse.ts';
 import { CliError, UsageError } from './errors.ts';
 import { NonFiniteError } from './finite.ts';
 import { loadImageFile, type LoadedImage } from './images.ts';
@@ -10,8 +10,8 @@ import { isAlphaModel, type AnyCrateModel } from '../engine/alphaModel.ts';
 import { atImageSize, runCost } from '../engine/posEmbedding.ts';
 import { defaultPreprocessing, describePreprocessing } from '../engine/preprocess.ts';
 import { alphaCpuForward } from '../engine/cpu/alphaReference.ts';
+import { cpuForward } from '../engine/cpu/reference.ts';
 import { AlphaGpuEngine } from '../engine/gpu/alphaEngine.ts';
-import { analyseAlphaTrace } from './alphaAnalyse.ts';
 import { isPthPath, loadAnyFamilyModelFile } from './loadModel.ts';
 import { describeModel, formatImageReport, JsonReportWriter } from './report.ts';
 import { parseStatsCommandLine, runStats, STATS_USAGE } from './stats.ts';
@@ -21,8 +21,10 @@ export const USAGE = `Usage: crate-explorer run MODEL IMAGE... [--json OUT.json]
 
 Runs a CRATE model with the WebGPU engine (Dawn; the SwiftShader software
 driver when there is no GPU driver) and prints, for each image, the top-5
-classes and, for each layer, the official coding rate R^c of the MSSA input
-and the fraction of exact zeros in the ISTA output Z^{l+1}.
+classes and, for each layer, the official coding rate R^c of the MSSA input,
+the fraction of exact zeros in the ISTA output Z^{l+1}, and the layer as an
+optimisation step: R^c of the MSSA output, the LASSO objective before and
+after the ISTA step, and the coherence of the heads' subspaces.
 
   MODEL            a CRATE model: a project .onnx file (config in its
                    metadata; the WGSL engine runs its weights), a .safetensors
@@ -159,20 +161,29 @@ async function run(args: RunArgs, io: CliIo): Promise<void> {
     let analyse: (image: Float32Array) => Promise<ImageReport>;
     let adapter: string;
     if (isAlphaModel(model) && !gpuSupported(model, io)) {
-      analyse = async (image) => analyseAlphaTrace(model, alphaCpuForward(model, image), args.captureAll);
+      analyse = async (image) => {
+        const trace = alphaCpuForward(model, image);
+        return imageReport(model, trace.logits, trace.layers, args.captureAll);
+      };
       adapter = CPU_NOTE;
     } else if (isAlphaModel(model)) {
       gpu = await requestNodeGpu((message) => io.stderr(`${message}\n`));
       const alphaEngine = (engine = AlphaGpuEngine.create(gpu.device, model));
-      analyse = async (image) => analyseAlphaTrace(model, await alphaEngine.trace(image), args.captureAll);
+      analyse = async (image) => {
+        const trace = await alphaEngine.trace(image);
+        return imageReport(model, trace.logits, trace.layers, args.captureAll);
+      };
       adapter = `${gpu.adapterName}${gpu.software ? ' (software)' : ''}`;
     } else if (!gpuSupported(model, io)) {
-      analyse = (image) => analyseImageOnCpu(model, image, args.captureAll);
+      analyse = async (image) => {
+        const trace = cpuForward(model, image);
+        return imageReport(model, trace.logits, trace.layers, args.captureAll);
+      };
       adapter = CPU_NOTE;
     } else {
       gpu = await requestNodeGpu((message) => io.stderr(`${message}\n`));
       const crateEngine = (engine = CrateGpuEngine.create(gpu.device, model));
-      analyse = (image) => analyseImage(crateEngine, model, image, args.captureAll);
+      analyse = (image) => imageReportOnGpu(crateEngine, model, image, args.captureAll);
       adapter = `${gpu.adapterName}${gpu.software ? ' (software)' : ''}`;
     }
     io.stdout(`${describeModel(printable(args.model), model)}\nadapter: ${adapter}\n`);

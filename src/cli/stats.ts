@@ -11,17 +11,14 @@
 import { readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { topClasses } from '../analysis/classes.ts';
-import { OFFICIAL_EPS_SQUARED, officialCodingRate, rateReduction } from '../analysis/codingRate.ts';
+import { OFFICIAL_EPS_SQUARED } from '../analysis/codingRate.ts';
 import { meanOffDiagonal } from '../analysis/coherence.ts';
-import { summariseImages, type MeanStd } from '../analysis/dataset.ts';
-import { layerObjective } from '../analysis/objective.ts';
-import { sparsity } from '../analysis/sparsity.ts';
+import { summariseImages, type MeanStdSeries } from '../analysis/dataset.ts';
 import type { CaptureTensor } from '../engine/gpu/capture.ts';
 import { CrateGpuEngine, type RunResult } from '../engine/gpu/engine.ts';
 import type { CrateModel } from '../engine/model.ts';
 import { requestNodeGpu, type NodeGpu } from '../engine/node/nodeGpu.ts';
-import { modelWeightMeasures } from '../analysis/analyseRun.ts';
+import { analyseImageOutputs, type ImageLayerFigures } from '../analysis/analyseRun.ts';
 import type { CliIo } from './cli.ts';
 import { CliError, UsageError } from './errors.ts';
 import { checkFiniteLayer, checkFiniteLogits, NonFiniteError } from './finite.ts';
@@ -156,27 +153,23 @@ export async function readStatsCaptures(model: CrateModel, result: RunResult): P
   return layers;
 }
 
-/** One image's per-layer values (docs/MEASUREMENTS.md §2), from its captured tensors and the layers' U. */
-export function imageStats(model: CrateModel, layers: readonly StatsCaptures[], epsSquared: number): ImageStats {
-  const { config, shape } = model;
-  const stats = Object.fromEntries(STATS_SERIES.map((name) => [name, []])) as unknown as ImageStats;
-  const weightMeasures = modelWeightMeasures(model);
-  layers.forEach(({ w, zHalf, zNext }, l) => {
-    const objective = layerObjective({ zHalf, zNext }, model.weights.layers[l], { tokens: shape.tokens, dim: config.dim, heads: config.heads, dimHead: config.dim_head }, config.lambda);
-    stats.rate_mssa_out.push(objective.rateMssaOut);
-    stats.lasso_before.push(objective.lassoBefore);
-    stats.lasso_after.push(objective.lassoAfter);
-    stats.head_coherence_off_diagonal.push(meanOffDiagonal(weightMeasures[l].headCoherence.matrix, config.heads));
-    const reduction = rateReduction(zHalf, shape.tokens, config.dim, model.weights.layers[l].qkv, config.heads, config.dim_head, epsSquared);
-    const zeros = sparsity(zNext);
-    stats.rate_official.push(officialCodingRate(w, shape.tokens, config.heads, config.dim_head));
-    stats.rate_compressed.push(reduction.compressedRate);
-    stats.rate.push(reduction.rate);
-    stats.rate_reduction.push(reduction.reduction);
-    stats.zero_fraction.push(zeros.zeroFraction);
-    stats.l1.push(zeros.l1);
-  });
-  return stats;
+/** One image's per-layer values (docs/MEASUREMENTS.md §2, §2.1), from its captured tensors, through the analysis entry point. */
+export function imageStats(model: CrateModel, logits: Float32Array, layers: readonly StatsCaptures[], epsSquared: number): { top1: string } & ImageStats {
+  const figures = analyseImageOutputs(model, { logits, layers }, { epsSquared, expansionRate: true, topK: 1 });
+  const per = (pick: (layer: ImageLayerFigures) => number) => figures.layers.map(pick);
+  return {
+    top1: figures.top[0].label,
+    rate_official: per((l) => l.codingRate),
+    rate_compressed: per((l) => l.paperRate!),
+    rate: per((l) => l.expansionRate!),
+    rate_reduction: per((l) => l.expansionRate! - l.paperRate!),
+    zero_fraction: per((l) => l.sparseCode.zeroFraction),
+    l1: per((l) => l.sparseCode.l1),
+    rate_mssa_out: per((l) => l.rateMssaOut),
+    lasso_before: per((l) => l.lassoBefore!),
+    lasso_after: per((l) => l.lassoAfter!),
+    head_coherence_off_diagonal: per((l) => meanOffDiagonal(l.headCoherence.matrix, model.config.heads)),
+  };
 }
 
 /** `[#####-----] 3/10 name` on one terminal line, redrawn in place. */
@@ -187,7 +180,7 @@ export function progressLine(done: number, total: number, label: string, width =
 
 const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : String(value));
 
-export function formatStatsTable(summary: Record<StatsSeries, MeanStd>): string[] {
+export function formatStatsTable(summary: Record<StatsSeries, MeanStdSeries>): string[] {
   const columns: [StatsSeries, string, number][] = [
     ['rate_official', 'R^c official', 4],
     ['rate_compressed', 'R^c(Z½)', 4],
@@ -268,8 +261,7 @@ export async function runStats(args: StatsArgs, io: CliIo): Promise<void> {
       const following = loadFrom(current.index + 1);
       if (following.image) pending = engine.run(following.image.tensor, request);
       if (layers) {
-        const top1 = topClasses(result.logits, model.config.labels, 1)[0].label;
-        perImage.push({ path: current.image.path, top1, ...imageStats(model, layers, args.epsSquared) });
+        perImage.push({ path: current.image.path, ...imageStats(model, result.logits, layers, args.epsSquared) });
       }
       progress?.(following.index, basename(current.image.path));
       current = following;

@@ -1,7 +1,8 @@
 /**
- * Dataset mode (docs/MEASUREMENTS.md §2, last item) and the per-layer figures that need
- * the model's U: every sample of a set through the current engine, measured
- * per image, then mean ± std per layer and the accuracy over the set.
+ * Dataset mode (docs/MEASUREMENTS.md §2, last item): the driver that runs every sample of a
+ * set through the current engine, measures each image with the analysis entry point
+ * (src/analysis/analyseRun.ts), then gives mean ± std per layer and the accuracy over the set.
+ * The app's per-image extras go through the same entry point (imageExtras).
  *
  * The forward passes are the expensive part; what depends on the
  * segmentation settings (seg, P, τ) is kept apart: each image keeps its class
@@ -11,27 +12,21 @@
  * No DOM, no GPU: the driver takes the forward pass as a function, so the unit
  * tests run it with the CPU reference (test/unit/dataset.test.ts).
  */
-import { attentionMaps, type GridSize } from '../analysis/attention.ts';
-import { officialCodingRate, paperCodingRate } from '../analysis/codingRate.ts';
-import { meanStd, type StdKind } from '../analysis/dataset.ts';
-import { bestHead, segmentHeads } from '../analysis/segmentation.ts';
-import { sparsity } from '../analysis/sparsity.ts';
+import type { GridSize } from '../analysis/attention.ts';
+import { meanStd, type MeanStd, type StdKind } from '../analysis/dataset.ts';
+import { bestHeadIoU, type SegmentationSettings } from '../analysis/segmentation.ts';
 import type { AnyCrateModel } from '../engine/alphaModel.ts';
 import type { RgbaImage } from '../engine/preprocess.ts';
-import { sparseCodeOf, type ForwardOutputs } from '../engine/runner.ts';
+import type { ForwardOutputs } from '../engine/runner.ts';
 import { isSoftwareAdapter, type AdapterStatus } from '../runners/adapter.ts';
-import { modelWeightMeasuresAsync, objectiveOfLayer, type ModelObjective, type ModelWeightMeasures } from '../analysis/analyseRun.ts';
+import { analyseImageOutputsAsync, classTokenMaps, imageIoUs, type ModelObjective, type ModelWeightMeasures } from '../analysis/analyseRun.ts';
 import { modelInput, type PrepChoice } from '../image/inputPreprocessing.ts';
-import type { DatasetStats, MeanStd } from '../state/store.ts';
-import type { SegmentationMethod } from '../state/urlState.ts';
+import type { DatasetStats } from '../state/store.ts';
 
-/** The segmentation settings IoU depends on (the `seg`, `p`, `tau` link properties). */
-export interface SegmentationSettings {
-  seg: SegmentationMethod;
-  p: number;
-  tau: number;
-}
+// Where the pipeline and the worker import them from (the implementations live in src/analysis/).
+export { imageIoUs, type SegmentationSettings };
 
+/** Cache key of the segmentation settings: only the fraction of the method in use counts. */
 export const segmentationKey = (s: SegmentationSettings) => `${s.seg}:${s.seg === 'top' ? s.p : s.tau}`;
 
 /** Most images dataset mode runs (the shipped sets hold 200). */
@@ -72,55 +67,6 @@ export class Yielder {
   }
 }
 
-/**
- * The paper's R^c(Z^{ℓ+½}; U) for every layer (docs/MEASUREMENTS.md §2, second item),
- * one head at a time: head k's term only needs rows [k·dh, (k+1)·dh) of U, so
- * the sum over heads equals paperCodingRate over all heads, and the page gets
- * a turn between heads (a CRATE-B layer is ~150 ms of float64 matmul).
- */
-export async function paperRates(model: AnyCrateModel, outputs: ForwardOutputs, yielder = new Yielder()): Promise<number[]> {
-  const { tokens } = model.shape;
-  const { dim, heads, dim_head: dh } = model.config;
-  const rates: number[] = [];
-  for (let l = 0; l < outputs.layers.length; l++) {
-    const u = model.weights.layers[l].qkv;
-    let rate = 0;
-    for (let k = 0; k < heads; k++) {
-      rate += paperCodingRate(outputs.layers[l].zHalf, tokens, dim, u.subarray(k * dh * dim, (k + 1) * dh * dim), 1, dh);
-      await yielder.maybeYield();
-    }
-    rates.push(rate);
-  }
-  return rates;
-}
-
-/**
- * Every layer's before/after objective values (docs/MEASUREMENTS.md §2.1),
- * giving the page a turn between layers (three float64 N×d×d products each).
- */
-export async function objectiveOfLayers(model: AnyCrateModel, outputs: ForwardOutputs, yielder = new Yielder()): Promise<ModelObjective[]> {
-  const values: ModelObjective[] = [];
-  for (let l = 0; l < outputs.layers.length; l++) {
-    values.push(objectiveOfLayer(model, outputs, l));
-    await yielder.maybeYield();
-  }
-  return values;
-}
-
-/** The class token's attention map of every head, per layer, on the patch grid (float32 to halve what is kept). */
-export function classTokenMaps(model: AnyCrateModel, outputs: ForwardOutputs): Float32Array[][] {
-  const { tokens, gridHeight, gridWidth } = model.shape;
-  return outputs.layers.map((layer) =>
-    attentionMaps(layer.attention, model.config.heads, tokens, { height: gridHeight, width: gridWidth }, 0).heads.map((m) => Float32Array.from(m)),
-  );
-}
-
-/** Best-head IoU with the ground truth for one layer's maps and the current settings (docs/MEASUREMENTS.md §2, segmentation). */
-export function bestHeadIoU(maps: readonly ArrayLike<number>[], grid: GridSize, mask: ArrayLike<number>, image: GridSize, s: SegmentationSettings): number {
-  const segmentation = segmentHeads(maps, { kind: s.seg, fraction: s.seg === 'top' ? s.p : s.tau });
-  return bestHead(segmentation.heads, grid, mask, image).iou;
-}
-
 /** What one image contributes to the dataset view. */
 export interface ImageRecord {
   label?: number;
@@ -145,30 +91,19 @@ export interface DatasetSample {
   mask?: Uint8Array;
 }
 
-function argmax(values: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
-  return best;
-}
-
+/** Every figure of one image through the analysis entry point (analyseRun.ts), kept as dataset mode needs it. */
 export async function measureImage(model: AnyCrateModel, outputs: ForwardOutputs, sample: DatasetSample, yielder = new Yielder()): Promise<ImageRecord> {
-  const { tokens } = model.shape;
-  const { heads, dim_head: dh } = model.config;
+  const figures = await analyseImageOutputsAsync(model, outputs, {}, () => yielder.maybeYield());
   const record: ImageRecord = {
     label: sample.label,
-    predicted: argmax(outputs.logits),
-    codingRate: outputs.layers.map((l) => officialCodingRate(l.w, tokens, heads, dh)),
-    sparsity: outputs.layers.map((l) => sparsity(sparseCodeOf(l)).l0Fraction),
-    paperRate: await paperRates(model, outputs, yielder),
-    rateMssaOut: [],
-    lassoBefore: [],
-    lassoAfter: [],
+    predicted: figures.top[0].index,
+    codingRate: figures.layers.map((l) => l.codingRate),
+    paperRate: figures.layers.map((l) => l.paperRate!),
+    sparsity: figures.layers.map((l) => l.sparsity),
+    rateMssaOut: figures.layers.map((l) => l.rateMssaOut),
+    lassoBefore: figures.layers.map((l) => l.lassoBefore ?? Number.NaN),
+    lassoAfter: figures.layers.map((l) => l.lassoAfter ?? Number.NaN),
   };
-  for (const values of await objectiveOfLayers(model, outputs, yielder)) {
-    record.rateMssaOut.push(values.rateMssaOut);
-    record.lassoBefore.push(values.lassoBefore ?? Number.NaN);
-    record.lassoAfter.push(values.lassoAfter ?? Number.NaN);
-  }
   if (sample.mask) {
     record.maps = classTokenMaps(model, outputs);
     record.mask = sample.mask;
@@ -276,10 +211,10 @@ export async function runDataset(options: DatasetRunOptions): Promise<ImageRecor
 }
 
 /**
- * Per-layer figures of one image that need the weights or the ground truth:
- * the paper rate, the before/after objective values with the weight-only
- * measures (docs/MEASUREMENTS.md §2.1; those computed once per model) and the
- * best-head IoU for the settings.
+ * The figures of one image that the app adds after its first ones (analyseRun.ts
+ * analyseOutputs): the paper rate, the before/after objective values with the weight-only
+ * measures (docs/MEASUREMENTS.md §2.1; those computed once per model) and the best-head IoU
+ * for the settings, from the analysis entry point, yielding to the page.
  */
 export async function imageExtras(
   model: AnyCrateModel,
@@ -288,14 +223,10 @@ export async function imageExtras(
   s: SegmentationSettings,
   yielder = new Yielder(),
 ): Promise<{ paperRate: number[]; objective: (ModelObjective & ModelWeightMeasures)[]; iou?: number[] }> {
-  const paperRate = await paperRates(model, outputs, yielder);
-  const values = await objectiveOfLayers(model, outputs, yielder);
-  const weights = await modelWeightMeasuresAsync(model, () => yielder.maybeYield());
-  const objective = values.map((v, l) => ({ ...v, ...weights[l] }));
-  return { paperRate, objective, iou: truth ? imageIoUs(model, outputs, truth, s) : undefined };
-}
-
-export function imageIoUs(model: AnyCrateModel, outputs: ForwardOutputs, truth: { mask: Uint8Array; image: GridSize }, s: SegmentationSettings): number[] {
-  const grid = { height: model.shape.gridHeight, width: model.shape.gridWidth };
-  return classTokenMaps(model, outputs).map((maps) => bestHeadIoU(maps, grid, truth.mask, truth.image, s));
+  const figures = await analyseImageOutputsAsync(model, outputs, { truth: truth && { ...truth, settings: s } }, () => yielder.maybeYield());
+  return {
+    paperRate: figures.layers.map((l) => l.paperRate!),
+    objective: figures.layers.map(({ rateMssaOut, lassoBefore, lassoAfter, headCoherence, dictionary }) => ({ rateMssaOut, lassoBefore, lassoAfter, headCoherence, dictionary })),
+    iou: truth ? figures.layers.map((l) => l.iou!) : undefined,
+  };
 }

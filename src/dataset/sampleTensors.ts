@@ -12,7 +12,8 @@ import type { GridSize } from '../analysis/attention.ts';
 import type { AnyCrateModel } from '../engine/alphaModel.ts';
 import type { RgbaImage } from '../engine/preprocess.ts';
 import type { ForwardOutputs } from '../engine/runner.ts';
-import { classTokenMaps, Yielder } from './dataset.ts';
+import { classTokenMaps } from '../analysis/analyseRun.ts';
+import { Yielder } from './dataset.ts';
 import { modelInput, type PrepChoice } from '../image/inputPreprocessing.ts';
 import type { AppState, Loadable } from '../state/store.ts';
 

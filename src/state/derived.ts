@@ -1,24 +1,24 @@
 /**
- * View figures derived from the store: pure, memoised selectors over a
- * RunResult and the view state, computed with src/analysis (docs/MEASUREMENTS.md §2).
+ * View figures derived from the store: pure, memoised selectors over a RunResult and the view
+ * state, each computed with the same src/analysis function the CLI and the tests use
+ * (docs/MEASUREMENTS.md §2; src/analysis/layer.ts computes the same figures of a layer at once).
  *
- * Why here and not in the pipeline: switching layer, head, query token,
- * segmentation method or P/τ must never start a new forward pass (docs/ARCHITECTURE.md:
- * data flows engine → analysis → state → views, one way). The run keeps
- * every layer's tensors, so each figure is a function of (run, a few view
- * fields); it is computed on first use and cached per forward pass, so going
- * back to a layer is instant. The cache is keyed by the run's `outputs`
- * object, not the RunResult: the pipeline replaces the RunResult when only
- * the per-layer IoU changes (new P/τ) but keeps the tensors, and a new
- * forward pass brings new tensors and so a new cache (WeakMap), so nothing
- * stale can be shown.
+ * Why selectors: switching layer, head, query token, segmentation method or P/τ must never
+ * start a new forward pass (docs/ARCHITECTURE.md: data flows engine → analysis → state →
+ * views, one way). The run keeps every layer's tensors, so each figure is a function of
+ * (run, a few view fields); it is computed on first use and cached per forward pass, so going
+ * back to a layer is instant. The cache is keyed by the run's `outputs` object, not the
+ * RunResult: the RunResult is replaced when only the per-layer IoU changes (new P/τ) but the
+ * tensors are kept, and a new forward pass brings new tensors and so a new cache (WeakMap),
+ * so nothing stale can be shown.
  */
 import { attentionMaps, type AttentionMaps, type GridSize } from '../analysis/attention.ts';
 import { codingRate } from '../analysis/codingRate.ts';
 import { pcaImage, type PcaImage } from '../analysis/pca.ts';
-import { bestHead, meanIoU, segmentHeads, topFractionCount, type BestHead, type HeadSegmentation } from '../analysis/segmentation.ts';
+import { meanIoU, scoreSegmentation, segmentHeads, type BestHead, type HeadSegmentation } from '../analysis/segmentation.ts';
 import { logHistogram, type LogHistogram } from '../analysis/sparsity.ts';
 import { sparseCodeOf, type LayerOutputs } from '../engine/runner.ts';
+import type { Series } from '../viz/series.ts';
 import type { DatasetStats, MeanStd, RunResult } from './store.ts';
 import type { HeadChoice, RateVariant, SegmentationMethod } from './urlState.ts';
 
@@ -119,21 +119,9 @@ export function segmentationOf(run: RunResult, layer: number, method: Segmentati
       kept: segmentation.heads.map(share),
       unionKept: share(segmentation.union),
     };
-    if (run.mask) {
-      const image = imageSizeOf(run);
-      figure.iou = {
-        ...bestHead(segmentation.heads, grid, run.mask, image),
-        union: bestHead([segmentation.union], grid, run.mask, image).iou,
-      };
-    }
+    if (run.mask) figure.iou = scoreSegmentation(segmentation, grid, run.mask, imageSizeOf(run));
     return figure;
   });
-}
-
-/** Patches the top-P% mask keeps on this run's grid: what a test (or a caption) can expect. */
-export function topFractionCells(run: RunResult, p: number): number {
-  const grid = gridOf(run);
-  return topFractionCount(p, grid.height * grid.width);
 }
 
 /** PCA of the layer's head projections W = LN1(Z^ℓ)Uᵀ as RGB (docs/MEASUREMENTS.md §2, PCA of features). */
@@ -145,19 +133,6 @@ export function pcaOf(run: RunResult, layer: number): PcaImage | string {
 }
 
 // ─── Layer overview ──────────────────────────────────────────────────────────
-
-/** One line of a per-layer chart, optionally with a ±std band (dataset mode). */
-export interface Series {
-  /** Stable id, also the CSS class suffix and the data-series attribute. */
-  id: string;
-  /** Legend text. */
-  name: string;
-  values: number[];
-  /** mean ± std over the data set; `values` are then the means. */
-  std?: number[];
-  /** The series whose points carry data-value and select layers (one per chart). */
-  primary?: boolean;
-}
 
 export interface ChartData {
   series: Series[];

@@ -1,5 +1,6 @@
 import { useMemo } from 'react';
-import { iouChart, rateChart, segmentationFraction, sparsityChart, type Series } from '../state/derived.ts';
+import { iouChart, rateChart, segmentationFraction, sparsityChart } from '../state/derived.ts';
+import type { Series } from '../viz/series.ts';
 import { rateNumbers } from '../state/layerNumbers.ts';
 import { againstTrendNote } from '../state/trend.ts';
 import { useApp, type RunResult } from '../state/store.ts';

@@ -5,7 +5,7 @@
  * attention look like equal steps of colour.
  */
 import { interpolateViridis, rgb } from 'd3';
-import type { Series } from '../state/derived.ts';
+import type { Series } from './series.ts';
 
 export const OKABE_ITO = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442', '#000000'] as const;
 /** The selected layer / head / patch. Vermillion: distinct from every line colour above but #D55E00, which lines use last. */

@@ -10,7 +10,7 @@
  * SVG (exportFigure.ts) looks the same outside the page.
  */
 import { area, axisBottom, axisLeft, line, scaleLinear, select } from 'd3';
-import type { Series } from '../state/derived.ts';
+import type { Series } from './series.ts';
 import { seriesColour, SELECT_COLOUR } from './colours.ts';
 
 export interface LayerChartSpec {

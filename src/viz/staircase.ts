@@ -19,7 +19,7 @@
  * attributes so an exported SVG looks the same outside the page.
  */
 import { axisBottom, axisLeft, scaleLinear, select, type ScaleLinear, type Selection } from 'd3';
-import type { DatasetStats, LayerStats, MeanStd } from '../state/store.ts';
+import type { MeanStd } from '../analysis/dataset.ts';
 import { OKABE_ITO, SELECT_COLOUR } from './colours.ts';
 
 export type StepKind = 'mssa' | 'ista';
@@ -47,7 +47,20 @@ export interface Staircase {
   count?: number;
 }
 
-type StatsLayer = DatasetStats['layers'][number];
+/** What a staircase reads of one image's layer: the official Rᶜ and the §2.1 values (docs/MEASUREMENTS.md §2.1). */
+export interface StaircaseLayer {
+  layer: number;
+  codingRate: number;
+  rateMssaOut?: number;
+  lassoBefore?: number;
+  lassoAfter?: number;
+}
+
+/** The same over a data set: each value's mean ± std. */
+export interface StaircaseStats {
+  count: number;
+  layers: { layer: number; codingRate: MeanStd; rateMssaOut?: MeanStd; lassoBefore?: MeanStd; lassoAfter?: MeanStd }[];
+}
 
 function step(kind: StepKind, layer: number, before: number, after: number, spread?: [MeanStd, MeanStd]): StaircaseStep {
   const from = kind === 'mssa' ? layer : layer + 0.5;
@@ -59,8 +72,8 @@ function step(kind: StepKind, layer: number, before: number, after: number, spre
   return out;
 }
 
-/** The steps of one image (LayerStats from the pipeline). */
-export function staircaseSteps(layers: readonly LayerStats[]): Staircase {
+/** The steps of one image. */
+export function staircaseSteps(layers: readonly StaircaseLayer[]): Staircase {
   const missing = layers.find((l) => l.rateMssaOut === undefined || l.lassoBefore === undefined || l.lassoAfter === undefined);
   if (layers.length === 0) return { steps: [], missing: 'this run has no layers' };
   if (missing) return { steps: [], missing: `layer ${missing.layer} has no before/after objective values (they need the model's weights)` };
@@ -70,8 +83,8 @@ export function staircaseSteps(layers: readonly LayerStats[]): Staircase {
 }
 
 /** The same over a data set: means, with the std of each end point for the bands. */
-export function datasetStaircaseSteps(stats: DatasetStats): Staircase {
-  const missing = stats.layers.find((l: StatsLayer) => !l.rateMssaOut || !l.lassoBefore || !l.lassoAfter);
+export function datasetStaircaseSteps(stats: StaircaseStats): Staircase {
+  const missing = stats.layers.find((l) => !l.rateMssaOut || !l.lassoBefore || !l.lassoAfter);
   if (missing) return { steps: [], missing: `the dataset statistics of layer ${missing.layer} have no objective values` };
   return {
     count: stats.count,
