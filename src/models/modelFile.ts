@@ -8,7 +8,7 @@ import type { AnyCrateModel } from '../engine/alphaModel.ts';
 import { MAX_HEADS } from '../engine/config.ts';
 import { anyModelFromTensors, inferAnyConfig, isAlphaStateDict, modelFromSafetensorsAuto, type InferOptions } from '../engine/inferConfig.ts';
 import { anyModelFromOnnx } from '../engine/onnx/onnxModel.ts';
-import { anyModelFromPth, type ProgressCallback } from '../engine/pth/index.ts';
+import { anyModelFromPth, blobSource, type ProgressCallback } from '../engine/pth/index.ts';
 import { readSafetensors } from '../engine/safetensors.ts';
 import { fallbackClassNames, IMAGENET_NAMES_NOTE } from './classNames.ts';
 import { sniffImage } from '../image/imageInput.ts';
@@ -91,8 +91,47 @@ export interface OpenOptions extends InferOptions {
  * ONNX exports open as CrateAlphaModel (docs/MEASUREMENTS.md §1.1).
  */
 export async function openModelBytes(name: string, bytes: Uint8Array, options: OpenOptions = {}): Promise<OpenedModel> {
-  const opened = await openModelFormat(name, bytes, options);
-  // A 1000-class model without names is shown with ImageNet-1k's (labels.ts), said in its notes (classNames.ts).
+  return withClassNameNote(await openModelFormat(name, bytes, options));
+}
+
+/**
+ * As openModelBytes, from a Blob or File, for a module worker or Node 20 (`fs.openAsBlob`).
+ * A `.pth` (zip) is read by random access: the central directory, then the pickle,
+ * then each tensor's storage record, one at a time, into that tensor's own
+ * Float32Array; the file is never whole in memory (issue 16, "Big files"). ONNX
+ * and safetensors are read whole, as openModelBytes needs them. `onProgress`
+ * counts the bytes read from the blob, of `blob.size`. An aborted `signal`
+ * rejects with its AbortError, unwrapped.
+ */
+export async function openModelBlob(name: string, blob: Blob, options: OpenOptions = {}): Promise<OpenedModel> {
+  const { signal, onProgress } = options;
+  signal?.throwIfAborted();
+  const total = blob.size;
+  const head = new Uint8Array(await blob.slice(0, 4).arrayBuffer());
+  const isZip = head.length === 4 && head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04;
+  if (!isZip) {
+    onProgress?.(0, total);
+    const bytes = new Uint8Array(await blob.arrayBuffer());
+    signal?.throwIfAborted();
+    onProgress?.(total, total);
+    return openModelBytes(name, bytes, { ...options, onProgress: undefined });
+  }
+  let done = 0;
+  onProgress?.(0, total);
+  const source = blobSource(blob, { signal, onRead: (n) => onProgress?.((done = Math.min(total, done + n)), total) });
+  try {
+    const { model, notes } = await anyModelFromPth(source, { heads: options.heads, overrides: options.overrides, signal });
+    onProgress?.(total, total);
+    return withClassNameNote({ model, bytes: total, format: 'pth', configFrom: 'inferred', notes });
+  } catch (error) {
+    if ((error as Error)?.name === 'AbortError') throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    throw new Error(`${shortName(name)} (PyTorch checkpoint): ${message}`);
+  }
+}
+
+/** A 1000-class model without names is shown with ImageNet-1k's (labels.ts), said in its notes (classNames.ts). */
+function withClassNameNote(opened: OpenedModel): OpenedModel {
   const { labels, num_classes: classes } = opened.model.config;
   return hasDefaultLabels(labels) && fallbackClassNames(classes) ? { ...opened, notes: [...opened.notes, IMAGENET_NAMES_NOTE] } : opened;
 }

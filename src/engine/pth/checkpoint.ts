@@ -13,7 +13,8 @@ import { PyDict, typeName, unpickle, type PyValue } from './pickle.ts';
 import { Slicer, type ProgressCallback } from './slicer.ts';
 import { DTYPE_BYTES, TensorRef, torchHooks, type PthDtype } from './torchPickle.ts';
 import { checkStorageBounds } from './storageBounds.ts';
-import { readZipDirectory, readZipEntry, type ZipEntry } from './zip.ts';
+import { bytesSource, type ByteSource } from './byteSource.ts';
+import { readZipDirectoryFrom, readZipEntry, type ZipEntry } from './zip.ts';
 
 export interface PthOptions {
   /** Called with (bytes done, bytes total) as the archive is verified and tensors are decoded. */
@@ -89,23 +90,28 @@ function findArchive(entries: Map<string, ZipEntry>): string {
   throw new PthError('the zip archive has no data.pkl record: not a torch.save checkpoint');
 }
 
-/** Parses the archive and the pickle; tensor data is read later, by `load`. */
-export async function openPth(bytes: Uint8Array, options: PthOptions = {}): Promise<PthCheckpoint> {
+/**
+ * Parses the archive and the pickle; tensor data is read later, by `load`.
+ * From a ByteSource over a Blob (byteSource.ts), only the directory and the
+ * pickle are read here, and `load` reads one storage record at a time.
+ */
+export async function openPth(file: Uint8Array | ByteSource, options: PthOptions = {}): Promise<PthCheckpoint> {
   try {
-    return await openUnchecked(bytes, options);
+    return await openUnchecked(file instanceof Uint8Array ? bytesSource(file) : file, options);
   } catch (error) {
     throw asPthError(error);
   }
 }
 
-async function openUnchecked(bytes: Uint8Array, options: PthOptions): Promise<PthCheckpoint> {
+async function openUnchecked(bytes: ByteSource, options: PthOptions): Promise<PthCheckpoint> {
   const started = now();
   let finished = started;
   const slicer = new Slicer(options.sliceMs ?? 16, options.signal);
-  if (bytes.byteLength >= PICKLE_MAGIC_LEGACY.length && PICKLE_MAGIC_LEGACY.every((b, i) => bytes[i] === b)) {
+  const head = bytes.size >= PICKLE_MAGIC_LEGACY.length ? await bytes.read(0, PICKLE_MAGIC_LEGACY.length) : undefined;
+  if (head && PICKLE_MAGIC_LEGACY.every((b, i) => head[i] === b)) {
     throw new PthError('this checkpoint uses the legacy torch.save format (PyTorch < 1.6), which is not supported; re-save it with a newer PyTorch');
   }
-  const entries = readZipDirectory(bytes);
+  const entries = await readZipDirectoryFrom(bytes);
   const prefix = findArchive(entries);
   const byteorder = entries.get(`${prefix}byteorder`);
   if (byteorder) {
@@ -214,7 +220,7 @@ async function openUnchecked(bytes: Uint8Array, options: PthOptions): Promise<Pt
 }
 
 /** Opens a checkpoint and decodes every tensor of its state dict. */
-export async function readPth(bytes: Uint8Array, options: PthOptions = {}): Promise<{ checkpoint: PthCheckpoint; tensors: Map<string, Tensor> }> {
+export async function readPth(bytes: Uint8Array | ByteSource, options: PthOptions = {}): Promise<{ checkpoint: PthCheckpoint; tensors: Map<string, Tensor> }> {
   const checkpoint = await openPth(bytes, options);
   return { checkpoint, tensors: await checkpoint.load() };
 }
