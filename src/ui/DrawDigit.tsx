@@ -1,5 +1,5 @@
 import { useEffect, useRef } from 'react';
-import { layoutDigit } from '../image/imageInput.ts';
+import { layoutDigit } from '../image/digitLayout.ts';
 import { useApp } from '../state/store.ts';
 
 /** Drawing resolution; the canvas is shown at DISPLAY_SIDE CSS pixels. */

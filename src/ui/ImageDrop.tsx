@@ -1,21 +1,10 @@
 import { useCallback, useEffect, useRef, useState, type CSSProperties } from 'react';
 import type { RgbaImage } from '../engine/preprocess.ts';
-import {
-  clampCrop,
-  cropAndResize,
-  cropZoom,
-  decodeImageFile,
-  fileLabel,
-  defaultCrop,
-  invertImage,
-  looksInverted,
-  lumaOf,
-  greyToRgba,
-  moveCrop,
-  zoomCrop,
-  type Crop,
-  type DecodedImage,
-} from '../image/imageInput.ts';
+import { fileLabel } from '../image/checks.ts';
+import { clampCrop, cropZoom, defaultCrop, moveCrop, zoomCrop, type Crop } from '../image/crop.ts';
+import { decodeImageFile, type DecodedImage } from '../image/decode.ts';
+import { greyToRgba, invertImage, looksInverted, lumaOf } from '../image/pixels.ts';
+import { cropAndResize } from '../image/resample.ts';
 import { evalCropBox, keepsWholeImage } from '../image/inputPreprocessing.ts';
 import { useApp } from '../state/store.ts';
 

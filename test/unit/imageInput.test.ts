@@ -2,25 +2,11 @@ import fc from 'fast-check';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import {
-  MAX_SOURCE_SIDE,
-  clampCrop,
-  cropAndResize,
-  cropZoom,
-  defaultCrop,
-  describeBytes,
-  fitWithin,
-  greyToRgba,
-  invertImage,
-  layoutDigit,
-  looksInverted,
-  lumaOf,
-  moveCrop,
-  sizeProblem,
-  sniffImage,
-  zoomCrop,
-  type Crop,
-} from '../../src/image/imageInput.ts';
+import { MAX_SOURCE_SIDE, describeBytes, fitWithin, sizeProblem, sniffImage } from '../../src/image/checks.ts';
+import { clampCrop, cropZoom, defaultCrop, moveCrop, zoomCrop, type Crop } from '../../src/image/crop.ts';
+import { layoutDigit } from '../../src/image/digitLayout.ts';
+import { greyToRgba, invertImage, looksInverted, lumaOf } from '../../src/image/pixels.ts';
+import { cropAndResize } from '../../src/image/resample.ts';
 import type { RgbaImage } from '../../src/engine/preprocess.ts';
 
 function png(width: number, height: number, colorType = 6): Uint8Array {
