@@ -12,6 +12,7 @@ import { LabelsFile } from './LabelsFile.tsx';
 import { hasDefaultLabels, storedLabels } from '../models/labels.ts';
 import { ImageDrop, type IncomingImage } from './ImageDrop.tsx';
 import { ModelDrop } from './ModelDrop.tsx';
+import { InputSizeControl } from './InputSizeControl.tsx';
 import { PreprocessingPanel } from './PreprocessingPanel.tsx';
 
 const MODELS_URL = `${import.meta.env.BASE_URL}models/`;
@@ -232,6 +233,8 @@ export function InputPanel({ manifest }: { manifest: Manifest }) {
       )}
       {/* ImageNet-layout models only (issue 16): the others keep their own resize, as before. */}
       {mine?.preprocessing && isImageNetLayout(size, channels) && <PreprocessingPanel result={mine} />}
+      {/* Every square model (issue 16, finer maps): all have a positional embedding to interpolate. */}
+      <InputSizeControl />
       <h3>Your image</h3>
       <ImageDrop size={size} channels={channels} incoming={incoming} />
       {channels === 1 && (
