@@ -221,8 +221,9 @@ export function createComputeService(deps: ComputeDeps): Handlers<ComputeApi> {
       let reference = plan.reference;
       // The first image must not wait for onnxruntime-web to start (its wasm, initWasm and
       // createSession take seconds on a first visit): our engine runs it, ORT starts meanwhile,
-      // and the next images run on ORT once it is ready (docs/ARCHITECTURE.md, "Engines").
-      if (request.choice === 'auto' && engine.startsWith('ort-') && reference && !reference.startsWith('ort-') && !pool.isReady(key, engine)) {
+      // and the next images run on ORT once it is ready (docs/ARCHITECTURE.md, "The worker boundary"). Only our
+      // WGSL engine stands in: the CPU reference would be slower than the wait on any model worth the swap.
+      if (request.choice === 'auto' && engine.startsWith('ort-') && reference === 'wgsl' && !pool.isReady(key, engine)) {
         pool.warm(key, engine, loaded);
         reason = `${plan.reason}. onnxruntime-web is still starting (its start-up is paid once per model), so ${ENGINE_LABELS[reference]} ran this image meanwhile`;
         [engine, reference] = [reference, engine];
