@@ -44,7 +44,8 @@ export function InputSizeControl() {
   const own = choices.find((c) => c.native)!;
   return (
     <div className="input-size small" data-testid="input-size" data-side={current.side} data-tokens={current.tokens}>
-      <label className="field" style={{ marginBottom: '0.3rem' }}>
+      {/* Label above the select, as the model picker: the choice lines are long for the panel's width. */}
+      <label className="field" style={{ marginBottom: '0.3rem', flexDirection: 'column', alignItems: 'stretch', gap: '0.25rem' }}>
         <span>Input size</span>
         <select value={current.native ? 0 : current.side} onChange={(e) => setInputSize(Number(e.target.value))} data-testid="input-size-select">
           {listed.map((c) => (
