@@ -41,7 +41,8 @@ describe('CRATE-α on the WGSL kernels against the PyTorch fixtures', () => {
       expect(fast.layers).toHaveLength(0);
       expect(relativeError(fast.logits, out.logits)).toBeLessThanOrEqual(1e-6);
     }
-    expect(ALPHA_DISPATCHES_PER_LAYER).toBe(8);
+    expect(ALPHA_DISPATCHES_PER_LAYER).toBeLessThanOrEqual(7);
+    expect(engine.dispatchesPerLayer(), 'dispatches per layer in the plan').toBe(ALPHA_DISPATCHES_PER_LAYER);
   });
 
   it.each(alphaFixtureNames().filter((name) => name !== 'alpha_r4'))('refuses %s (dh or d not a multiple of 4) with a clear message', async (name) => {

@@ -4,19 +4,18 @@
  *   W  = LN1(Z)·Uᵀ                    matmul, LayerNorm (eps 1e-6) fused into A, γ β folded into U
  *   O  = softmax(W_k W_kᵀ/√dh)·W_k     attention
  *   Z½ = Z + O·to_outᵀ                 matmul, residual fused (no bias)
- *   X  = LN2(Z½)                       layerNorm (eps 1e-6)
- *   z1 = ReLU(η·X·D − ηλ)              matmul, scale, shift, ReLU fused
- *   R  = z1·Dᵀ − X                     matmul, residual fused
- *   z2 = ReLU(z1 − η·R·D − ηλ)         matmul, scale, shift, residual, ReLU fused
+ *   P  = η·LN2(Z½)·D − ηλ             alphaIsta, LayerNorm (eps 1e-6, γ β applied) fused into A
+ *   Y  = ReLU(P)·Dᵀ                    alphaIsta, z1 = ReLU(P) formed as A is loaded
+ *   z2 = ReLU(ReLU(P) + P − η·Y·D)     alphaIsta, the residual P entering as P + ReLU(P)
  *   Z⁺ = Z½ + z2·D1ᵀ                   matmul, residual fused
- * i.e. eight dispatches per layer. The issue allows seven: that needs X·D's pre-activation kept
- * beside z1 (z2 = ReLU(z1 + P − η·(z1·Dᵀ)·D) with P = η·X·D − ηλ), a second output or a second
- * residual in the matmul epilogue, which the shared kernel does not have yet.
+ * i.e. seven dispatches per layer (the issue's bound). The ISTA step is rewritten, not
+ * approximated: z1 − η·(z1·Dᵀ − X)·D − ηλ = z1 + P − η·(z1·Dᵀ)·D with P = η·X·D − ηλ and
+ * z1 = ReLU(P), so neither X = LN2(Z½) nor z1 needs a buffer or a pass of its own.
  * The patches are cut on the CPU (a rearrangement of the input, no arithmetic), since the CRATE
  * patchify kernel normalises them and CRATE-α's convolution does not.
  */
+import { alphaIstaDispatch, alphaIstaParams, type AlphaIstaOptions, type AlphaIstaShape } from '../../kernels/alphaIsta.ts';
 import { attentionDispatch, attentionParams } from '../../kernels/attention.ts';
-import { layerNormDispatch, layerNormParams } from '../../kernels/layerNorm.ts';
 import { matmulDispatch, matmulParams, type MatmulOptions, type MatmulShape } from '../../kernels/matmul.ts';
 import { encodeDispatch, PipelineCache, prepare, type Dispatch, type PreparedDispatch } from '../../kernels/program.ts';
 import { ALPHA_BLOCK_NORM_EPS, ALPHA_HEAD_NORM_EPS, type CrateAlphaModel } from '../alphaModel.ts';
@@ -24,10 +23,11 @@ import type { AlphaForwardTrace } from '../cpu/alphaReference.ts';
 import { patchify } from '../cpu/reference.ts';
 import type { AlphaLayerOutputs, ForwardOutputs, ModelRunner } from '../runner.ts';
 import { BufferArena, readBuffers } from './arena.ts';
+import { alphaPlannedBuffers, checkBufferLimits } from './alphaLimits.ts';
 import { checkSupported, EngineError } from './engine.ts';
 import { foldNorm, roundUp4, transpose } from './uploadWeights.ts';
 
-export const ALPHA_DISPATCHES_PER_LAYER = 8;
+export const ALPHA_DISPATCHES_PER_LAYER = 7;
 
 /** The kernels' vec4 paths need these; the CPU reference (alphaReference.ts) runs every other shape. */
 export const checkAlphaSupported: (model: CrateAlphaModel) => void = checkSupported;
@@ -68,6 +68,8 @@ export class AlphaGpuEngine {
     readonly model: CrateAlphaModel,
   ) {
     checkAlphaSupported(model);
+    // Before anything is allocated: a tensor the adapter cannot hold or bind is named here (alphaLimits.ts).
+    checkBufferLimits(alphaPlannedBuffers(model), device.limits);
     this.arena = new BufferArena(device);
     this.cache = new PipelineCache(device);
     this.weights = this.upload();
@@ -80,8 +82,8 @@ export class AlphaGpuEngine {
     activation('embedded', (N - 1) * d);
     activation('z0', N * d);
     for (const name of ['w', 'o']) activation(name, N * shape.innerDim);
-    for (const name of ['zHalf', 'x', 'r', 'z']) activation(name, N * d);
-    for (const name of ['z1', 'z2']) activation(name, N * wide);
+    for (const name of ['zHalf', 'y', 'z']) activation(name, N * d);
+    for (const name of ['p', 'z2']) activation(name, N * wide);
     activation('logits', config.num_classes);
     activation('unused', 4);
     this.buffers.logitsReadback = this.arena.create('logits readback', config.num_classes * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
@@ -136,6 +138,16 @@ export class AlphaGpuEngine {
     );
   }
 
+  private ista(options: AlphaIstaOptions, shape: AlphaIstaShape, eps: number, io: { a: GPUBuffer; b: GPUBuffer; gamma?: GPUBuffer; beta?: GPUBuffer; residual?: GPUBuffer; out: GPUBuffer }, scope: string): Dispatch {
+    const unused = this.buffers.unused;
+    return alphaIstaDispatch(
+      { ...options, residual: io.residual !== undefined },
+      shape,
+      { params: this.arena.uniform(`${scope} ista`, alphaIstaParams(shape, eps)), a: io.a, b: io.b, gamma: io.gamma ?? unused, beta: io.beta ?? unused, residual: io.residual ?? unused, out: io.out },
+      scope,
+    );
+  }
+
   /** The dispatches after the patch embedding; with `keepLayers`, every layer writes its own buffers. */
   private plan(keepLayers: boolean): Plan {
     const cached = this.plans.get(keepLayers);
@@ -151,7 +163,6 @@ export class AlphaGpuEngine {
     const dispatches: Dispatch[] = [];
     const kept: LayerBuffers[] = [];
     const attentionShape = { tokens: N, heads: config.heads, dimHead: config.dim_head };
-    const normShape = { rows: N, cols: d, eps: ALPHA_BLOCK_NORM_EPS };
     let z = s.z0;
     for (let l = 0; l < config.depth; l++) {
       const scope = `layer ${l}`;
@@ -166,15 +177,14 @@ export class AlphaGpuEngine {
         z2: own('z2', N * wide, s.z2),
         zNext: own('Z⁺', N * d, s.z),
       };
-      const { x, r } = s;
+      const { p, y } = s;
       dispatches.push(
         this.matmul({ normA: true }, { M: N, N: inner, K: d }, ALPHA_BLOCK_NORM_EPS, { a: z, b: layer.qkvFolded, bias: layer.qkvBias, out: out.w }, scope),
         attentionDispatch(attentionShape, keepLayers, { params: arena.uniform(`${scope} attention`, attentionParams(attentionShape)), w: out.w, out: s.o, probabilities: out.probabilities }, scope),
         this.matmul({}, { M: N, N: d, K: inner }, 0, { a: s.o, b: layer.outWeight, residual: z, out: out.zHalf }, scope),
-        layerNormDispatch(normShape, { params: arena.uniform(`${scope} LN2`, layerNormParams(normShape)), x: out.zHalf, gamma: layer.istaGamma, beta: layer.istaBeta, out: x, unused: s.unused }, scope),
-        this.matmul({ relu: true }, { M: N, N: wide, K: d, alpha: eta, shift: shrink }, 0, { a: x, b: layer.dictionaryT, out: s.z1 }, scope),
-        this.matmul({}, { M: N, N: d, K: wide, beta: -1 }, 0, { a: s.z1, b: layer.dictionary, residual: x, out: r }, scope),
-        this.matmul({ relu: true }, { M: N, N: wide, K: d, alpha: -eta, beta: 1, shift: shrink }, 0, { a: r, b: layer.dictionaryT, residual: s.z1, out: out.z2 }, scope),
+        this.ista({ normA: true }, { M: N, N: wide, K: d, alpha: eta, shift: shrink }, ALPHA_BLOCK_NORM_EPS, { a: out.zHalf, b: layer.dictionaryT, gamma: layer.istaGamma, beta: layer.istaBeta, out: p }, scope),
+        this.ista({ reluA: true }, { M: N, N: d, K: wide }, 0, { a: p, b: layer.dictionary, out: y }, scope),
+        this.ista({ residualPlusRelu: true, relu: true }, { M: N, N: wide, K: d, alpha: -eta }, 0, { a: y, b: layer.dictionaryT, residual: p, out: out.z2 }, scope),
         this.matmul({}, { M: N, N: d, K: wide }, 0, { a: out.z2, b: layer.decoder, residual: out.zHalf, out: out.zNext }, scope),
       );
       kept.push(out);
@@ -188,6 +198,11 @@ export class AlphaGpuEngine {
     const plan: Plan = { embed: prepared(embed), dispatches: dispatches.map(prepared), layers: keepLayers ? kept : undefined };
     this.plans.set(keepLayers, plan);
     return plan;
+  }
+
+  /** Dispatches per layer in the logits-only plan (the head's one excluded), which the issue bounds by seven. */
+  dispatchesPerLayer(): number {
+    return (this.plan(false).dispatches.length - 1) / this.model.config.depth;
   }
 
   /** One normalised image [C, H, W]; with `layers`, every layer's W, attention, Z½, z2 and Z⁺ read back. */
