@@ -93,12 +93,7 @@ function* weightMeasureSteps(model: AnyCrateModel): Steps<ModelWeightMeasures[]>
   return weightMeasures.get(model.weights)!;
 }
 
-/** The weight-only measures of every layer, giving `pause` a turn between pieces of work. */
-export function modelWeightMeasuresAsync(model: AnyCrateModel, pause: () => Promise<void>): Promise<ModelWeightMeasures[]> {
-  return runStepsAsync(weightMeasureSteps(model), pause);
-}
-
-/** The same, synchronously (the CLI and tests). */
+/** The weight-only measures of every layer, computed once per model (the app pauses in them through imageFigureSteps). */
 export function modelWeightMeasures(model: CrateModel): LayerWeightMeasures[];
 export function modelWeightMeasures(model: AnyCrateModel): ModelWeightMeasures[];
 export function modelWeightMeasures(model: AnyCrateModel): ModelWeightMeasures[] {

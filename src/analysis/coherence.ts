@@ -17,7 +17,7 @@ export interface RowBasis {
  * rank-deficient head). Far above float64 rounding (≈1e-16·dh), far below
  * any real direction of a trained head.
  */
-export const RANK_TOLERANCE = 1e-10;
+const RANK_TOLERANCE = 1e-10;
 
 /**
  * Orthonormal basis of the span of `count` rows of length `dim` (row-major,
@@ -26,7 +26,7 @@ export const RANK_TOLERANCE = 1e-10;
  * A row whose remainder is below RANK_TOLERANCE × the largest row norm is
  * dropped, so `rank` can be less than `count`.
  */
-export function orthonormalRowBasis(rows: ArrayLike<number>, count: number, dim: number, first = 0): RowBasis {
+function orthonormalRowBasis(rows: ArrayLike<number>, count: number, dim: number, first = 0): RowBasis {
   if (rows.length < (first + count) * dim) throw new RangeError(`rows hold ${rows.length} values, expected at least ${(first + count) * dim}`);
   let largest = 0;
   for (let r = 0; r < count; r++) {

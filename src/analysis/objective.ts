@@ -17,7 +17,7 @@
 import { officialCodingRate, projectOntoHeads } from './codingRate.ts';
 
 /** LayerNorm eps of every CRATE pre-norm (docs/MEASUREMENTS.md §1 step 4). */
-export const CRATE_LAYER_NORM_EPS = 1e-5;
+const CRATE_LAYER_NORM_EPS = 1e-5;
 
 /** A LayerNorm's affine parameters (the engine's `Norm` fits). */
 export interface NormParameters {
@@ -63,7 +63,7 @@ export interface LayerObjective {
 }
 
 /** torch.nn.LayerNorm over each row of X [rows, dim] in float64: biased variance, eps inside the root. */
-export function layerNorm64(x: ArrayLike<number>, rows: number, dim: number, norm: NormParameters, eps = CRATE_LAYER_NORM_EPS): Float64Array {
+function layerNorm64(x: ArrayLike<number>, rows: number, dim: number, norm: NormParameters, eps = CRATE_LAYER_NORM_EPS): Float64Array {
   if (x.length !== rows * dim) throw new RangeError(`X has ${x.length} values, expected ${rows}×${dim}`);
   const out = new Float64Array(rows * dim);
   for (let r = 0; r < rows; r++) {
@@ -138,7 +138,7 @@ function lassoWithAtoms(z: ArrayLike<number>, x: ArrayLike<number>, atoms: Float
  * load of D: about twice the speed of the column updates lassoObjective uses,
  * which pay off only on the sparse Z^{ℓ+1}).
  */
-export function istaLasso(
+function istaLasso(
   zHalf: ArrayLike<number>,
   zNext: ArrayLike<number>,
   istaNorm: NormParameters,

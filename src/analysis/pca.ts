@@ -7,11 +7,11 @@
 import type { GridSize } from './attention.ts';
 import { symmetricEigen } from './eigen.ts';
 
-export const PCA_COMPONENTS = 3;
+const PCA_COMPONENTS = 3;
 /** Default background threshold on the scaled first component. */
-export const DEFAULT_PCA_THRESHOLD = 0.5;
+const DEFAULT_PCA_THRESHOLD = 0.5;
 /** A component whose variance is below this fraction of the first one's is numerical noise and reported as 0. */
-export const PCA_RELATIVE_FLOOR = 1e-12;
+const PCA_RELATIVE_FLOOR = 1e-12;
 
 export interface PcaOptions {
   /** Background is where the scaled first component is below this (default 0.5); 0 keeps every patch. */
@@ -150,7 +150,7 @@ function minMaxScale(values: Float64Array): Float64Array {
 // ─── The official procedure (vis_utils/pca_visualization.py) ─────────────────
 
 /** Components the official procedure fits; the first splits foreground from background, 2–4 are the colours. */
-export const OFFICIAL_PCA_COMPONENTS = 4;
+const OFFICIAL_PCA_COMPONENTS = 4;
 
 export interface OfficialPcaOptions {
   /** Foreground is where the scaled first component is at or above this (default 0.5). */

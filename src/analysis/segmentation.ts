@@ -137,7 +137,7 @@ export function patchMaskIoU(patchMask: ArrayLike<number>, grid: GridSize, groun
 }
 
 /** IoUs closer than this are a tie: they are ratios of pixel counts, so a real difference is far larger. */
-export const IOU_TIE_TOLERANCE = 1e-12;
+const IOU_TIE_TOLERANCE = 1e-12;
 
 export interface BestHead {
   /** Head with the largest IoU (lowest index on ties). */
@@ -182,7 +182,7 @@ export interface SegmentationSettings {
 }
 
 /** The method the settings select: P for top-P%, τ for attention mass. */
-export function settingsMethod(s: SegmentationSettings): SegmentationMethod {
+function settingsMethod(s: SegmentationSettings): SegmentationMethod {
   return { kind: s.seg, fraction: s.seg === 'top' ? s.p : s.tau };
 }
 

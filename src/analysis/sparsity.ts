@@ -63,7 +63,7 @@ export interface LogHistogramOptions {
   range?: readonly [number, number];
 }
 
-export const DEFAULT_HISTOGRAM_BINS = 32;
+const DEFAULT_HISTOGRAM_BINS = 32;
 
 export function logHistogram(values: ArrayLike<number>, options: LogHistogramOptions = {}): LogHistogram {
   const bins = options.bins ?? DEFAULT_HISTOGRAM_BINS;

@@ -19,7 +19,7 @@ import { checkFiniteLayer, checkFiniteLogits } from './finite.ts';
 export const CPU_NOTE = 'none: the CPU reference (TypeScript) runs this model';
 
 /** What every run captures: what the report needs. */
-export const REPORT_TENSORS: readonly CaptureTensor[] = ['w', 'zHalf', 'zNext', 'attention'];
+const REPORT_TENSORS: readonly CaptureTensor[] = ['w', 'zHalf', 'zNext', 'attention'];
 
 export interface ImageReport {
   logits: Float32Array;
@@ -42,7 +42,7 @@ export interface ImageReport {
 }
 
 /** Row 0 of each head's attention matrix [heads, N, N], patches only. */
-export function classTokenRows(attention: Float32Array, heads: number, tokens: number): Float32Array[] {
+function classTokenRows(attention: Float32Array, heads: number, tokens: number): Float32Array[] {
   return Array.from({ length: heads }, (_, h) => attention.slice(h * tokens * tokens + 1, h * tokens * tokens + tokens));
 }
 

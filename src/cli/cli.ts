@@ -17,7 +17,7 @@ import { describeModel, formatImageReport, JsonReportWriter } from './report.ts'
 import { parseStatsCommandLine, runStats, STATS_USAGE } from './stats.ts';
 import { printable, printableLines } from './terminalText.ts';
 
-export const USAGE = `Usage: crate-explorer run MODEL IMAGE... [--json OUT.json] [--capture all] [--heads N] [--size S|HxW]
+const USAGE = `Usage: crate-explorer run MODEL IMAGE... [--json OUT.json] [--capture all] [--heads N] [--size S|HxW]
 
 Runs a CRATE model with the WebGPU engine (Dawn; the SwiftShader software
 driver when there is no GPU driver) and prints, for each image, the top-5

@@ -30,9 +30,9 @@ const MAX_ENCODED_IMAGE_BYTES = 128 * MiB;
  * [0, 1] is a few units for any sane config. Values beyond this overflow
  * float32 inside the first layer (3e38 does), so they are refused as input.
  */
-export const MAX_INPUT_MAGNITUDE = 1e6;
+const MAX_INPUT_MAGNITUDE = 1e6;
 
-export function sniffImageFormat(bytes: Uint8Array): ImageFormat | undefined {
+function sniffImageFormat(bytes: Uint8Array): ImageFormat | undefined {
   const starts = (...magic: number[]) => magic.every((b, i) => bytes[i] === b);
   if (starts(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return 'png';
   if (starts(0xff, 0xd8, 0xff)) return 'jpeg';
@@ -59,7 +59,7 @@ export interface LoadedImage {
 }
 
 /** The largest image file worth reading for this model: a .npy of its input, with room for a long header, or an encoded image. */
-export function maxImageFileBytes(model: ModelDescription): number {
+function maxImageFileBytes(model: ModelDescription): number {
   const { config, shape } = model;
   return Math.max(MAX_ENCODED_IMAGE_BYTES, 4 * config.channels * shape.imageHeight * shape.imageWidth + MiB);
 }
@@ -71,7 +71,7 @@ function checkDeclaredSize(path: string, size: DeclaredSize | undefined): void {
 }
 
 /** Refuses a model input with a NaN, an infinity or an absurd magnitude, naming the first such value and where it is. */
-export function checkInputValues(path: string, tensor: Float32Array, height: number, width: number): void {
+function checkInputValues(path: string, tensor: Float32Array, height: number, width: number): void {
   for (let i = 0; i < tensor.length; i++) {
     const value = tensor[i];
     if (Number.isFinite(value) && Math.abs(value) <= MAX_INPUT_MAGNITUDE) continue;

@@ -60,6 +60,6 @@ export function readRegularFile(path: string, what: string, maxBytes: number): U
   }
 }
 
-export function formatSize(bytes: number): string {
+function formatSize(bytes: number): string {
   return bytes >= MiB ? `${(bytes / MiB).toFixed(1)} MiB` : `${bytes} bytes`;
 }

@@ -21,7 +21,7 @@ export interface ModelFileOptions {
 type Loader = (bytes: Uint8Array, options: ModelFileOptions) => CrateModel;
 
 /** The largest model file read (a Node buffer holds at most 4 GiB; CRATE-L in float32 is about 1.2 GB). */
-export const MAX_MODEL_BYTES = 4096 * MiB - 1;
+const MAX_MODEL_BYTES = 4096 * MiB - 1;
 const readModelBytes = (path: string) => readRegularFile(path, 'model file', MAX_MODEL_BYTES);
 
 const LOADERS: Record<string, Loader> = {
@@ -33,7 +33,7 @@ const LOADERS: Record<string, Loader> = {
   },
 };
 
-export function loadModelFile(path: string, options: ModelFileOptions = {}): CrateModel {
+function loadModelFile(path: string, options: ModelFileOptions = {}): CrateModel {
   const ext = extname(path).toLowerCase();
   const loader = LOADERS[ext];
   if (!loader) {
@@ -78,7 +78,7 @@ export async function loadAnyFamilyModelFile(path: string, options: ModelFileOpt
 }
 
 /** A PyTorch checkpoint of either family: CRATE (official layout) or CRATE-α (the port's plain state dict). */
-export async function loadAnyFamilyPthModelFile(
+async function loadAnyFamilyPthModelFile(
   path: string,
   options: { heads?: number; onNote?: (line: string) => void } = {},
 ): Promise<AnyCrateModel> {

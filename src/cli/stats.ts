@@ -54,7 +54,7 @@ A progress bar goes to stderr when it is a terminal.
 `;
 
 /** Per-layer series of one image; the keys are the JSON's names. */
-export const STATS_SERIES = [
+const STATS_SERIES = [
   'rate_official',
   'rate_compressed',
   'rate',
@@ -142,7 +142,7 @@ export interface StatsCaptures {
  * Reads what the statistics need from one run; done before the next run
  * reuses the buffers. A NaN or an infinity throws NonFiniteError (finite.ts).
  */
-export async function readStatsCaptures(model: CrateModel, result: RunResult): Promise<StatsCaptures[]> {
+async function readStatsCaptures(model: CrateModel, result: RunResult): Promise<StatsCaptures[]> {
   const layers: StatsCaptures[] = [];
   for (let l = 0; l < model.config.depth; l++) {
     const layer = { w: await result.captures.read(l, 'w'), zHalf: await result.captures.read(l, 'zHalf'), zNext: await result.captures.read(l, 'zNext') };
@@ -154,7 +154,7 @@ export async function readStatsCaptures(model: CrateModel, result: RunResult): P
 }
 
 /** One image's per-layer values (docs/MEASUREMENTS.md §2, §2.1), from its captured tensors, through the analysis entry point. */
-export function imageStats(model: CrateModel, logits: Float32Array, layers: readonly StatsCaptures[], epsSquared: number): { top1: string } & ImageStats {
+function imageStats(model: CrateModel, logits: Float32Array, layers: readonly StatsCaptures[], epsSquared: number): { top1: string } & ImageStats {
   const figures = analyseImageOutputs(model, { logits, layers }, { epsSquared, expansionRate: true, topK: 1 });
   const per = (pick: (layer: ImageLayerFigures) => number) => figures.layers.map(pick);
   return {
@@ -180,7 +180,7 @@ export function progressLine(done: number, total: number, label: string, width =
 
 const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : String(value));
 
-export function formatStatsTable(summary: Record<StatsSeries, MeanStdSeries>): string[] {
+function formatStatsTable(summary: Record<StatsSeries, MeanStdSeries>): string[] {
   const columns: [StatsSeries, string, number][] = [
     ['rate_official', 'R^c official', 4],
     ['rate_compressed', 'R^c(Z½)', 4],

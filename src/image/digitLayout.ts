@@ -4,7 +4,7 @@ import { greyToRgba, lumaOf } from './pixels.ts';
 import { cropAndResize } from './resample.ts';
 
 /** Share of a digit box in the image: MNIST fits each digit into 20×20 of 28×28. */
-export const DIGIT_BOX_FRACTION = 20 / 28;
+const DIGIT_BOX_FRACTION = 20 / 28;
 
 /**
  * A drawing (white strokes on black, any size) laid out as MNIST digits are:

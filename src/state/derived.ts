@@ -42,7 +42,7 @@ export function gridOf(run: RunResult): GridSize {
   return { height: Math.floor(imageSize[0] / patchSize), width: Math.floor(imageSize[1] / patchSize) };
 }
 
-export function imageSizeOf(run: RunResult): GridSize {
+function imageSizeOf(run: RunResult): GridSize {
   return { height: run.image.height, width: run.image.width };
 }
 

@@ -23,7 +23,7 @@ const CAPTION_FONT = 12;
 const CAPTION_LINE = 16;
 
 /** The caption broken into lines of at most `chars` characters, at spaces. */
-export function wrapText(text: string, chars: number): string[] {
+function wrapText(text: string, chars: number): string[] {
   const lines: string[] = [];
   let line = '';
   for (const word of text.split(/\s+/)) {
@@ -61,7 +61,7 @@ const STYLE_PROPERTIES = [
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
 /** The figure's size in user units (its viewBox), which the exported file keeps. */
-export function figureSize(svg: SVGSVGElement): { width: number; height: number } {
+function figureSize(svg: SVGSVGElement): { width: number; height: number } {
   const box = svg.viewBox.baseVal;
   if (box && box.width > 0 && box.height > 0) return { width: box.width, height: box.height };
   const rect = svg.getBoundingClientRect();

@@ -10,8 +10,8 @@ import { axisBottom, axisLeft, format, scaleLinear, scaleLog, select } from 'd3'
 import type { LogHistogram } from '../analysis/sparsity.ts';
 import { OKABE_ITO } from './colours.ts';
 
-export const HISTOGRAM_WIDTH = 640;
-export const HISTOGRAM_HEIGHT = 270;
+const HISTOGRAM_WIDTH = 640;
+const HISTOGRAM_HEIGHT = 270;
 const MARGIN = { top: 30, right: 16, bottom: 44, left: 56 };
 const ZERO_PANEL = 70;
 const GAP = 56;

@@ -28,9 +28,9 @@ export interface LayerChartSpec {
   large?: boolean;
 }
 
-export const CHART_WIDTH = 440;
+const CHART_WIDTH = 440;
 // Wide rather than tall, so the curves and the figure below them share one 720-px screen (issue 19).
-export const CHART_HEIGHT = 200;
+const CHART_HEIGHT = 200;
 const MARGINS = {
   normal: { top: 26, right: 18, bottom: 40, left: 58 },
   large: { top: 34, right: 22, bottom: 56, left: 84 },

@@ -21,11 +21,11 @@ export interface Raster {
 }
 
 /** Integer scale that makes `size` at least `target` pixels (at least 1). */
-export function scaleFor(size: number, target: number): number {
+function scaleFor(size: number, target: number): number {
   return Math.max(1, Math.ceil(target / Math.max(size, 1)));
 }
 
-export function scaleNearest(raster: Raster, scale: number): Raster {
+function scaleNearest(raster: Raster, scale: number): Raster {
   if (scale === 1) return raster;
   const width = raster.width * scale;
   const height = raster.height * scale;
@@ -103,7 +103,7 @@ export function rgbGridRaster(rgb: ArrayLike<number>, grid: GridSize): Raster {
 }
 
 /** PNG data URL of a raster (a canvas; browser only). */
-export function toDataUrl(raster: Raster): string {
+function toDataUrl(raster: Raster): string {
   const canvas = document.createElement('canvas');
   canvas.width = raster.width;
   canvas.height = raster.height;

@@ -109,12 +109,12 @@ export interface StaircaseSpec {
   onSelect: (layer: number) => void;
 }
 
-export const STAIRCASE_WIDTH = 580;
+const STAIRCASE_WIDTH = 580;
 const ROW_HEIGHT = 150;
 const ROW_GAP = 34;
 const MARGIN = { top: 30, right: 20, bottom: 44, left: 70 };
-export const DOWN_COLOUR = OKABE_ITO[0];
-export const UP_COLOUR = SELECT_COLOUR;
+const DOWN_COLOUR = OKABE_ITO[0];
+const UP_COLOUR = SELECT_COLOUR;
 const BAND_COLOUR = '#3b3f46';
 
 const ROWS: { kind: StepKind; title: string; axis: string; format: (v: number) => string }[] = [
