@@ -27,7 +27,13 @@
  * stdout, and the same table in BENCHMARKS.md (one section per adapter class
  * and kind of run).
  *
+ * Last, the responsiveness section (bench/responsiveness.ts, issue 17): first
+ * render cold and warm, sample switches, the longest main-thread task during
+ * each interaction, written to its own BENCHMARKS.md section.
+ *
  *   npm run bench [-- --no-build] [-- --models digits,crate-t] [-- --budget 60] [-- --full] [-- --merge]
+ *   npm run bench -- --only responsiveness [--loads 3] [--switches 5] [--skip-pth]
+ *   [-- --dist DIR] [-- --port N]: build into and serve from DIR on port N, beside another run
  *
  * --merge keeps today's rows for models not named in --models (one table from several runs).
  */
@@ -36,12 +42,21 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join, resolve } from 'node:path';
 import { chromium, type Page } from '@playwright/test';
 import { CHROMIUM_ARGS } from '../playwright.config.ts';
+import { DEFAULT_OPTIONS, measureResponsiveness, responsivenessMarkdown } from './responsiveness.ts';
 import type { BenchEngine, BenchMode } from '../src/bench/benchPage.ts';
 import { shippedManifest } from '../test/helpers/shippedModels.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const PORT = 4174;
+function argValue(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+const PORT = Number(argValue('--port') ?? 4174);
 const BASE = `http://127.0.0.1:${PORT}`;
+const DIST = resolve(argValue('--dist') ?? 'dist');
+const SECTIONS = ['responsiveness'] as const;
+const ONLY_SECTION = argValue('--only') as (typeof SECTIONS)[number] | undefined;
+if (ONLY_SECTION !== undefined && !SECTIONS.includes(ONLY_SECTION)) throw new Error(`--only takes one of: ${SECTIONS.join(', ')}`);
 const ENGINES: BenchEngine[] = ['wgsl', 'ort-webgpu', 'ort-jsep', 'ort-wasm'];
 const ENGINE_NAMES: Record<BenchEngine, string> = {
   wgsl: 'ours (WGSL)',
@@ -58,11 +73,6 @@ const SOFTWARE_MAX_GFLOP = 10;
 const FULL = process.argv.includes('--full');
 const MERGE = process.argv.includes('--merge');
 const PAGE_LOADS = 3;
-
-function argValue(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 const BUDGET_MS = 1000 * Number(argValue('--budget') ?? 60);
 const ONLY = argValue('--models')?.split(',');
 
@@ -81,7 +91,7 @@ function step(message: string) {
 }
 
 async function startPreview(): Promise<ChildProcess> {
-  const server = spawn(join(ROOT, 'node_modules/.bin/vite'), ['preview', '--host', '127.0.0.1', '--port', String(PORT), '--strictPort', '--bypass-lock'], {
+  const server = spawn(join(ROOT, 'node_modules/.bin/vite'), ['preview', '--host', '127.0.0.1', '--port', String(PORT), '--strictPort', '--bypass-lock', '--outDir', DIST], {
     cwd: ROOT,
     stdio: 'ignore',
     detached: true,
@@ -90,6 +100,7 @@ async function startPreview(): Promise<ChildProcess> {
   for (let i = 0; i < 300; i++) {
     try {
       if ((await fetch(`${BASE}/bench.html`)).ok) return server;
+      if (server.exitCode !== null) break;
     } catch {
       /* not up yet */
     }
@@ -237,16 +248,48 @@ function updateBenchmarksMd(section: string, heading: string) {
   writeFileSync(path, text.endsWith('\n') ? text : `${text}\n`);
 }
 
+/** The responsiveness section: its table on stdout and in BENCHMARKS.md. */
+async function responsiveness(browser: import('@playwright/test').Browser) {
+  step('responsiveness (bench/responsiveness.ts)');
+  const count = (name: string, fallback: number) => Number(argValue(name) ?? fallback);
+  const result = await measureResponsiveness(browser, BASE, {
+    ...DEFAULT_OPTIONS,
+    loads: count('--loads', DEFAULT_OPTIONS.loads),
+    switches: count('--switches', DEFAULT_OPTIONS.switches),
+    skipPth: process.argv.includes('--skip-pth'),
+  });
+  const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.replace(/ -- $/, '');
+  const markdown = responsivenessMarkdown(result, command, `Chromium ${browser.version()}`);
+  console.log(`\n${markdown}\n`);
+  updateBenchmarksMd(markdown, result.software ? 'Responsiveness' : `Responsiveness, GPU: ${result.adapter}`);
+}
+
 async function main() {
   const started = performance.now();
   if (!process.argv.includes('--no-build')) {
-    step('vite build');
-    const build = spawnSync(join(ROOT, 'node_modules/.bin/vite'), ['build'], { cwd: ROOT, stdio: 'inherit' });
+    step(`vite build --outDir ${DIST}`);
+    const build = spawnSync(join(ROOT, 'node_modules/.bin/vite'), ['build', '--outDir', DIST, '--emptyOutDir'], { cwd: ROOT, stdio: 'inherit' });
     if (build.status !== 0) throw new Error('vite build failed');
+  }
+  if (ONLY_SECTION === 'responsiveness') {
+    const server = await startPreview();
+    const browser = await chromium.launch({ executablePath: process.env.CRATE_CHROMIUM || process.env.CHROME_PATH || '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    try {
+      await responsiveness(browser);
+      step(`wrote BENCHMARKS.md in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    } finally {
+      await browser.close();
+      try {
+        process.kill(-server.pid!, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
+    }
+    return;
   }
   // The random models are served by vite preview from the build folder: handing a 90 MB body to the
   // page through Playwright's request interception took the whole browser down.
-  const tmp = join(ROOT, 'dist', 'bench-models');
+  const tmp = join(DIST, 'bench-models');
   mkdirSync(tmp, { recursive: true });
   const shipped = shippedManifest().models.map((m) => ({ name: m.id, url: `/models/${m.file}` }));
   const random = ['crate-t', 'crate-b'].map((name) => ({ name, url: `/bench-models/${name}.onnx` }));
@@ -321,6 +364,7 @@ async function main() {
     save(results, { firstRenderMs, totalSeconds: (performance.now() - started) / 1000, merged: earlier.length > 0 });
     const heading = software ? 'Software adapter (SwiftShader)' : `GPU: ${adapter.name}`;
     updateBenchmarksMd(markdown, FULL ? `${heading}, full run (\`--full\`)` : heading);
+    await responsiveness(browser);
     step(`wrote ${out} and BENCHMARKS.md in ${((performance.now() - started) / 1000).toFixed(0)} s`);
   } finally {
     await browser.close();
