@@ -24,7 +24,7 @@ export function formatImageReport(path: string, report: ImageReport, arch: AnyCr
   const layer = (l: number) => `    layer ${String(l).padStart(digits)}`;
   report.rateOfficial.forEach((rate, l) => lines.push(`${layer(l)}  rate ${rate.toFixed(4).padStart(10)}  zeros ${report.zeroFraction[l].toFixed(4)}`));
   if (alpha) {
-    // docs/MEASUREMENTS.md §2.1's LASSO step is CRATE's; CRATE-α's block is not that step (alphaAnalyse.ts).
+    // docs/MEASUREMENTS.md §2.1's LASSO step is CRATE's; CRATE-α's block is not that step (analyse.ts).
     lines.push('  per layer: R^c of the MSSA output (same U); the LASSO before/after ISTA is not defined for CRATE-α:');
     report.rateMssaOut.forEach((rate, l) => lines.push(`${layer(l)}  rate out ${rate.toFixed(4).padStart(10)}`));
     return lines;
