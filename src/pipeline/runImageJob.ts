@@ -6,6 +6,7 @@
  * aborts this job's signal; nothing is applied after that.
  */
 import { ENGINE_LABELS } from '../engine/runner.ts';
+import { resolveInputSize, type InputSizeConfig } from '../image/inputSize.ts';
 import { applyStoredLabels } from '../models/labels.ts';
 import { LOCAL_MODEL_ID } from '../models/modelFile.ts';
 import { samplesFor } from '../models/sampleSet.ts';
@@ -66,6 +67,13 @@ export async function runImageJob(ctx: PipelineContext, signal: AbortSignal): Pr
       return;
     }
     if (signal.aborted) return;
+    // A side this model cannot take (from a link, or kept from another model): its own, said once (image/inputSize.ts).
+    const size = resolveInputSize(info.config as InputSizeConfig, s.size);
+    if (size.notice) {
+      ctx.notify(size.notice);
+      store.setState({ size: 0 });
+      return; // the correction triggers another run
+    }
     const samplesFrom = source.ownSamples ? source.samplesFrom : samplesFor(manifest, info);
     // A local model is not a link target: falling back to it would put "local-file" in a link.
     if (source.key !== ctx.local?.key) ctx.lastGoodModel = source.key;
@@ -88,7 +96,7 @@ export async function runImageJob(ctx: PipelineContext, signal: AbortSignal): Pr
     const adapter = await ctx.adapter;
     if (signal.aborted) return;
     const run = await ctx.compute.runImage(
-      { key: source.key, image, prep: s.prep, size: inputSizeOf(s), choice: s.engine, adapter, seg: segmentationOf(store.getState()) },
+      { key: source.key, image, prep: s.prep, size: size.native ? undefined : size.side, choice: s.engine, adapter, seg: segmentationOf(store.getState()) },
       { signal, onProgress: (p) => loading.update(p) },
     );
     if (signal.aborted) return;
@@ -96,7 +104,7 @@ export async function runImageJob(ctx: PipelineContext, signal: AbortSignal): Pr
     const result: RunResult = {
       modelId: source.key,
       sampleIndex,
-      model: info.summary,
+      model: run.resized ? { ...info.summary, ...run.resized } : info.summary,
       image: run.image,
       preprocessing: run.preprocessing,
       sourceImage: run.sourceImage,
@@ -147,8 +155,6 @@ export async function runImageJob(ctx: PipelineContext, signal: AbortSignal): Pr
   }
 }
 
-/** The input side the selection asks for (finer maps, the link's `size`), undefined for the model's own. */
-const inputSizeOf = (s: AppState): number | undefined => (s.size > 0 ? s.size : undefined);
 
 /** The check: the same image on an independent engine, after the result is on screen. */
 export async function compareJob(ctx: PipelineContext, signal: AbortSignal): Promise<void> {

@@ -1,4 +1,4 @@
-import { useEffect, useRef } from 'react';
+import { useRef } from 'react';
 import { describeInputSize, inputSizeChoice, inputSizeChoices, resolveInputSize, sizeConfigOfSummary } from '../image/inputSize.ts';
 import { LOCAL_MODEL_ID } from '../models/modelFile.ts';
 import { useApp, type ModelSummary } from '../state/store.ts';
@@ -20,7 +20,6 @@ export function InputSizeControl() {
   const localKey = useApp((s) => s.localModel?.key);
   const size = useApp((s) => s.size);
   const setInputSize = useApp((s) => s.setInputSize);
-  const notify = useApp((s) => s.notify);
   const currentKey = modelId === LOCAL_MODEL_ID ? localKey : modelId;
   const last = useRef<ModelSummary | undefined>(undefined);
   if (run.status === 'ready' && run.value.modelId === currentKey) last.current = run.value.model;
@@ -28,13 +27,7 @@ export function InputSizeControl() {
   const sized = summary ? sizeConfigOfSummary(summary) : undefined;
   const resolved = sized ? resolveInputSize(sized.config, size) : undefined;
 
-  // A side this model cannot take (from a link, or kept from another model) goes back to its own, said once.
-  useEffect(() => {
-    if (!resolved?.notice) return;
-    notify([resolved.notice]);
-    setInputSize(0);
-  }, [resolved?.notice, notify, setInputSize]);
-
+  // A side this model cannot take (from a link, or kept from another model) is put back to its own, with a notice, by the pipeline (runImageJob.ts).
   if (!summary || !sized || !resolved) return null;
   const choices = inputSizeChoices(sized.config);
   if (choices.length === 0) return null;

@@ -69,6 +69,8 @@ export interface ImageRun {
   reference?: EngineKind;
   /** One line each for the notice area (an engine that failed and was replaced, say). */
   notices: string[];
+  /** Where the run was at another input side than the model's own (finer maps): its size and token count. */
+  resized?: { imageSize: [number, number]; tokens: number };
   /** Sample index out of range: nothing ran. */
   outOfRange?: { count: number };
 }

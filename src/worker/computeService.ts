@@ -93,7 +93,9 @@ export function createComputeService(deps: ComputeDeps): Handlers<ComputeApi> {
   /** A model at another input side (finer maps): its positional embedding interpolated once per size. */
   const resized = new Map<string, LoadedModel>();
   const atlases = new Map<string, Promise<RgbaImage>>();
-  const pool = new RunnerPool(deps.createRunner);
+  /** The progress of the request now running: a runner being made (kernel tuning) reports there. */
+  let progressSink: CallContext['progress'] = () => {};
+  const pool = new RunnerPool(deps.createRunner, (message, fraction) => progressSink({ message, fraction }));
   let last: LastRun | undefined;
   let dataset: { key: string; loaded: LoadedModel; records: ImageRecord[]; accuracy: boolean; note?: string } | undefined;
 
@@ -200,6 +202,7 @@ export function createComputeService(deps: ComputeDeps): Handlers<ComputeApi> {
     },
 
     async runImage(request: RunRequest, { progress, signal }: CallContext): Promise<ImageRun> {
+      progressSink = progress;
       const native = await modelOf(request.key);
       const { key, loaded } = atSize(request.key, native, request.size);
       const { model } = loaded;
@@ -272,6 +275,7 @@ export function createComputeService(deps: ComputeDeps): Handlers<ComputeApi> {
         reason,
         reference,
         notices,
+        resized: loaded === native ? undefined : { imageSize: [model.shape.imageHeight, model.shape.imageWidth], tokens: model.shape.tokens },
       };
     },
 
@@ -296,6 +300,7 @@ export function createComputeService(deps: ComputeDeps): Handlers<ComputeApi> {
     },
 
     async runDataset(request: DatasetRequest, { progress, signal }): Promise<DatasetStats> {
+      progressSink = progress;
       const loaded = await modelOf(request.key);
       const source = request.images;
       const setCount = source.kind === 'own' ? source.images.length : source.set.count;
@@ -348,11 +353,11 @@ export function createComputeService(deps: ComputeDeps): Handlers<ComputeApi> {
       return value!;
     },
 
-    async retune({ key }) {
+    async retune({ key }, { progress }) {
       const loaded = await modelOf(key);
       const runner = await pool.get(key, 'wgsl', loaded);
       // Runners without variants (ORT, the CPU reference, CRATE-α's engine) have nothing to tune.
-      await (runner as ModelRunner & { retune?: () => Promise<void> }).retune?.();
+      await runner.retune?.((message, fraction) => progress({ message, fraction }));
     },
   };
 }

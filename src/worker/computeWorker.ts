@@ -4,9 +4,9 @@
  * compute service and answers the main thread's calls. Started by
  * computeClient.ts as a module worker.
  */
-import { openModelBytes } from '../models/modelFile.ts';
+import { openModelBlob } from '../models/modelFile.ts';
 import { decodePng } from '../models/sampleSet.ts';
-import { fetchBytes, LoadError } from '../fetching/fetchBytes.ts';
+import { fetchBytes } from '../fetching/fetchBytes.ts';
 import { createRunner } from '../runners/engines.ts';
 import type { SampleTensors } from '../dataset/sampleTensors.ts';
 import type { ComputeApi, ImageRun } from './computeApi.ts';
@@ -15,36 +15,23 @@ import { serve, transferablesOf } from './rpc.ts';
 
 const scope = self as unknown as Parameters<typeof serve>[0];
 
-/** Reads a local file with byte progress (a 90 MB checkpoint takes a moment even from disk). */
-async function readBlob(file: Blob, onProgress: (received: number, total: number) => void, signal?: AbortSignal): Promise<Uint8Array> {
-  const total = file.size;
-  const out = new Uint8Array(total);
-  const reader = file.stream().getReader();
-  let received = 0;
-  for (;;) {
-    if (signal?.aborted) {
-      await reader.cancel();
-      throw Object.assign(new Error('superseded'), { name: 'AbortError' });
-    }
-    const { done, value } = await reader.read();
-    if (done) break;
-    if (received + value.byteLength > total) throw new LoadError('the file grew while it was read');
-    out.set(value, received);
-    received += value.byteLength;
-    onProgress(received, total);
-  }
-  return received === total ? out : out.subarray(0, received);
-}
-
 const service = createComputeService({
   fetchBytes,
-  createRunner: (kind, loaded) => createRunner(kind, loaded, (message) => notice(message)),
+  createRunner: (kind, loaded, onNote) => createRunner(kind, loaded, (message) => notice(message), { onTuning: onNote }),
   decodePng,
   async openModelFile(name, file, { heads, onProgress, signal }) {
-    const readStart = performance.now();
-    const bytes = await readBlob(file, (done, total) => onProgress?.(done, total), signal);
-    const readMillis = performance.now() - readStart;
-    const opened = await openModelBytes(name, bytes, { heads, signal, onProgress });
+    // A .pth is read by slices, tensor by tensor, never as a second copy of the file (modelFile.ts openModelBlob);
+    // reading and parsing interleave, so "read" ends when the last byte has been read.
+    const start = performance.now();
+    let readMillis = 0;
+    const opened = await openModelBlob(name, file, {
+      heads,
+      signal,
+      onProgress: (done, total) => {
+        if (done >= total && !readMillis) readMillis = performance.now() - start;
+        onProgress?.(done, total);
+      },
+    });
     return { ...opened, readMillis };
   },
   modelsUrl: new URL('models/', new URL(import.meta.env.BASE_URL, self.location.origin)).href,

@@ -8,7 +8,8 @@
 import type { EngineKind, ModelRunner } from '../engine/runner.ts';
 import type { LoadedModel } from '../models/modelFile.ts';
 
-export type RunnerFactory = (kind: EngineKind, loaded: LoadedModel) => Promise<ModelRunner>;
+/** `onNote`: a line for the progress bar while the runner is being made (timing the WGSL kernel variants, say). */
+export type RunnerFactory = (kind: EngineKind, loaded: LoadedModel, onNote: (message: string, fraction?: number) => void) => Promise<ModelRunner>;
 
 interface Slot {
   promise: Promise<ModelRunner>;
@@ -19,7 +20,10 @@ export class RunnerPool {
   private key = '';
   private slots = new Map<EngineKind, Slot>();
 
-  constructor(private readonly create: RunnerFactory) {}
+  constructor(
+    private readonly create: RunnerFactory,
+    private readonly onNote: (message: string, fraction?: number) => void = () => {},
+  ) {}
 
   /** The runner for `kind` on model `key`; another key first disposes the previous model's runners. */
   get(key: string, kind: EngineKind, loaded: LoadedModel): Promise<ModelRunner> {
@@ -27,7 +31,7 @@ export class RunnerPool {
     this.key = key;
     let slot = this.slots.get(kind);
     if (!slot) {
-      const created: Slot = { promise: this.create(kind, loaded), ready: false };
+      const created: Slot = { promise: this.create(kind, loaded, this.onNote), ready: false };
       created.promise.then(
         () => (created.ready = true),
         () => {
