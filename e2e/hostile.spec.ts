@@ -45,8 +45,8 @@ interface Watch {
 }
 
 /**
- * Before any page script: collect CSP violations, and capture every GPUDevice
- * the page asks for (the app exposes none; tests may destroy them).
+ * Before any page script: collect CSP violations. (GPU devices live in the
+ * compute worker; the device-loss test captures them there.)
  */
 async function watch(page: Page): Promise<Watch> {
   await page.addInitScript(() => {
@@ -54,17 +54,6 @@ async function watch(page: Page): Promise<Watch> {
     const violations: { directive: string; blocked: string; sample: string }[] = [];
     w.__cspViolations = violations;
     document.addEventListener('securitypolicyviolation', (e) => violations.push({ directive: e.violatedDirective, blocked: e.blockedURI, sample: e.sample }));
-    const devices: GPUDevice[] = [];
-    w.__crateTestDevices = devices;
-    const Adapter = (globalThis as unknown as { GPUAdapter?: { prototype: GPUAdapter } }).GPUAdapter;
-    if (Adapter) {
-      const requestDevice = Adapter.prototype.requestDevice;
-      Adapter.prototype.requestDevice = async function (this: GPUAdapter, ...args: Parameters<GPUAdapter['requestDevice']>) {
-        const device = await requestDevice.apply(this, args);
-        devices.push(device);
-        return device;
-      };
-    }
   });
   const w: Watch = { dialogs: [], origins: new Set(), pageErrors: [] };
   page.on('dialog', (dialog) => {
@@ -231,12 +220,31 @@ test('a hosted model whose class labels are HTML shows them as text', async ({ p
 
 test('a GPU device destroyed between runs and during a run: the app recovers or falls back to ORT WASM with a notice', async ({ page }) => {
   const w = await watch(page);
-  await page.goto('/?engine=wgsl');
+  // The GPU device lives in the compute worker (docs/ARCHITECTURE.md, "The worker boundary"). Start on the CPU
+  // reference, so no device exists yet, capture every device the worker asks for from then on, then switch to ours:
+  // the capture is in place before the first requestDevice by construction.
+  await page.goto('/?engine=cpu');
   await waitForResults(page);
+  const worker = page.workers().find((candidate) => candidate.url().includes('computeWorker'));
+  expect(worker, 'the compute worker is running').toBeDefined();
+  await worker!.evaluate(() => {
+    const scope = self as unknown as Record<string, unknown>;
+    const devices: GPUDevice[] = [];
+    scope.__crateTestDevices = devices;
+    const Adapter = (globalThis as unknown as { GPUAdapter: { prototype: GPUAdapter } }).GPUAdapter;
+    const requestDevice = Adapter.prototype.requestDevice;
+    Adapter.prototype.requestDevice = async function (this: GPUAdapter, ...args: Parameters<GPUAdapter['requestDevice']>) {
+      const device = await requestDevice.apply(this, args);
+      devices.push(device);
+      return device;
+    };
+  });
+  await page.getByTestId('engine-select').selectOption('wgsl');
   await expect(page.getByTestId('engine-used')).toHaveAttribute('data-engine', 'wgsl');
-  const devicesBefore = await page.evaluate(() => (window as unknown as { __crateTestDevices: GPUDevice[] }).__crateTestDevices.length);
-  expect(devicesBefore, 'the init script captured the GPU device').toBeGreaterThan(0);
-  const destroyAll = () => page.evaluate(() => (window as unknown as { __crateTestDevices: GPUDevice[] }).__crateTestDevices.forEach((d) => d.destroy()));
+  const deviceCount = () => worker!.evaluate(() => (self as unknown as { __crateTestDevices: GPUDevice[] }).__crateTestDevices.length);
+  const devicesBefore = await deviceCount();
+  expect(devicesBefore, 'the worker asked for a GPU device').toBeGreaterThan(0);
+  const destroyAll = () => worker!.evaluate(() => (self as unknown as { __crateTestDevices: GPUDevice[] }).__crateTestDevices.forEach((d) => d.destroy()));
   const top = page.getByTestId('top5').locator('li').first();
   const outcomes: string[] = [];
 
@@ -262,7 +270,7 @@ test('a GPU device destroyed between runs and during a run: the app recovers or 
   // And the session goes on: another image, right again.
   await page.getByTestId('sample-3').click();
   await expect(top).toHaveAttribute('data-class', String(expectedClass(3)), { timeout: 90_000 });
-  const devicesAfter = await page.evaluate(() => (window as unknown as { __crateTestDevices: GPUDevice[] }).__crateTestDevices.length);
+  const devicesAfter = await deviceCount();
   console.log(`device loss: ${outcomes.join('; ')}; then ${await page.getByTestId('engine-used').getAttribute('data-engine')}; ${devicesAfter - devicesBefore} devices requested after the losses`);
   if ((await page.getByTestId('engine-used').getAttribute('data-engine')) === 'wgsl') expect(devicesAfter).toBeGreaterThan(devicesBefore);
   expect(w.pageErrors).toEqual([]);

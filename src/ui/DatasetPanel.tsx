@@ -80,7 +80,7 @@ export function DatasetImagesPicker({ incoming }: { incoming?: IncomingFiles }) 
   );
 }
 
-/** Stops a dataset run: dataset mode off, so the pipeline drops the run (its generation moves on). */
+/** Stops a dataset run: dataset mode off, so the pipeline aborts the run in the worker (pipeline.ts). */
 export function DatasetCancel() {
   const select = useApp((s) => s.select);
   return (
