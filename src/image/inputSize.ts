@@ -20,7 +20,10 @@ export type InputSizeConfig = CostConfig & { image_size: number | readonly [numb
 
 /** What a model summary (store.ts ModelSummary, all the page and the pipeline hold) says of a model's sizes. */
 export interface SummarySizes {
+  /** The input size the run used: the model's own, or the finer one it was run at. */
   imageSize: readonly [number, number];
+  /** The model's own input size where the run was at another (a finer-maps result); absent: imageSize is the model's own. */
+  ownImageSize?: readonly [number, number];
   patchSize: number;
   dim: number;
   depth: number;
@@ -36,9 +39,9 @@ export interface SummarySizes {
  */
 export const RELEASED_ALPHA_RATIO = 4;
 
-/** The sizes of a model summary as the choices and the check take them. */
+/** The sizes of a model summary as the choices and the check take them: the model's own, never a finer run's. */
 export function sizeConfigOfSummary(summary: SummarySizes): { config: InputSizeConfig; assumedRatio: boolean } {
-  const sizes = { image_size: summary.imageSize, patch_size: summary.patchSize, dim: summary.dim, depth: summary.depth, heads: summary.heads, dim_head: summary.dimHead };
+  const sizes = { image_size: summary.ownImageSize ?? summary.imageSize, patch_size: summary.patchSize, dim: summary.dim, depth: summary.depth, heads: summary.heads, dim_head: summary.dimHead };
   if (summary.arch !== 'crate-alpha') return { config: { ...sizes, arch: 'crate' }, assumedRatio: false };
   return { config: { ...sizes, arch: 'crate-alpha', ratio: summary.ratio ?? RELEASED_ALPHA_RATIO }, assumedRatio: summary.ratio === undefined };
 }

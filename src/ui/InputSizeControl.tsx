@@ -10,9 +10,9 @@ import { useApp, type ModelSummary } from '../state/store.ts';
  * embedding: on a grey 28 px digit the image gains no detail, but the attention grid is finer all the
  * same. Picking one sets the link's `size` (setInputSize); the pipeline runs it.
  *
- * The model's own sizes come from the result's summary (RunResult.model, the model as loaded, not
- * as resized); the last one of the selected model is kept while a new run loads, so the control
- * does not vanish under the pointer.
+ * The model's own sizes come from the result's summary (RunResult.model): its `ownImageSize` where
+ * the run was at a finer side, else its `imageSize` (inputSize.ts sizeConfigOfSummary); the last one
+ * of the selected model is kept while a new run loads, so the control does not vanish under the pointer.
  */
 export function InputSizeControl() {
   const run = useApp((s) => s.run);

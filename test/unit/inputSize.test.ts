@@ -96,6 +96,10 @@ describe('sizeConfigOfSummary', () => {
   it('gives the same choices from a model summary as from the config, and says when CRATE-α\'s ratio is assumed', () => {
     const summary = { imageSize: [224, 224] as const, patchSize: 16, dim: 768, depth: 12, heads: 12, dimHead: 64 };
     expect(inputSizeChoices(sizeConfigOfSummary(summary).config)).toEqual(inputSizeChoices(b16));
+    // The summary of a finer run (448) still gives the choices of the model's own 224.
+    const finer = sizeConfigOfSummary({ ...summary, imageSize: [448, 448], ownImageSize: [224, 224] }).config;
+    expect(inputSizeChoices(finer)).toEqual(inputSizeChoices(b16));
+    expect(resolveInputSize(finer, 448)).toEqual({ side: 448, native: false });
     const alpha = sizeConfigOfSummary({ ...summary, arch: 'crate-alpha' });
     expect(alpha.assumedRatio).toBe(true);
     expect(inputSizeChoices(alpha.config)).toEqual(inputSizeChoices(alphaB16));
