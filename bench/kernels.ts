@@ -9,6 +9,7 @@
  * nothing here asserts speed.
  */
 import { writeFileSync } from 'node:fs';
+import { median } from '../src/analysis/dataset.ts';
 import { CrateGpuEngine, type EngineInfo } from '../src/engine/gpu/engine.ts';
 import { requestNodeGpu } from '../src/engine/node/nodeGpu.ts';
 import { attentionFlops } from '../src/kernels/attention.ts';
@@ -34,12 +35,6 @@ const SHAPES = [
 ];
 /** The roles the JSON reports, in the engine's per-layer order. */
 const ROLES = ['qkv', 'attention', 'to_out', 'ista residual', 'ista step'] as const;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 interface Timing {
   ms: number;

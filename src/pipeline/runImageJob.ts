@@ -104,7 +104,7 @@ export async function runImageJob(ctx: PipelineContext, signal: AbortSignal): Pr
     const result: RunResult = {
       modelId: source.key,
       sampleIndex,
-      model: run.resized ? { ...info.summary, ...run.resized } : info.summary,
+      model: run.resized ? { ...info.summary, ...run.resized, ownImageSize: info.summary.imageSize } : info.summary,
       image: run.image,
       preprocessing: run.preprocessing,
       sourceImage: run.sourceImage,

@@ -5,6 +5,7 @@
  */
 import { create } from 'zustand';
 import type { ClassScore } from '../analysis/classes.ts';
+import type { MeanStd } from '../analysis/dataset.ts';
 import type { DictionaryIncoherence, HeadCoherence } from '../analysis/coherence.ts';
 import type { RgbaImage } from '../engine/preprocess.ts';
 import type { EngineKind, ForwardOutputs } from '../engine/runner.ts';
@@ -53,6 +54,8 @@ export interface ModelSummary {
   /** 'imagenet-1k': the model has no names and `labels` are ImageNet-1k's, assumed (issue 16, classNames.ts). */
   labelsFrom?: 'imagenet-1k';
   imageSize: [number, number];
+  /** The model's own input size, where this run used another (finer maps, image/inputSize.ts); `imageSize` is then the run's. */
+  ownImageSize?: [number, number];
   patchSize: number;
   channels: number;
   tokens: number;
@@ -145,10 +148,7 @@ export interface ModelFileRequest {
   seq: number;
 }
 
-export interface MeanStd {
-  mean: number;
-  std: number;
-}
+export type { MeanStd } from '../analysis/dataset.ts';
 
 /** Dataset mode: per-layer mean ± std over the model's sample set (docs/MEASUREMENTS.md §2, last item). */
 export interface DatasetStats {

@@ -86,7 +86,7 @@ export const MAX_INPUT_SIDE = 4096;
 
 export interface UrlProp<K extends keyof UrlState> {
   name: K;
-  type: 'id' | 'int' | 'enum' | 'model' | 'fraction' | 'bool' | 'head';
+  type: 'int' | 'enum' | 'model' | 'fraction' | 'bool' | 'head';
   default: UrlState[K];
   /** Longest raw value looked at (MAX_VALUE_LENGTH unless set). */
   maxLength?: number;

@@ -233,7 +233,7 @@ export function createComputeService(deps: ComputeDeps): Handlers<ComputeApi> {
       }
       progress({ message: `Running ${model.config.depth} layers on ${ENGINE_LABELS[engine]}…` });
       // The ImageNet evaluation transform, squash or the user's crop (docs/MEASUREMENTS.md §1.2); the views overlay their maps on `shown`.
-      const { input, shown, applied } = modelInput(image, model.config, request.prep);
+      const { input, shown, applied } = modelInput(image, native.model.config, request.prep, loaded === native ? undefined : model.shape.imageHeight);
       const notices: string[] = [];
       let timed: Awaited<ReturnType<typeof runOn>>;
       try {
