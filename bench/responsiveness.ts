@@ -21,7 +21,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Browser, BrowserContext, Page } from '@playwright/test';
 import { median } from '../src/analysis/dataset.ts';
@@ -59,6 +59,10 @@ export interface ResponsivenessResult {
   software: boolean;
   coldMs: number[];
   warmMs: number[];
+  coldMilestones: Milestones[];
+  warmMilestones: Milestones[];
+  /** os.loadavg()[0] when the section started: the figures on a shared 2-core machine depend on it. */
+  loadAverage: number;
   /** Per shipped model id: click to prediction and charts updated. */
   sampleSwitchMs: Record<string, number[]>;
   layerSwitchMs: number[];
@@ -73,6 +77,11 @@ type Awaited = { kind: 'sample'; model: string; sample: number } | { kind: 'laye
 interface PageProbe {
   tasks: { start: number; duration: number }[];
   firstFull?: number;
+  /** When the top-5 and the layer table each first appeared: which of the two a slow first render waits for. */
+  firstTop5?: number;
+  firstTable?: number;
+  /** What the prediction panel said while loading, and when: where a slow first render spends its time. */
+  phases: { t: number; text: string }[];
   /** Whether the awaited state holds: predicates live here because the app's CSP forbids eval in the page. */
   holds(awaited: Awaited): boolean;
 }
@@ -96,6 +105,7 @@ function instrument() {
   };
   const probe: PageProbe = {
     tasks: [],
+    phases: [],
     holds(awaited) {
       if (awaited.kind === 'layer') return document.querySelector('[data-testid="layer-detail"]')?.getAttribute('data-layer') === String(awaited.layer);
       const top = document.querySelector('[data-testid="top5"]');
@@ -112,10 +122,14 @@ function instrument() {
   } catch {
     /* checked by the bench: PerformanceObserver.supportedEntryTypes */
   }
-  const full = () => (document.querySelector('[data-testid="top5"]')?.querySelectorAll('li').length ?? 0) >= 5 && !!document.querySelector('[data-testid="layer-table"]');
   const observer = new MutationObserver(() => {
-    if (probe.firstFull === undefined && full()) {
-      probe.firstFull = performance.now();
+    const t = performance.now();
+    const text = (document.querySelector('[data-testid="panel-prediction"] [role="status"]')?.textContent ?? '').replace(/\s+/g, ' ').trim().slice(0, 60);
+    if (text && probe.phases.at(-1)?.text !== text) probe.phases.push({ t, text });
+    if (probe.firstTop5 === undefined && (document.querySelector('[data-testid="top5"]')?.querySelectorAll('li').length ?? 0) >= 5) probe.firstTop5 = t;
+    if (probe.firstTable === undefined && document.querySelector('[data-testid="layer-table"]')) probe.firstTable = t;
+    if (probe.firstTop5 !== undefined && probe.firstTable !== undefined) {
+      probe.firstFull = t;
       observer.disconnect();
     }
   });
@@ -131,6 +145,25 @@ async function firstFull(page: Page, timeoutMs = 120_000): Promise<number> {
   await page.waitForFunction(() => (window as unknown as { __resp: PageProbe }).__resp.firstFull !== undefined, undefined, { timeout: timeoutMs, polling: 100 });
   return page.evaluate(() => (window as unknown as { __resp: PageProbe }).__resp.firstFull!);
 }
+
+interface Milestones {
+  domContentLoaded: number;
+  top5: number;
+  table: number;
+  phases: { t: number; text: string }[];
+}
+
+const milestones = (page: Page): Promise<Milestones> =>
+  page.evaluate(() => {
+    const probe = (window as unknown as { __resp: PageProbe }).__resp;
+    const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined;
+    return {
+      domContentLoaded: nav?.domContentLoadedEventEnd ?? Number.NaN,
+      top5: probe.firstTop5 ?? Number.NaN,
+      table: probe.firstTable ?? Number.NaN,
+      phases: probe.phases.slice(),
+    };
+  });
 
 /** The engine check that follows a first render (ORT's lazy start on a software adapter): waited for, so it is not charged to the next step. */
 async function settle(page: Page, settleMs: number) {
@@ -214,6 +247,9 @@ export async function measureResponsiveness(browser: Browser, base: string, opti
     software: true,
     coldMs: [],
     warmMs: [],
+    coldMilestones: [],
+    warmMilestones: [],
+    loadAverage: loadavg()[0],
     sampleSwitchMs: {},
     layerSwitchMs: [],
     engineSwitchMs: {},
@@ -235,12 +271,14 @@ export async function measureResponsiveness(browser: Browser, base: string, opti
       if (i === 0 && !(await longtaskSupported(page))) throw new Error("this Chromium has no PerformanceObserver 'longtask': the freezes cannot be measured");
       const ms = await firstFull(page);
       result.coldMs.push(ms);
+      result.coldMilestones.push(await milestones(page));
       await settle(page, options.settleMs);
       freeze('load, cold').longest.push(longestTaskIn(await tasks(page), 0, await now(page)));
       if (i === 0) {
         const status = page.getByTestId('adapter-status');
         result.software = (await status.getAttribute('data-software')) !== 'false';
-        result.adapter = ((await status.textContent()) ?? '').replace(/\s+/g, ' ').trim().slice(0, 120) || 'unknown';
+        const details = (await page.getByTestId('adapter-details').locator('p').first().textContent().catch(() => null)) ?? '';
+        result.adapter = /Adapter:\s*([^;]+?)\.?$/.exec(details.replace(/\s+/g, ' ').split(';')[0].trim())?.[1] ?? 'unknown';
       }
       step(`cold load ${i + 1}: first full render ${ms.toFixed(0)} ms`);
     } finally {
@@ -260,6 +298,7 @@ export async function measureResponsiveness(browser: Browser, base: string, opti
         await page.reload();
         const ms = await firstFull(page);
         result.warmMs.push(ms);
+        result.warmMilestones.push(await milestones(page));
         await settle(page, options.settleMs);
         freeze('load, warm').longest.push(longestTaskIn(await tasks(page), 0, await now(page)));
         step(`warm load ${i + 1}: first full render ${ms.toFixed(0)} ms`);
@@ -408,13 +447,25 @@ export function responsivenessMarkdown(r: ResponsivenessResult, command: string,
     );
   }
   const info: string[] = [];
+  const split = (label: string, m: Milestones[]) =>
+    m.length &&
+    info.push(
+      `${label}: DOMContentLoaded ${formatMs(med(m.map((x) => x.domContentLoaded)))}, top-5 filled ${formatMs(med(m.map((x) => x.top5)))}, layer table shown ${formatMs(med(m.map((x) => x.table)))} (medians)`,
+    );
+  split('first render, cold', r.coldMilestones);
+  split('first render, warm', r.warmMilestones);
+  // One load's progress messages with the time each first showed: where the first render waits.
+  const phases = (label: string, m: Milestones | undefined) =>
+    m?.phases.length && info.push(`${label}, progress shown: ${m.phases.map((p) => `${formatMs(p.t)} "${p.text}"`).join(' → ')} → ${formatMs(m.top5)} top-5`);
+  phases('first cold load', r.coldMilestones[0]);
+  phases('first warm reload', r.warmMilestones[0]);
   if (r.layerSwitchMs.length) info.push(`layer switch median ${formatMs(med(r.layerSwitchMs))} (${list(r.layerSwitchMs)})`);
   if (r.datasetMs !== undefined) info.push(`dataset mode on the default model: stats ${formatMs(r.datasetMs)} after the toggle`);
   const engines = Object.entries(r.engineSwitchMs);
   if (engines.length) info.push(`engine switch to a result on it: ${engines.map(([e, ms]) => `${e} ${formatMs(ms)}`).join(', ')}`);
   if (r.pth) info.push(`CRATE-B .pth (${(r.pth.bytes / 1e6).toFixed(0)} MB): parsed in ${formatMs(r.pth.parseMs)}, first result ${formatMs(r.pth.firstMs)} after the pick (app's figures), ${formatMs(r.pth.wallMs)} wall`);
   return [
-    `${r.date} · adapter: **${r.adapter}** · ${browserVersion} · machine: ${machine()}`,
+    `${r.date} · adapter: **${r.adapter}** · ${browserVersion} · machine: ${machine()} · load average at the start: ${r.loadAverage.toFixed(1)}`,
     '',
     `Command: \`${command}\``,
     '',
