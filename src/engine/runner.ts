@@ -80,6 +80,8 @@ export interface ModelRunner {
    * with tunable kernels (our WGSL engine) have it.
    */
   retune?(onProgress?: (note: string, fraction?: number) => void): Promise<void>;
+  /** Chooses the kernel variants once (the cached choice, else a timing within the budget), where a runner defers it past its first image. */
+  tune?(onProgress?: (note: string, fraction?: number) => void): Promise<void>;
 }
 
 /** max |a − b| / max |b| over the logits and every layer tensor both runs have: how far two engines disagree. */

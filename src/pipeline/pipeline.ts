@@ -170,7 +170,14 @@ export function startPipeline(deps: PipelineDeps = browserPipelineDeps()): () =>
     if (s.retuneRequest !== previous.retuneRequest && ctx.current) {
       // The engine panel's "retune": time the kernel variants again, then show the image on the new choice.
       const key = ctx.current.result.modelId;
-      void ctx.compute.retune({ key }).then(run, (error) => ctx.notify(`retuning failed: ${(error as Error).message}`));
+      store.setState({ retuning: { status: 'loading', message: 'Timing the kernel variants on this adapter…', fraction: 0 } });
+      void ctx.compute
+        .retune({ key }, { onProgress: (p) => store.setState({ retuning: { status: 'loading', ...p } }) })
+        .then(async () => {
+          await run();
+          store.setState({ retuning: { status: 'ready', value: true } });
+        })
+        .catch((error) => store.setState({ retuning: { status: 'error', message: `Retuning failed: ${(error as Error).message}` } }));
     }
     if (needsRun(s, previous)) void run();
     if (s.seg !== previous.seg || s.p !== previous.p || s.tau !== previous.tau) updateSegmentation();

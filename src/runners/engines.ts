@@ -134,7 +134,7 @@ export async function createRunner(
   kind: EngineKind,
   loaded: LoadedModel,
   onDeviceLost?: (message: string) => void,
-  hooks: { onTuning?: (note: string, fraction?: number) => void; tune?: boolean } = {},
+  hooks: { onTuning?: (note: string, fraction?: number) => void; tune?: boolean; deferTuning?: boolean } = {},
 ): Promise<ModelRunner> {
   switch (kind) {
     case 'cpu':
@@ -149,7 +149,7 @@ export async function createRunner(
         },
         onDeviceLost: (info) => onDeviceLost?.(`the GPU device was lost (${info.reason}: ${info.message}); it is recreated on the next run`),
       });
-      return createGpuRunner(engine, { enabled: hooks.tune ?? true, onTuning: hooks.onTuning });
+      return createGpuRunner(engine, { enabled: hooks.tune ?? true, deferred: hooks.deferTuning, onTuning: hooks.onTuning });
     }
     case 'ort-webgpu':
     case 'ort-wasm':

@@ -205,6 +205,8 @@ export interface AppState extends UrlState {
   /** Bumped by the engine panel's "retune": the pipeline times the WGSL kernel variants again (src/kernels/autotune.ts). */
   retuneRequest: number;
   requestRetune(): void;
+  /** The last retune's progress, or why it failed. */
+  retuning: Loadable<true>;
   /** Changes the selection; a new model or sample resets what depends on it. */
   select(patch: Partial<UrlState>): void;
   /** Finer maps (issue 16): run at side × side pixels (0: the model's own size); the link's `size`. */
@@ -237,6 +239,7 @@ export const useApp = create<AppState>()((set) => ({
   sampleTensors: { status: 'idle' },
   modelFile: { status: 'idle' },
   retuneRequest: 0,
+  retuning: { status: 'idle' },
   requestRetune: () => set((s) => ({ retuneRequest: s.retuneRequest + 1 })),
   select: (patch) => set(patch),
   setInputSize: (side) => set({ size: side }),

@@ -1,8 +1,8 @@
 import type { KernelsUsed } from '../engine/runner.ts';
+import { LoadableView } from './Panel.tsx';
 import { useApp, type RunResult } from '../state/store.ts';
 
 /** The store action the "Retune kernels" button calls; the pipeline forwards it to the runner's `retune`. */
-type RetuneAction = { requestRetune?: () => void };
 
 const SOURCE_TEXT: Record<KernelsUsed['source'], string> = {
   tuned: 'timed on this adapter just now',
@@ -18,7 +18,8 @@ const SOURCE_TEXT: Record<KernelsUsed['source'], string> = {
  * variants, which it says rather than showing nothing.
  */
 export function KernelVariants({ result }: { result: RunResult }) {
-  const canRetune = useApp((s) => typeof (s as RetuneAction).requestRetune === 'function');
+  const requestRetune = useApp((s) => s.requestRetune);
+  const retuning = useApp((s) => s.retuning);
   const kernels = result.outputs?.kernels;
   if (result.engine !== 'wgsl') {
     return (
@@ -56,12 +57,17 @@ export function KernelVariants({ result }: { result: RunResult }) {
       <button
         type="button"
         data-testid="retune-kernels"
-        disabled={!canRetune}
-        title={canRetune ? 'Time every kernel variant again on this adapter (a few seconds)' : 'Retuning is not available in this build'}
-        onClick={() => (useApp.getState() as RetuneAction).requestRetune?.()}
+        disabled={retuning.status === 'loading'}
+        title="Time every kernel variant again on this adapter (a few seconds)"
+        onClick={requestRetune}
       >
         Retune kernels
       </button>
+      {retuning.status !== 'idle' && (
+        <div data-testid="retune-status" data-status={retuning.status}>
+          <LoadableView state={retuning}>{() => <p className="muted small">Retuned; the image above ran on the new choice.</p>}</LoadableView>
+        </div>
+      )}
     </div>
   );
 }

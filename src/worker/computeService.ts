@@ -260,6 +260,8 @@ export function createComputeService(deps: ComputeDeps): Handlers<ComputeApi> {
       abortIfCancelled(signal);
       const analysisMillis = deps.now() - analysisStart;
       last = { key, loaded, input, outputs, engine, truth: truth && { mask: truth.mask.slice(), image: truth.image } };
+      // The WGSL kernels are tuned once the first result is on its way (cached per adapter and shape), not before it.
+      if (pool.isReady(key, 'wgsl')) setTimeout(() => void pool.get(key, 'wgsl', loaded).then((runner) => runner.tune?.()).catch(() => {}), 0);
       return {
         image: shown,
         sourceImage: shown === image ? undefined : image,

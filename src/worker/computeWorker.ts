@@ -17,7 +17,8 @@ const scope = self as unknown as Parameters<typeof serve>[0];
 
 const service = createComputeService({
   fetchBytes,
-  createRunner: (kind, loaded, onNote) => createRunner(kind, loaded, (message) => notice(message), { onTuning: onNote }),
+  // Kernel tuning waits until the first result is shown (computeService.ts): a cold first render pays no timing.
+  createRunner: (kind, loaded, onNote) => createRunner(kind, loaded, (message) => notice(message), { onTuning: onNote, deferTuning: true }),
   decodePng,
   async openModelFile(name, file, { heads, onProgress, signal }) {
     // A .pth is read by slices, tensor by tensor, never as a second copy of the file (modelFile.ts openModelBlob);

@@ -20,6 +20,12 @@ export const RETUNE_BUDGET_MS = 8000;
 export interface GpuRunnerTuning {
   /** Tune on the first run (cached per adapter and shape afterwards); false keeps the variants the engine has. */
   enabled?: boolean;
+  /**
+   * Run the first image on the variants the engine has and tune only when `tune()` is called: the app
+   * calls it once the first result is on screen, so a cold first render does not wait for the timings
+   * (docs/ARCHITECTURE.md, "The worker boundary"; BENCHMARKS.md, "Responsiveness").
+   */
+  deferred?: boolean;
   /** Where choices are cached; default IndexedDB, else localStorage, else memory (selectTuningStore), so a module worker keeps its cache too. */
   store?: TuningStore;
   budgetMs?: number;
@@ -82,7 +88,8 @@ export function createGpuRunner(engine: CrateGpuEngine, tuning: GpuRunnerTuning 
   return {
     kind: 'wgsl',
     async run(image, options = {}): Promise<ForwardOutputs> {
-      if (tuning.enabled) await (tuned ??= tuneNow(false, tuning.budgetMs ?? FIRST_RUN_TUNING_BUDGET_MS, tuning.onTuning));
+      if (tuning.enabled && !tuning.deferred) await (tuned ??= tuneNow(false, tuning.budgetMs ?? FIRST_RUN_TUNING_BUDGET_MS, tuning.onTuning));
+      else if (tuned) await tuned; // a deferred tuning under way: its variants are being switched
       const wantLayers = options.layers !== false;
       const result = await engine.run(image, wantLayers ? CAPTURE_VIEWS : CAPTURE_NOTHING, { profile: options.profile });
       const kernels = kernelsUsed(engine.info, tuneMillis, note);
@@ -95,6 +102,9 @@ export function createGpuRunner(engine: CrateGpuEngine, tuning: GpuRunnerTuning 
         return { w, attention, zHalf, zNext };
       });
       return { logits: result.logits, layers, profile: result.profile, kernels };
+    },
+    async tune(onProgress) {
+      if (tuning.enabled) await (tuned ??= tuneNow(false, tuning.budgetMs ?? FIRST_RUN_TUNING_BUDGET_MS, onProgress ?? tuning.onTuning));
     },
     async retune(onProgress) {
       const run = tuneNow(true, tuning.retuneBudgetMs ?? RETUNE_BUDGET_MS, onProgress ?? tuning.onTuning);
