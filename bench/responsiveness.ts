@@ -25,7 +25,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Browser, BrowserContext, Page } from '@playwright/test';
 import { median } from '../src/analysis/dataset.ts';
-import { formatMs, longestTaskIn, verdict, type LongTask } from '../src/bench/responsivenessStats.ts';
+import { formatMs, longestTaskEntry, longestTaskIn, verdict, type LongTask } from '../src/bench/responsivenessStats.ts';
 import { shippedManifest } from '../test/helpers/shippedModels.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -50,6 +50,8 @@ interface Freeze {
   what: string;
   /** Longest task in each measured window. */
   longest: number[];
+  /** For loads: when the worst task began, against the first full render (ms from navigation start). */
+  worst?: { start: number; firstFull: number };
   note?: string;
 }
 
@@ -209,6 +211,13 @@ async function timeInPage(page: Page, clickSelector: string, awaited: Awaited, t
   );
 }
 
+/** A load's longest task, and when it began if it is the worst of the loads so far. */
+function noteLoadFreeze(f: Freeze, all: LongTask[], firstFull: number, end: number) {
+  const worst = longestTaskEntry(all, 0, end);
+  if (worst && worst.duration > Math.max(0, ...f.longest)) f.worst = { start: worst.start, firstFull };
+  f.longest.push(worst?.duration ?? 0);
+}
+
 function step(message: string) {
   console.error(`[responsiveness ${new Date().toISOString().slice(11, 19)}] ${message}`);
 }
@@ -274,7 +283,7 @@ export async function measureResponsiveness(browser: Browser, base: string, opti
       result.coldMs.push(ms);
       result.coldMilestones.push(await milestones(page));
       await settle(page, options.settleMs);
-      freeze('load, cold').longest.push(longestTaskIn(await tasks(page), 0, await now(page)));
+      noteLoadFreeze(freeze('load, cold'), await tasks(page), ms, await now(page));
       if (i === 0) {
         const status = page.getByTestId('adapter-status');
         result.software = (await status.getAttribute('data-software')) !== 'false';
@@ -301,7 +310,7 @@ export async function measureResponsiveness(browser: Browser, base: string, opti
         result.warmMs.push(ms);
         result.warmMilestones.push(await milestones(page));
         await settle(page, options.settleMs);
-        freeze('load, warm').longest.push(longestTaskIn(await tasks(page), 0, await now(page)));
+        noteLoadFreeze(freeze('load, warm'), await tasks(page), ms, await now(page));
         step(`warm load ${i + 1}: first full render ${ms.toFixed(0)} ms`);
       }
     } finally {
@@ -470,6 +479,9 @@ export function responsivenessMarkdown(r: ResponsivenessResult, command: string,
     m?.phases.length && info.push(`${label}, progress shown: ${m.phases.map((p) => `${formatMs(p.t)} "${p.text}"`).join(' → ')} → ${formatMs(m.top5)} top-5`);
   phases('first cold load', r.coldMilestones[0]);
   phases('first warm reload', r.warmMilestones[0]);
+  for (const f of r.freezes) {
+    if (f.worst) info.push(`${f.what}: the longest task began at ${formatMs(f.worst.start)} from navigation; that load's first full render was at ${formatMs(f.worst.firstFull)}`);
+  }
   if (r.layerSwitchMs.length) info.push(`layer switch median ${formatMs(med(r.layerSwitchMs))} (${list(r.layerSwitchMs)})`);
   if (r.datasetMs !== undefined) info.push(`dataset mode on the default model: stats ${formatMs(r.datasetMs)} after the toggle`);
   const engines = Object.entries(r.engineSwitchMs);

@@ -18,10 +18,15 @@ export interface LongTask {
  * 50 ms or more, so 0 means "none of 50 ms or more".
  */
 export function longestTaskIn(tasks: readonly LongTask[], from: number, to: number): number {
+  return longestTaskEntry(tasks, from, to)?.duration ?? 0;
+}
+
+/** The longest task overlapping [from, to] itself (the first of equals), to say when in the window the page froze. */
+export function longestTaskEntry(tasks: readonly LongTask[], from: number, to: number): LongTask | undefined {
   if (!(to >= from)) throw new RangeError(`window [${from}, ${to}] is empty`);
-  let longest = 0;
+  let longest: LongTask | undefined;
   for (const t of tasks) {
-    if (t.start <= to && t.start + t.duration >= from) longest = Math.max(longest, t.duration);
+    if (t.start <= to && t.start + t.duration >= from && t.duration > (longest?.duration ?? -1)) longest = t;
   }
   return longest;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatMs, longestTaskIn, verdict } from '../../src/bench/responsivenessStats.ts';
+import { formatMs, longestTaskEntry, longestTaskIn, verdict } from '../../src/bench/responsivenessStats.ts';
 
 describe('longest main-thread task in a window (issue 17 freezes)', () => {
   const tasks = [
@@ -24,6 +24,12 @@ describe('longest main-thread task in a window (issue 17 freezes)', () => {
   it('ignores tasks wholly before or after the window', () => {
     expect(longestTaskIn(tasks, 170, 490)).toBe(0);
     expect(longestTaskIn(tasks, 1100, 5000)).toBe(0);
+  });
+
+  it('names the longest task, so a report can say when the page froze', () => {
+    expect(longestTaskEntry(tasks, 0, 2000)).toEqual({ start: 500, duration: 300 });
+    expect(longestTaskEntry(tasks, 170, 490)).toBeUndefined();
+    expect(longestTaskEntry([{ start: 0, duration: 80 }, { start: 200, duration: 80 }], 0, 300)).toEqual({ start: 0, duration: 80 });
   });
 
   it('is 0 with no tasks at all, and refuses a reversed window', () => {
