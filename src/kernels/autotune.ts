@@ -273,6 +273,8 @@ export interface ChooseOptions extends TuneOptions {
   key: string;
   /** Ignore (and replace) a cached choice: the "retune" control. */
   force?: boolean;
+  /** A cached choice or else the default, untimed and not cached: the app's first image, which waits for no timing. */
+  cacheOnly?: boolean;
 }
 
 /** The cached choice for this adapter and shape, else a fresh tuning (then cached); the default when tuning fails. */
@@ -296,6 +298,7 @@ export async function chooseVariants(options: ChooseOptions): Promise<TuningResu
         .catch(() => undefined); // unreadable, or names a variant this build or adapter lacks
     }
   }
+  if (options.cacheOnly) return { variants: { ...DEFAULT_VARIANTS }, source: 'default', timings: {} };
   let result: TuningResult;
   try {
     result = await tune(options);

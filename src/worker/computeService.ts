@@ -293,6 +293,7 @@ export function createComputeService(deps: ComputeDeps): Handlers<ComputeApi> {
       const start = deps.now();
       const other = await runner.run(run.input);
       const referenceMillis = deps.now() - start;
+      checkFinite(other); // a check engine's NaN is its failure, said as such, not an infinite deviation
       return { engine: run.engine, reference, ...maxRelativeDeviation(run.outputs, other), referenceMillis };
     },
 

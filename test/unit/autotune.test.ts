@@ -108,6 +108,19 @@ describe('chooseVariants', () => {
     expect(second.calls).toEqual([]);
   });
 
+  it('cacheOnly (the app\'s first image): a cached choice, else the default untimed and uncached', async () => {
+    const store = new MemoryTuningStore();
+    const key = tuningKey('vendor/arch/device', SHAPE);
+    const cold = fakeTimer({});
+    expect(await chooseVariants({ ...cold.options, budgetMs: 10_000, store, key, cacheOnly: true })).toMatchObject({ source: 'default', variants: DEFAULT_VARIANTS });
+    expect(cold.calls).toEqual([]);
+    expect(await store.get(key)).toBeUndefined();
+    await chooseVariants({ ...fakeTimer({ 'matmul/4x4': 1, 'attention/pairs': 1, 'qkvNorm/fused': 1 }).options, budgetMs: 10_000, store, key });
+    const warm = fakeTimer({});
+    expect(await chooseVariants({ ...warm.options, budgetMs: 10_000, store, key, cacheOnly: true })).toMatchObject({ source: 'cached', variants: BASELINE_VARIANTS });
+    expect(warm.calls).toEqual([]);
+  });
+
   it('never reuses a choice across adapters: the key includes the adapter', async () => {
     const a = tuningKey(adapterKey({ vendor: 'google', architecture: 'swiftshader', device: 'subzero' }), SHAPE);
     const b = tuningKey(adapterKey({ vendor: 'nvidia', architecture: 'hopper', device: 'h200' }), SHAPE);

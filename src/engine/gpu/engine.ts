@@ -48,6 +48,8 @@ export interface TuneOptions {
   budgetMs?: number;
   /** Ignore a cached choice and time again (the "retune" control). */
   force?: boolean;
+  /** Take a cached choice if there is one, and time nothing (the app's first image; autotune.ts chooseVariants). */
+  cacheOnly?: boolean;
   onProgress?: (note: string) => void;
 }
 
@@ -292,6 +294,7 @@ export class CrateGpuEngine {
           store: options.store ?? defaultTuningStore(),
           key: tuningKey(adapterKey(device.adapterInfo), tuningShape),
           force: options.force,
+          cacheOnly: options.cacheOnly,
           features: device.features,
           time: (kernel, variant) => timer.time(kernel, variant),
           now: () => performance.now(),

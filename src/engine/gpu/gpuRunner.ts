@@ -85,11 +85,21 @@ export function createGpuRunner(engine: CrateGpuEngine, tuning: GpuRunnerTuning 
     tuneMillis = performance.now() - start;
   };
 
+  let cached: Promise<void> | undefined;
+  const useCachedChoice = async () => {
+    try {
+      const info = await engine.tune({ store: tuning.store ?? selectTuningStore().store, cacheOnly: true });
+      note = budgetNote(info, candidates, 0);
+    } catch {
+      // No cache to read: the default runs, and `tune()` times later.
+    }
+  };
+
   return {
     kind: 'wgsl',
     async run(image, options = {}): Promise<ForwardOutputs> {
       if (tuning.enabled && !tuning.deferred) await (tuned ??= tuneNow(false, tuning.budgetMs ?? FIRST_RUN_TUNING_BUDGET_MS, tuning.onTuning));
-      else if (tuned) await tuned; // a deferred tuning under way: its variants are being switched
+      else if (tuning.enabled) await (tuned ?? (cached ??= useCachedChoice())); // a choice cached for this adapter and shape costs no timing
       const wantLayers = options.layers !== false;
       const result = await engine.run(image, wantLayers ? CAPTURE_VIEWS : CAPTURE_NOTHING, { profile: options.profile });
       const kernels = kernelsUsed(engine.info, tuneMillis, note);
