@@ -1,7 +1,7 @@
 /**
  * Image overlays as RGBA pixels: attention maps over the input (docs/MEASUREMENTS.md §2,
  * attention maps), segmentation masks, ground truth and the PCA picture.
- * The pixel functions are pure; `toDataUrl` is the one DOM step (a canvas),
+ * Everything here is pure (the PNG is encoded in png.ts, with no canvas),
  * so every figure can be an <svg> with <image> elements and be exported as
  * SVG or PNG unchanged (exportFigure.ts).
  *
@@ -13,6 +13,7 @@ import { upsampleBilinear, type GridSize } from '../analysis/attention.ts';
 import { upsampleMaskNearest } from '../analysis/segmentation.ts';
 import type { RgbaImage } from '../engine/preprocess.ts';
 import { VIRIDIS } from './colours.ts';
+import { base64, encodeRgbaPng } from './png.ts';
 
 export interface Raster {
   width: number;
@@ -102,15 +103,9 @@ export function rgbGridRaster(rgb: ArrayLike<number>, grid: GridSize): Raster {
   return { width: grid.width, height: grid.height, data };
 }
 
-/** PNG data URL of a raster (a canvas; browser only). */
+/** PNG data URL of a raster: uncompressed, so it costs a copy, not an encoder's time (png.ts). */
 function toDataUrl(raster: Raster): string {
-  const canvas = document.createElement('canvas');
-  canvas.width = raster.width;
-  canvas.height = raster.height;
-  const context = canvas.getContext('2d');
-  if (!context) throw new Error('no 2D canvas context');
-  context.putImageData(new ImageData(new Uint8ClampedArray(raster.data), raster.width, raster.height), 0, 0);
-  return canvas.toDataURL('image/png');
+  return `data:image/png;base64,${base64(encodeRgbaPng(raster.width, raster.height, raster.data))}`;
 }
 
 /** The raster scaled to at least `target` pixels wide, as a data URL with its displayed size. */
