@@ -44,16 +44,17 @@ fn clampCol(col: u32) -> u32 {
   return min(col, params.N - 1u);
 }
 
-// Element k (a vec4 along K) of a row starting at `row`, with that row's mean and 1/std.
-fn loadA(row: u32, k: u32, mean: f32, rstd: f32) -> vec4<f32> {
-  var value = a[row + k];
+// A row's element (a vec4 along K): LayerNormed with the row's mean and 1/std and
+// this k's γ, β (loaded once per k for all four rows), then ReLU'd, as the options say.
+fn prepareA(value: vec4<f32>, mean: f32, rstd: f32, g: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
+  var out = value;
   if (NORM_A) {
-    value = (value - vec4<f32>(mean)) * rstd * gamma[k] + beta[k];
+    out = (out - vec4<f32>(mean)) * rstd * g + b;
   }
   if (RELU_A) {
-    value = max(value, vec4<f32>(0.0));
+    out = max(out, vec4<f32>(0.0));
   }
-  return value;
+  return out;
 }
 
 fn store(row: u32, col0: u32, acc: vec4<f32>) {
@@ -109,10 +110,16 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation
   var acc2 = vec4<f32>(0.0);
   var acc3 = vec4<f32>(0.0);
   for (var k = 0u; k < params.K4; k++) {
-    let a0 = loadA(r0, k, mean.x, rstd.x);
-    let a1 = loadA(r1, k, mean.y, rstd.y);
-    let a2 = loadA(r2, k, mean.z, rstd.z);
-    let a3 = loadA(r3, k, mean.w, rstd.w);
+    var g = vec4<f32>(1.0);
+    var shiftK = vec4<f32>(0.0);
+    if (NORM_A) {
+      g = gamma[k];
+      shiftK = beta[k];
+    }
+    let a0 = prepareA(a[r0 + k], mean.x, rstd.x, g, shiftK);
+    let a1 = prepareA(a[r1 + k], mean.y, rstd.y, g, shiftK);
+    let a2 = prepareA(a[r2 + k], mean.z, rstd.z, g, shiftK);
+    let a3 = prepareA(a[r3 + k], mean.w, rstd.w, g, shiftK);
     let b0 = b[c0 + k];
     let b1 = b[c1 + k];
     let b2 = b[c2 + k];
