@@ -11,19 +11,27 @@
  * cost this module exists to avoid.
  */
 
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
+/** CRC-32 tables for slicing by four: four bytes per step instead of one (the CRC was most of the encoder's time). */
+const CRC_TABLES = (() => {
+  const tables = Array.from({ length: 4 }, () => new Uint32Array(256));
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
+    tables[0][n] = c >>> 0;
   }
-  return table;
+  for (let n = 0; n < 256; n++) for (let t = 1; t < 4; t++) tables[t][n] = (tables[t - 1][n] >>> 8) ^ tables[0][tables[t - 1][n] & 0xff];
+  return tables;
 })();
 
 function crc32(bytes: Uint8Array, start: number, end: number): number {
+  const [t0, t1, t2, t3] = CRC_TABLES;
   let c = 0xffffffff;
-  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  let i = start;
+  for (; i + 4 <= end; i += 4) {
+    c ^= bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24);
+    c = t3[c & 0xff] ^ t2[(c >>> 8) & 0xff] ^ t1[(c >>> 16) & 0xff] ^ t0[c >>> 24];
+  }
+  for (; i < end; i++) c = t0[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
 
@@ -89,9 +97,10 @@ export function encodeRgbaPng(width: number, height: number, data: ArrayLike<num
   // compression, filter and interlace methods 0
   const stride = width * 4;
   const raw = new Uint8Array((stride + 1) * height);
+  const rows = ArrayBuffer.isView(data) ? (data as Uint8Array) : Uint8Array.from(data);
   for (let y = 0; y < height; y++) {
     raw[y * (stride + 1)] = 0; // filter: none
-    for (let x = 0; x < stride; x++) raw[y * (stride + 1) + 1 + x] = data[y * stride + x];
+    raw.set(rows.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
   }
   const parts = [new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', zlibStored(raw)), chunk('IEND', new Uint8Array(0))];
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
