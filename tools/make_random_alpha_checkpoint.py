@@ -19,10 +19,9 @@ import time
 import torch
 
 
-def state_dict(dim: int, depth: int, heads_dim: int, patch: int, image: int, ratio: int, classes: int, channels: int, seed: int):
+def state_dict(dim: int, depth: int, inner: int, patch: int, image: int, ratio: int, classes: int, channels: int, seed: int):
     torch.manual_seed(seed)
     tokens = (image // patch) ** 2 + 1
-    inner = heads_dim
     wide = ratio * dim
 
     def normal(*shape, scale):
@@ -56,7 +55,7 @@ def main() -> None:
     parser.add_argument('--out', required=True)
     parser.add_argument('--dim', type=int, default=1024)
     parser.add_argument('--depth', type=int, default=24)
-    parser.add_argument('--heads', type=int, default=16, help='only to set heads·dim_head = dim; the file does not store it')
+    parser.add_argument('--heads', type=int, default=16, help='not stored in the file (heads·dim_head = dim whatever the split); accepted so a caller can say which split it means')
     parser.add_argument('--patch', type=int, default=14)
     parser.add_argument('--image', type=int, default=224)
     parser.add_argument('--ratio', type=int, default=4)
