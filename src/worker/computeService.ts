@@ -37,6 +37,13 @@ import { RunnerPool, type RunnerFactory } from './runnerPool.ts';
  */
 export const CPU_REFERENCE_FLOP_LIMIT = 2e9;
 
+/**
+ * Below this many FLOPs per forward pass the CPU reference stands in for a starting ORT: at about
+ * 1 GFLOP/s it answers in about 0.1 s, sooner than our WGSL engine compiles its shaders on a
+ * software adapter (docs/PLATFORM.md).
+ */
+export const CPU_STAND_IN_FLOPS = 1e8;
+
 export interface ComputeDeps {
   fetchBytes(url: string, options: { cache?: boolean; expectedBytes?: number; onProgress?: (p: ByteProgress) => void }): Promise<Uint8Array>;
   createRunner: RunnerFactory;
@@ -222,14 +229,16 @@ export function createComputeService(deps: ComputeDeps): Handlers<ComputeApi> {
       let engine = plan.primary;
       let reason = plan.reason;
       let reference = plan.reference;
-      // The first image must not wait for onnxruntime-web to start (its wasm, initWasm and
-      // createSession take seconds on a first visit): our engine runs it, ORT starts meanwhile,
-      // and the next images run on ORT once it is ready (docs/ARCHITECTURE.md, "The worker boundary"). Only our
-      // WGSL engine stands in: the CPU reference would be slower than the wait on any model worth the swap.
+      // The first image must not wait for onnxruntime-web to start (its wasm, initWasm and createSession
+      // take seconds on a first visit, and block this worker while they run): another engine runs it, and
+      // ORT starts as this image's check, after the result is out; the next images run on ORT once it is
+      // ready (docs/ARCHITECTURE.md, "The worker boundary"). The stand-in is whichever starts sooner: the
+      // CPU reference for a small model (no shaders to compile), else our WGSL engine.
       if (request.choice === 'auto' && engine.startsWith('ort-') && reference === 'wgsl' && !pool.isReady(key, engine)) {
-        pool.warm(key, engine, loaded);
-        reason = `${plan.reason}. onnxruntime-web is still starting (its start-up is paid once per model), so ${ENGINE_LABELS[reference]} ran this image meanwhile`;
-        [engine, reference] = [reference, engine];
+        const standIn: EngineKind = forwardFlops(model) <= CPU_STAND_IN_FLOPS ? 'cpu' : 'wgsl';
+        reason = `${plan.reason}. onnxruntime-web was still starting (paid once per model), so ${ENGINE_LABELS[standIn]} ran this image meanwhile`;
+        reference = engine;
+        engine = standIn;
       }
       progress({ message: `Running ${model.config.depth} layers on ${ENGINE_LABELS[engine]}…` });
       // The ImageNet evaluation transform, squash or the user's crop (docs/MEASUREMENTS.md §1.2); the views overlay their maps on `shown`.
