@@ -45,6 +45,7 @@ import { CHROMIUM_ARGS } from '../playwright.config.ts';
 import { DEFAULT_OPTIONS, measureResponsiveness, responsivenessMarkdown } from './responsiveness.ts';
 import type { BenchEngine, BenchMode } from '../src/bench/benchPage.ts';
 import { shippedManifest } from '../test/helpers/shippedModels.ts';
+import { median as sharedMedian } from '../src/analysis/dataset.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 function argValue(name: string): string | undefined {
@@ -76,11 +77,8 @@ const PAGE_LOADS = 3;
 const BUDGET_MS = 1000 * Number(argValue('--budget') ?? 60);
 const ONLY = argValue('--models')?.split(',');
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
+/** The shared median (src/analysis/dataset.ts), NaN for an engine that was skipped and has no runs. */
+const median = (values: number[]): number => (values.length ? sharedMedian(values) : Number.NaN);
 function p90(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil(0.9 * s.length) - 1)];
