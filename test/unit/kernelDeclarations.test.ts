@@ -3,6 +3,7 @@
 // Params fields (name, type, order), and the same shared constants. CPU only.
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { alphaIstaDeclaration, alphaIstaSpec } from '../../src/kernels/alphaIsta.ts';
 import { ATTENTION_VARIANTS, attentionDeclaration, attentionSpec, type AttentionVariantName } from '../../src/kernels/attention.ts';
 import { declareKernel, packUniforms, type KernelDeclaration } from '../../src/kernels/declaration.ts';
 import { layerNormDeclaration, layerNormSpec } from '../../src/kernels/layerNorm.ts';
@@ -19,6 +20,7 @@ const kernels: [KernelDeclaration, ProgramSpec[]][] = [
   [layerNormDeclaration, [layerNormSpec(true)]],
   [meanPoolDeclaration, [meanPoolSpec]],
   [patchifyDeclaration, [patchifySpec]],
+  [alphaIstaDeclaration, [alphaIstaSpec({ normA: true }), alphaIstaSpec({ normA: false })]],
 ];
 
 function mismatches(declaration: KernelDeclaration, spec: ProgramSpec): string[] {
