@@ -1,8 +1,9 @@
-import { expect, test, type CDPSession, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { HeapSampler } from './heapUsage.ts';
 
 /**
  * Issue 16, "Big files": an L/14-shaped CRATE-α checkpoint (depth 24, dim 1024, patch 14, 224,
@@ -27,80 +28,6 @@ import { join } from 'node:path';
 
 const MB = 1e6;
 const HEAP_BOUND = 400 * MB;
-
-interface Peak {
-  usedSize: number;
-  backingStorageSize?: number;
-}
-
-/** CDP sessions to the page and (non-flat) to each of its workers, polled for heap usage. */
-class HeapSampler {
-  private readonly workers = new Map<string, string>();
-  private nextId = 1;
-  private readonly pending = new Map<number, (result: Record<string, number>) => void>();
-  readonly peaks = new Map<string, Peak>();
-  pageMetricPeak = 0;
-  private timer?: ReturnType<typeof setInterval>;
-
-  constructor(private readonly cdp: CDPSession) {
-    cdp.on('Target.attachedToTarget', ({ sessionId, targetInfo }) => {
-      if (targetInfo.type.includes('worker')) this.workers.set(sessionId, `${targetInfo.type} ${targetInfo.url.split('/').pop()}`);
-    });
-    cdp.on('Target.detachedFromTarget', ({ sessionId }) => this.workers.delete(sessionId));
-    cdp.on('Target.receivedMessageFromTarget', ({ message }) => {
-      const reply = JSON.parse(message) as { id?: number; result?: Record<string, number> };
-      if (reply.id !== undefined && this.pending.has(reply.id)) {
-        this.pending.get(reply.id)!(reply.result ?? {});
-        this.pending.delete(reply.id);
-      }
-    });
-  }
-
-  static async start(page: Page): Promise<HeapSampler> {
-    const cdp = await page.context().newCDPSession(page);
-    const sampler = new HeapSampler(cdp);
-    await cdp.send('Performance.enable');
-    await cdp.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: false });
-    sampler.timer = setInterval(() => void sampler.sample().catch(() => undefined), 250);
-    return sampler;
-  }
-
-  private record(target: string, usage: Record<string, number>) {
-    const peak = this.peaks.get(target) ?? { usedSize: 0 };
-    peak.usedSize = Math.max(peak.usedSize, usage.usedSize ?? 0);
-    if (usage.backingStorageSize !== undefined) peak.backingStorageSize = Math.max(peak.backingStorageSize ?? 0, usage.backingStorageSize);
-    this.peaks.set(target, peak);
-  }
-
-  private workerHeap(sessionId: string): Promise<Record<string, number>> {
-    const id = this.nextId++;
-    return new Promise((resolve) => {
-      this.pending.set(id, resolve);
-      void this.cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method: 'Runtime.getHeapUsage' }) }).catch(() => resolve({}));
-    });
-  }
-
-  async sample(): Promise<void> {
-    this.record('page', (await this.cdp.send('Runtime.getHeapUsage')) as unknown as Record<string, number>);
-    const { metrics } = await this.cdp.send('Performance.getMetrics');
-    this.pageMetricPeak = Math.max(this.pageMetricPeak, metrics.find((m) => m.name === 'JSHeapUsedSize')?.value ?? 0);
-    await Promise.all([...this.workers].map(async ([sessionId, name]) => this.record(`worker (${name})`, await this.workerHeap(sessionId))));
-  }
-
-  stop() {
-    clearInterval(this.timer);
-  }
-
-  report(): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (const [target, peak] of this.peaks) {
-      out[`${target}: peak V8 heap (Runtime.getHeapUsage usedSize)`] = `${(peak.usedSize / MB).toFixed(1)} MB`;
-      if (peak.backingStorageSize !== undefined) out[`${target}: peak ArrayBuffer backing stores (backingStorageSize)`] = `${(peak.backingStorageSize / MB).toFixed(1)} MB`;
-    }
-    out['page: peak JSHeapUsedSize (Performance.getMetrics)'] = `${(this.pageMetricPeak / MB).toFixed(1)} MB`;
-    return out;
-  }
-}
 
 test('an L/14-sized CRATE-α .pth (about 1 GB) opens through the file input with the JS heap under 400 MB', async ({ page }) => {
   test.setTimeout(40 * 60_000);

@@ -12,14 +12,14 @@
  * GPUDevice.prototype.createBuffer, GPUBuffer.prototype.destroy and
  * GPUDevice.prototype.destroy there to count live buffer bytes, before the
  * first device exists (the page starts on the CPU reference, then switches to
- * ours). The JS heap is every JavaScript realm of the page (the window, the
- * compute worker and ORT's threads) from
- * performance.measureUserAgentSpecificMemory() after a forced GC in the
- * window and the worker (this spec launches Chromium with
- * --js-flags=--expose-gc; the page is cross-origin isolated).
+ * ours). The JS heap is the V8 heap of the page and of every worker (the
+ * compute worker, ORT's threads) over CDP (heapUsage.ts), after a forced GC
+ * in the window and the compute worker (this spec launches Chromium with
+ * --js-flags=--expose-gc).
  */
 import { expect, test, type Page, type Worker } from '@playwright/test';
 import { CHROMIUM_ARGS } from '../playwright.config.ts';
+import { HeapSampler } from './heapUsage.ts';
 import { cpuForward } from '../src/engine/cpu/reference.ts';
 import { imageToTensor } from '../src/engine/preprocess.ts';
 import { loadShippedModel, shippedManifest } from '../test/helpers/shippedModels.ts';
@@ -103,21 +103,14 @@ interface Memory {
   buffersCreated: number;
 }
 
-async function measure(page: Page, worker: Worker): Promise<Memory> {
+async function measure(page: Page, worker: Worker, heap: HeapSampler): Promise<Memory> {
   for (let i = 0; i < 3; i++) {
     await worker.evaluate(() => (self as unknown as { gc?: () => void }).gc?.());
     await page.evaluate(() => (window as unknown as { gc?: () => void }).gc?.());
     await page.waitForTimeout(50);
   }
   const gpu = await worker.evaluate(() => (self as unknown as { __gpuStats: { liveBytes: number; created: number } }).__gpuStats);
-  const heapBytes = await page.evaluate(async () => {
-    type Breakdown = { bytes: number; types: string[] }[];
-    const perf = performance as Performance & { measureUserAgentSpecificMemory?: () => Promise<{ breakdown: Breakdown }> };
-    if (!perf.measureUserAgentSpecificMemory) return Number.NaN;
-    const { breakdown } = await perf.measureUserAgentSpecificMemory();
-    return breakdown.filter((entry) => entry.types.includes('JavaScript')).reduce((sum, entry) => sum + entry.bytes, 0);
-  });
-  return { gpuBytes: gpu.liveBytes, heapBytes, buffersCreated: gpu.created };
+  return { gpuBytes: gpu.liveBytes, heapBytes: await heap.current(), buffersCreated: gpu.created };
 }
 
 /** Waits until the page shows this result: the top-1 class, and its probability to 1e-3 (which tells samples apart). */
@@ -146,12 +139,13 @@ test('200 image switches, 200 layer switches and 20 model switches keep GPU buff
   await expectResult(page, want[0], 'first result');
   const worker = computeWorker(page);
   await countGpuBuffers(worker);
+  const heap = await HeapSampler.start(page, 0);
   await page.getByTestId('engine-select').selectOption('wgsl');
   await expect(page.getByTestId('engine-used')).toHaveAttribute('data-engine', 'wgsl');
   await expectResult(page, want[0], 'first result on our engine');
   const started = Date.now();
-  const initial = await measure(page, worker);
-  expect(initial.heapBytes, 'measureUserAgentSpecificMemory gives the JS heap (cross-origin isolated page)').toBeGreaterThan(0);
+  const initial = await measure(page, worker, heap);
+  expect(initial.heapBytes, 'CDP gives the JS heap of the page and its workers').toBeGreaterThan(0);
   expect(initial.gpuBytes, 'the GPU buffer counter sees the engine').toBeGreaterThan(0);
 
   // Images: 1, 2, …, 199, then 0 again; warm-up is the first 20.
@@ -161,9 +155,9 @@ test('200 image switches, 200 layer switches and 20 model switches keep GPU buff
     const sample = i % IMAGE_SWITCHES;
     await page.getByTestId(`sample-${sample}`).click();
     await expectResult(page, want[sample], `sample ${sample}`);
-    if (i === WARM_UP) afterWarmUp = await measure(page, worker);
+    if (i === WARM_UP) afterWarmUp = await measure(page, worker, heap);
   }
-  const afterImages = await measure(page, worker);
+  const afterImages = await measure(page, worker, heap);
   const imagesSeconds = (Date.now() - started) / 1000;
 
   // Layers: back and forth across the model with the keyboard (no forward pass runs).
@@ -176,7 +170,7 @@ test('200 image switches, 200 layer switches and 20 model switches keep GPU buff
     await page.keyboard.press(step > 0 ? 'ArrowRight' : 'ArrowLeft');
     await expect(page).toHaveURL(new RegExp(`[?&]layer=${layer}(&|$)`));
   }
-  const afterLayers = await measure(page, worker);
+  const afterLayers = await measure(page, worker, heap);
 
   // Models: first ↔ second, 20 switches; each side's live GPU bytes must come back to its own level.
   const perModel: Record<string, number[]> = { [first.id]: [], [second!.id]: [] };
@@ -186,11 +180,11 @@ test('200 image switches, 200 layer switches and 20 model switches keep GPU buff
     await page.getByTestId('model-select').selectOption(id);
     await expectResult(page, id === first.id ? want[0] : wantSecond, `model ${id} (switch ${i})`);
     await expect(page.getByTestId('engine-used')).toHaveAttribute('data-engine', 'wgsl');
-    const m = await measure(page, worker);
+    const m = await measure(page, worker, heap);
     perModel[id].push(m.gpuBytes);
     heapPerSwitch.push(m.heapBytes);
   }
-  const afterModels = await measure(page, worker);
+  const afterModels = await measure(page, worker, heap);
   const totalSeconds = (Date.now() - started) / 1000;
 
   const report = [
