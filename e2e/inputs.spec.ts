@@ -110,6 +110,8 @@ test('an uploaded image is cropped to the centre square, resized to 28×28 and r
 
   // Drag the crop as far left as it goes: it stops at the edge (x = 0), and the junk comes in.
   const editor = page.getByTestId('crop-editor');
+  // The mouse only reaches what is in the viewport; the input panel grew (the input size control), so scroll first.
+  await editor.scrollIntoViewIfNeeded();
   const box = (await editor.boundingBox())!;
   await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
   await page.mouse.down();
