@@ -6,17 +6,16 @@
  * drawing. Everything here crosses postMessage: plain data and typed arrays
  * (handed over, not copied), a `File` for a model the user opened.
  */
-import type { ClassScore } from '../analysis/classes.ts';
 import type { AnyCrateModel } from '../engine/alphaModel.ts';
 import type { RgbaImage } from '../engine/preprocess.ts';
-import type { EngineKind, ForwardOutputs } from '../engine/runner.ts';
+import type { EngineKind } from '../engine/runner.ts';
 import type { SampleTensors } from '../dataset/sampleTensors.ts';
 import type { SegmentationSettings } from '../dataset/dataset.ts';
 import type { AppliedPreprocessing, PrepChoice } from '../image/inputPreprocessing.ts';
 import type { SampleSet } from '../models/manifest.ts';
 import type { ModelFormat } from '../models/modelFile.ts';
 import type { AdapterStatus } from '../runners/adapter.ts';
-import type { Agreement, DatasetStats, LayerStats, ModelSummary } from '../state/store.ts';
+import type { Agreement, DatasetStats, ModelSummary, RunResult } from '../state/store.ts';
 import type { EngineChoice } from '../state/urlState.ts';
 
 /** A parsed model as the main thread sees it: no weights, only what the views and the input preprocessing need. */
@@ -51,19 +50,9 @@ export interface RunRequest {
   seg: SegmentationSettings;
 }
 
-export interface ImageRun {
-  /** What the model saw, the image before preprocessing where they differ, and what was done. */
-  image: RgbaImage;
-  sourceImage?: RgbaImage;
+/** The run's part of the store's RunResult (src/state/store.ts), as the worker measured it. */
+export interface ImageRun extends Pick<RunResult, 'image' | 'sourceImage' | 'label' | 'mask' | 'top' | 'layers' | 'outputs' | 'forwardMillis' | 'analysisMillis' | 'engine'> {
   preprocessing: AppliedPreprocessing;
-  label?: number;
-  mask?: Uint8Array;
-  top: ClassScore[];
-  layers: LayerStats[];
-  outputs: ForwardOutputs;
-  forwardMillis: number;
-  analysisMillis: number;
-  engine: EngineKind;
   reason: string;
   /** The engine the check runs on (`compare`), if any. */
   reference?: EngineKind;
@@ -71,8 +60,6 @@ export interface ImageRun {
   notices: string[];
   /** Where the run was at another input side than the model's own (finer maps): its size and token count. */
   resized?: { imageSize: [number, number]; tokens: number };
-  /** Sample index out of range: nothing ran. */
-  outOfRange?: { count: number };
 }
 
 export interface DatasetRequest {

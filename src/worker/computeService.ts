@@ -218,7 +218,8 @@ export function createComputeService(deps: ComputeDeps): Handlers<ComputeApi> {
       let mask: Uint8Array | undefined;
       if (request.image.kind === 'sample') {
         const { set, index, own } = request.image;
-        if (index >= set.count) return { outOfRange: { count: set.count } } as ImageRun;
+        // The pipeline corrects an index out of range before it asks (runImageJob.ts); this is the worker's own guard.
+        if (index >= set.count) throw new RangeError(`sample ${index} does not exist: the set has ${set.count}`);
         progress({ message: 'Decoding the sample image…' });
         ({ image, label, mask } = await sampleOf(set, index, own));
         abortIfCancelled(signal);
