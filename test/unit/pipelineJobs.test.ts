@@ -18,8 +18,7 @@ import { openModelBytes } from '../../src/models/modelFile.ts';
 import { startPipeline } from '../../src/pipeline/pipeline.ts';
 import type { PipelineDeps, StoreLike } from '../../src/pipeline/context.ts';
 import type { AdapterStatus } from '../../src/runners/adapter.ts';
-import { defaultUrlState } from '../../src/state/urlState.ts';
-import type { AppState, RunResult } from '../../src/state/store.ts';
+import { useApp, type AppState, type RunResult } from '../../src/state/store.ts';
 import { COMPUTE_METHODS, type ComputeApi } from '../../src/worker/computeApi.ts';
 import { createComputeService } from '../../src/worker/computeService.ts';
 import { connect, isAbortError, serve } from '../../src/worker/rpc.ts';
@@ -85,19 +84,8 @@ function computeOverChannel(steer: Steer) {
 
 /** A store with the app's state and actions, recording every result it is given. */
 function fakeStore(initial: Partial<AppState>) {
-  let state = {
-    ...defaultUrlState(),
-    notices: [] as string[],
-    adapter: { status: 'probing' },
-    manifest: { status: 'idle' },
-    run: { status: 'idle' },
-    agreement: { status: 'idle' },
-    datasetStats: { status: 'idle' },
-    sampleTensors: { status: 'idle' },
-    modelFile: { status: 'idle' },
-    retuneRequest: 0,
-    ...initial,
-  } as AppState;
+  // The app's own initial state (its actions act on the app's store; `notify`, the one the pipeline calls, is replaced below).
+  let state = { ...useApp.getInitialState(), ...initial } as AppState;
   const listeners = new Set<(s: AppState, p: AppState) => void>();
   const results: RunResult[] = [];
   const store: StoreLike = {
@@ -134,6 +122,21 @@ function pipelineWith(steer: Steer, initial: Partial<AppState>, adapter: Adapter
   return { store, results };
 }
 
+/** After the first result and its check: holds the runner, makes `change`, and returns once its run is in the runner. */
+async function holdARun(store: StoreLike, steer: Steer, change: Partial<AppState>): Promise<() => void> {
+  await until(() => store.getState().run.status === 'ready', 'the first result');
+  await until(() => store.getState().agreement.status === 'ready', 'the check, which also runs');
+  let open!: () => void;
+  steer.gate = new Promise((resolve) => (open = resolve));
+  const runsBefore = steer.runs.length;
+  store.setState(change);
+  await until(() => steer.runs.length > runsBefore, 'the held run to reach the runner');
+  return () => {
+    steer.gate = undefined;
+    open();
+  };
+}
+
 const newSteer = (): Steer => ({ created: [], runs: [], fail: new Set(), slowStart: new Map(), holdStart: new Set() });
 const cleanups: (() => void)[] = [];
 afterEach(() => cleanups.splice(0).forEach((f) => f()));
@@ -154,16 +157,9 @@ describe('pipeline jobs over the compute service', () => {
   it('cancels a superseded sample in the worker and never shows it', async () => {
     const steer = newSteer();
     const { store, results } = pipelineWith(steer, { engine: 'cpu' });
-    await until(() => store.getState().run.status === 'ready', 'the first result');
-    await until(() => store.getState().agreement.status === 'ready', 'the check, which also runs');
-    let open!: () => void;
-    steer.gate = new Promise((resolve) => (open = resolve));
-    const runsBefore = steer.runs.length;
-    store.setState({ sample: 1 });
-    await until(() => steer.runs.length > runsBefore, 'sample 1 to reach the runner');
+    const release = await holdARun(store, steer, { sample: 1 });
     store.setState({ sample: 2 });
-    steer.gate = undefined;
-    open();
+    release();
     await until(() => results.some((r) => r.sampleIndex === 2), 'sample 2');
     expect(results.map((r) => r.sampleIndex)).not.toContain(1);
     expect(results.at(-1)!.sampleIndex).toBe(2);
@@ -183,16 +179,9 @@ describe('pipeline jobs over the compute service', () => {
   it('ends on the new model when the model changes in the middle of a run', async () => {
     const steer = newSteer();
     const { store, results } = pipelineWith(steer, { engine: 'cpu' });
-    await until(() => store.getState().run.status === 'ready', 'the first result');
-    await until(() => store.getState().agreement.status === 'ready', 'the check, which also runs');
-    let open!: () => void;
-    steer.gate = new Promise((resolve) => (open = resolve));
-    const runsBefore = steer.runs.length;
-    store.setState({ sample: 3 });
-    await until(() => steer.runs.length > runsBefore, 'the digits run to start');
+    const release = await holdARun(store, steer, { sample: 3 });
     store.setState({ model: 'fashion', sample: 0 });
-    steer.gate = undefined;
-    open();
+    release();
     await until(() => results.at(-1)?.modelId === 'fashion', 'the fashion result');
     expect(results.filter((r) => r.sampleIndex === 3)).toEqual([]);
     await new Promise((resolve) => setTimeout(resolve, 50));
