@@ -9,7 +9,9 @@ import { sparsity } from '../src/analysis/sparsity.ts';
 import { DEFAULT_MASS_FRACTION, DEFAULT_TOP_FRACTION } from '../src/analysis/segmentation.ts';
 import { cpuForward } from '../src/engine/cpu/reference.ts';
 import { imageToTensor, type RgbaImage } from '../src/engine/preprocess.ts';
-import { cropAndResize, greyToRgba, lumaOf, type Crop } from '../src/image/imageInput.ts';
+import type { Crop } from '../src/image/crop.ts';
+import { greyToRgba, lumaOf } from '../src/image/pixels.ts';
+import { cropAndResize } from '../src/image/resample.ts';
 import { loadShippedModel } from '../test/helpers/shippedModels.ts';
 
 /** Issue 6, input side: uploads, drops, pastes, drawings, odd files, dataset mode, and links that named a local image. */

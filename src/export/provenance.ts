@@ -72,7 +72,7 @@ function imageOf(input: ProvenanceInput): Provenance['image'] {
 function resizeOf(input: ProvenanceInput): string {
   const { run } = input;
   const [h, w] = run.model.imageSize;
-  const upload = run.source === 'upload' ? 'crop resampled by area averaging (src/image/imageInput.ts), then ' : '';
+  const upload = run.source === 'upload' ? 'crop resampled by area averaging (src/image/resample.ts), then ' : '';
   const same = run.image.width === w && run.image.height === h;
   return `${upload}${same ? `no resize (already ${w}×${h})` : `bilinear ${run.image.width}×${run.image.height} → ${w}×${h}`}; pixels on [0, 1], then (x − mean)/std per channel`;
 }

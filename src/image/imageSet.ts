@@ -1,13 +1,15 @@
 /**
  * The user's own images for dataset mode (issue 19: "statistics over their
  * own photos"): many files or a folder, dropped or picked. Each is decoded
- * (src/image/imageInput.ts, with its size and type checks), centre-cropped to
+ * (src/image/decode.ts, with the size and type checks of checks.ts), centre-cropped to
  * a square and, if larger, shrunk to DATASET_IMAGE_SIDE, so a hundred photos
  * stay a few MB; the model's own preprocessing resizes them to its input
  * (src/engine/preprocess.ts). Files that are not images are skipped and named.
  */
 import type { RgbaImage } from '../engine/preprocess.ts';
-import { cropAndResize, decodeImageFile, fileLabel } from './imageInput.ts';
+import { fileLabel } from './checks.ts';
+import { decodeImageFile } from './decode.ts';
+import { cropAndResize } from './resample.ts';
 
 /** Longest side kept per image: above any shipped model's input, small enough for hundreds of images. */
 export const DATASET_IMAGE_SIDE = 256;

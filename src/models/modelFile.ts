@@ -11,7 +11,7 @@ import { anyModelFromOnnx } from '../engine/onnx/onnxModel.ts';
 import { anyModelFromPth, blobSource, type ProgressCallback } from '../engine/pth/index.ts';
 import { readSafetensors } from '../engine/safetensors.ts';
 import { fallbackClassNames, IMAGENET_NAMES_NOTE } from './classNames.ts';
-import { sniffImage } from '../image/imageInput.ts';
+import { sniffImage } from '../image/checks.ts';
 import { hasDefaultLabels } from './labels.ts';
 
 /** A parsed model plus what the engines need beside it. */

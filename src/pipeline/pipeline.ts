@@ -20,8 +20,6 @@ import { datasetJob, datasetKeyOf, datasetSegmentationJob, sampleTensorsJob, sam
 import { modelFileJob } from './modelFileJob.ts';
 import { compareJob, runImageJob, segmentationOf } from './runImageJob.ts';
 
-export { LOADING_DELAY_MS } from './deferredLoading.ts';
-
 /** One controller per kind of job: `next` aborts the running one and hands out a fresh signal. */
 class Latest {
   private controller?: AbortController;

@@ -8,7 +8,6 @@
 import { ENGINE_LABELS } from '../engine/runner.ts';
 import { resolveInputSize, type InputSizeConfig } from '../image/inputSize.ts';
 import { applyStoredLabels } from '../models/labels.ts';
-import { LOCAL_MODEL_ID } from '../models/modelFile.ts';
 import { samplesFor } from '../models/sampleSet.ts';
 import type { AppState, RunResult } from '../state/store.ts';
 import { quote } from '../state/urlState.ts';
@@ -177,4 +176,3 @@ export async function compareJob(ctx: PipelineContext, signal: AbortSignal): Pro
   }
 }
 
-export { LOCAL_MODEL_ID };

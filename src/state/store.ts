@@ -107,7 +107,7 @@ export interface RunResult {
 
 /** An image the user uploaded, dropped, pasted or drew: local to this browser, never in a link. */
 export interface LocalImage {
-  /** Cropped and resampled to the model's input size (imageInput.ts); the whole decoded picture where the preprocessing works on it (inputPreprocessing.ts keepsWholeImage). */
+  /** Cropped and resampled to the model's input size (src/image/crop.ts, resample.ts); the whole decoded picture where the preprocessing works on it (inputPreprocessing.ts keepsWholeImage). */
   image: RgbaImage;
   source: Exclude<ImageSource, 'sample'>;
   name: string;

@@ -17,7 +17,7 @@ import { ENGINE_LABELS, maxRelativeDeviation, type EngineKind, type ForwardOutpu
 import { datasetIoUs, datasetPlan, imageExtras, imageIoUs, runDataset, summariseDataset, type ImageRecord, type SegmentationSettings } from '../dataset/dataset.ts';
 import { datasetProgress, datasetProgressText } from '../dataset/datasetProgress.ts';
 import { collectSampleTensors } from '../dataset/sampleTensors.ts';
-import type { ByteProgress } from '../fetching/fetchBytes.ts';
+import { LoadError, type ByteProgress } from '../fetching/fetchBytes.ts';
 import { modelInput } from '../image/inputPreprocessing.ts';
 import type { SampleSet } from '../models/manifest.ts';
 import { headChoices, openModelBytes, type LoadedModel, type OpenedModel } from '../models/modelFile.ts';
@@ -53,14 +53,6 @@ export interface ComputeDeps {
   /** The URL of public/models/, for the sample atlases. */
   modelsUrl: string;
   now(): number;
-}
-
-function abortIfCancelled(signal: AbortSignal): void {
-  if (signal.aborted) {
-    const error = new Error('superseded');
-    error.name = 'AbortError';
-    throw error;
-  }
 }
 
 /** The same tensors in buffers of their own: the worker keeps one copy (for the check and IoUs), hands the other over. */
@@ -146,7 +138,7 @@ export function createComputeService(deps: ComputeDeps): Handlers<ComputeApi> {
 
   const runOn = async (key: string, kind: EngineKind, loaded: LoadedModel, input: Float32Array, signal: AbortSignal) => {
     const runner = await pool.get(key, kind, loaded);
-    abortIfCancelled(signal);
+    signal.throwIfAborted();
     const start = deps.now();
     // Timestamp queries cost a compute pass per dispatch; the engine panel shows what they measure.
     const outputs = await runner.run(input, { profile: kind === 'wgsl' });
@@ -178,9 +170,7 @@ export function createComputeService(deps: ComputeDeps): Handlers<ComputeApi> {
             try {
               return await openModelBytes(url, bytes);
             } catch (error) {
-              const problem = new Error(`${name} is not a usable CRATE model: ${(error as Error).message}`);
-              problem.name = 'LoadError';
-              throw problem;
+              throw new LoadError(`${name} is not a usable CRATE model: ${(error as Error).message}`);
             }
           });
         promise.catch(() => models.delete(key));
@@ -196,7 +186,7 @@ export function createComputeService(deps: ComputeDeps): Handlers<ComputeApi> {
         signal,
         onProgress: (done, total) => progress({ message: `Reading ${name}…`, fraction: total ? done / total : undefined, bytes: { received: done, total } }),
       });
-      abortIfCancelled(signal);
+      signal.throwIfAborted();
       // One local model at a time: its weights can be hundreds of MB.
       if (replaces) forget(replaces);
       models.set(key, Promise.resolve(opened));
@@ -222,7 +212,7 @@ export function createComputeService(deps: ComputeDeps): Handlers<ComputeApi> {
         if (index >= set.count) throw new RangeError(`sample ${index} does not exist: the set has ${set.count}`);
         progress({ message: 'Decoding the sample image…' });
         ({ image, label, mask } = await sampleOf(set, index, own));
-        abortIfCancelled(signal);
+        signal.throwIfAborted();
       } else {
         image = request.image.image;
       }
@@ -249,7 +239,7 @@ export function createComputeService(deps: ComputeDeps): Handlers<ComputeApi> {
       try {
         timed = await runOn(key, engine, loaded, input, signal);
       } catch (error) {
-        abortIfCancelled(signal);
+        signal.throwIfAborted();
         // An engine that fails (lost device, out of memory) must not blank the view: fall back and say so.
         const fallback: EngineKind = loaded.onnx && engine !== 'ort-wasm' ? 'ort-wasm' : 'cpu';
         // A NaN from our engines is the model's (they compute from its weights); one from ORT may be its graph's.
@@ -260,14 +250,14 @@ export function createComputeService(deps: ComputeDeps): Handlers<ComputeApi> {
         engine = fallback;
         timed = await runOn(key, engine, loaded, input, signal);
       }
-      abortIfCancelled(signal);
+      signal.throwIfAborted();
       progress({ message: 'Measuring every layer…' });
       const analysisStart = deps.now();
       const { outputs, forwardMillis } = timed;
       const { top, layers } = analyseOutputs(model, outputs);
       const truth = mask ? { mask, image: { height: image.height, width: image.width } } : undefined;
       const extras = await imageExtras(model, outputs, truth, request.seg);
-      abortIfCancelled(signal);
+      signal.throwIfAborted();
       const analysisMillis = deps.now() - analysisStart;
       last = { key, loaded, input, outputs, engine, truth: truth && { mask: truth.mask.slice(), image: truth.image } };
       // The WGSL kernels are tuned once the first result is on its way (cached per adapter and shape), not before it.
@@ -299,7 +289,7 @@ export function createComputeService(deps: ComputeDeps): Handlers<ComputeApi> {
         throw new Error(`the only second engine for this model is the CPU reference, which would hold up every other run for a ${(flops / 1e9).toFixed(1)} GFLOP forward pass`);
       }
       const runner: ModelRunner = await pool.get(run.key, reference, run.loaded);
-      abortIfCancelled(signal);
+      signal.throwIfAborted();
       const start = deps.now();
       const other = await runner.run(run.input);
       const referenceMillis = deps.now() - start;
@@ -332,18 +322,18 @@ export function createComputeService(deps: ComputeDeps): Handlers<ComputeApi> {
         onProgress: (done, total) => progress({ message: datasetProgressText(datasetProgress(done, total, deps.now() - started), ENGINE_LABELS[request.engine]), fraction: done / total }),
         cancelled: () => signal.aborted,
       });
-      abortIfCancelled(signal);
+      signal.throwIfAborted();
       const note = [plan.note, request.note].filter(Boolean).join('; ') || undefined;
       dataset = { key: request.key, loaded, records: records!, accuracy: source.kind === 'samples' && source.own, note };
       const ious = await datasetIoUs(loaded.model, dataset.records, request.seg, undefined, () => signal.aborted);
-      abortIfCancelled(signal);
+      signal.throwIfAborted();
       return summariseDataset(request.key, dataset.records, ious, { accuracy: dataset.accuracy, note });
     },
 
     async datasetForSegmentation({ key, seg }: { key: string; seg: SegmentationSettings }, { signal }) {
       if (!dataset || dataset.key !== key) return undefined;
       const ious = await datasetIoUs(dataset.loaded.model, dataset.records, seg, undefined, () => signal.aborted);
-      abortIfCancelled(signal);
+      signal.throwIfAborted();
       return summariseDataset(key, dataset.records, ious, { accuracy: dataset.accuracy, note: dataset.note });
     },
 
@@ -362,7 +352,7 @@ export function createComputeService(deps: ComputeDeps): Handlers<ComputeApi> {
         cancelled: () => signal.aborted,
         onProgress: (done, total) => progress({ message: `Running sample image ${done} of ${total}…`, fraction: done / total }),
       });
-      abortIfCancelled(signal);
+      signal.throwIfAborted();
       return value!;
     },
 

@@ -3,7 +3,7 @@
  * disposed together when the model changes (a CRATE-B's GPU buffers and ORT
  * session are hundreds of MB). Knows whether a runner is ready yet, which is
  * what lets the first image run on whichever engine is ready first while
- * onnxruntime-web still starts (docs/ARCHITECTURE.md, "Engines").
+ * onnxruntime-web still starts (docs/ARCHITECTURE.md, "The worker boundary").
  */
 import type { EngineKind, ModelRunner } from '../engine/runner.ts';
 import type { LoadedModel } from '../models/modelFile.ts';
@@ -47,11 +47,6 @@ export class RunnerPool {
   /** True once `kind`'s runner for `key` exists (its session created, its weights uploaded). */
   isReady(key: string, kind: EngineKind): boolean {
     return key === this.key && this.slots.get(kind)?.ready === true;
-  }
-
-  /** Starts creating `kind`'s runner without waiting for it (a failure is forgotten: the next `get` tries again). */
-  warm(key: string, kind: EngineKind, loaded: LoadedModel): void {
-    this.get(key, kind, loaded).catch(() => {});
   }
 
   /** Disposes every runner (of `key` only, when given). */
