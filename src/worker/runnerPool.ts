@@ -11,6 +11,29 @@ import type { LoadedModel } from '../models/modelFile.ts';
 /** `onNote`: a line for the progress bar while the runner is being made (timing the WGSL kernel variants, say). */
 export type RunnerFactory = (kind: EngineKind, loaded: LoadedModel, onNote: (message: string, fraction?: number) => void) => Promise<ModelRunner>;
 
+/**
+ * The runner with its calls taking turns. The worker answers requests concurrently (a new
+ * sample arrives while the check of the last one runs), and a runner owns one set of buffers:
+ * CRATE-α's GPU engine maps one read-back buffer ("Buffer already has an outstanding map
+ * pending" when two runs overlap), and an ORT session runs one call at a time. One queue here
+ * serves every engine, rather than one lock per engine.
+ */
+export function takingTurns(runner: ModelRunner): ModelRunner {
+  let queue: Promise<unknown> = Promise.resolve();
+  const inTurn = <T>(task: () => Promise<T>): Promise<T> => {
+    const next = queue.then(task, task);
+    queue = next.catch(() => undefined);
+    return next;
+  };
+  return {
+    kind: runner.kind,
+    run: (image, options) => inTurn(() => runner.run(image, options)),
+    ...(runner.tune ? { tune: (onProgress) => inTurn(() => runner.tune!(onProgress)) } : {}),
+    ...(runner.retune ? { retune: (onProgress) => inTurn(() => runner.retune!(onProgress)) } : {}),
+    dispose: () => inTurn(() => runner.dispose()),
+  };
+}
+
 interface Slot {
   promise: Promise<ModelRunner>;
   ready: boolean;
@@ -31,7 +54,7 @@ export class RunnerPool {
     this.key = key;
     let slot = this.slots.get(kind);
     if (!slot) {
-      const created: Slot = { promise: this.create(kind, loaded, this.onNote), ready: false };
+      const created: Slot = { promise: this.create(kind, loaded, this.onNote).then(takingTurns), ready: false };
       created.promise.then(
         () => (created.ready = true),
         () => {
