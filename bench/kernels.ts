@@ -21,7 +21,7 @@ import { randomImage, randomModel } from '../test/helpers/randomModel.ts';
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 // Two layers are enough for per-layer medians; 12 only multiplies SwiftShader's minutes.
 const DEPTH = Number(process.env.BENCH_DEPTH ?? 2);
-/** The tuning budget, as the app gives it (about 1 s). */
+/** The tuning budget, as the app gives it (about 1 s); BENCH_TUNE_MS=30000 times every candidate on SwiftShader. */
 const TUNE_MS = Number(process.env.BENCH_TUNE_MS ?? 1000);
 const jsonIndex = process.argv.indexOf('--json');
 const JSON_FILE = jsonIndex >= 0 ? process.argv[jsonIndex + 1] : undefined;
@@ -118,7 +118,10 @@ for (const shape of SHAPES) {
   console.log(`tuned in ${tuneMs.toFixed(0)} ms (${info.tuning}): ${Object.values(info.variantDescriptions).join('; ')}`);
   for (const [kernel, timings] of Object.entries(info.tuningTimings)) {
     console.log(`  ${kernel} candidates (ms, fastest of up to 3): ${Object.entries(timings).map(([v, ms]) => `${v} ${ms.toFixed(1)}`).join(', ')}`);
+    const deviations = info.tuningDeviations[kernel as keyof typeof info.tuningDeviations] ?? {};
+    if (Object.keys(deviations).length) console.log(`  ${kernel} output vs the default's (max |Δ| ÷ max |value|): ${Object.entries(deviations).map(([v, d]) => `${v} ${d.toExponential(1)}`).join(', ')}`);
   }
+  if (info.tuningNote) console.log(`  note: ${info.tuningNote}`);
   console.log('| kernel | before ms | before GFLOP/s | after ms | after GFLOP/s | speed-up |\n|---|---|---|---|---|---|');
   const gf = (t?: Timing) => (t && !Number.isNaN(t.gflops) ? t.gflops.toFixed(2) : '–');
   for (const role of Object.keys(now.kernels)) {
@@ -131,7 +134,7 @@ for (const shape of SHAPES) {
   const pick = (side: typeof now) => Object.fromEntries(ROLES.filter((r) => side.kernels[r]).map((r) => [r, side.kernels[r]]));
   report.shapes[shape.name] = {
     variants: info.variants,
-    tuning: { source: info.tuning, ms: tuneMs, candidates: info.tuningTimings },
+    tuning: { source: info.tuning, ms: tuneMs, candidates: info.tuningTimings, deviations: info.tuningDeviations, ...(info.tuningNote ? { note: info.tuningNote } : {}) },
     kernels: pick(now),
     forwardMs: now.forwardMs,
     baseline: { kernels: pick(was), forwardMs: was.forwardMs },

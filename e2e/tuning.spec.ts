@@ -1,5 +1,9 @@
 import { expect, test, type Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+
+const ARTIFACTS = 'e2e/artifacts';
+mkdirSync(ARTIFACTS, { recursive: true });
 
 /**
  * Kernel autotuning in the app (issue 18): our WGSL engine on the default
@@ -78,6 +82,14 @@ test('our WGSL engine names its kernel variants: tuned on the first visit, cache
   await expect(panel).toHaveAttribute('data-source', 'tuned', { timeout: FIRST_RESULT_MS });
   expect(Number(await panel.getAttribute('data-tune-millis'))).toBeGreaterThan(0);
   const first = await shownVariants(page);
+  // The tuner checked the chosen matmul against the default f32 variant's output on the same operands
+  // (matmul is always timed, its default first), and the panel shows that deviation.
+  const matmulDeviation = panel.locator('[data-testid="kernel-variant"][data-kernel="matmul"]').getByTestId('kernel-deviation');
+  await expect(matmulDeviation).toBeVisible();
+  const deviation = Number(await matmulDeviation.getAttribute('data-deviation'));
+  expect(deviation).toBeGreaterThanOrEqual(0);
+  expect(deviation).toBeLessThanOrEqual(first.matmul.endsWith('-f16') ? 1e-2 : 1e-4);
+  note('first visit', `matmul ${first.matmul} deviates ${deviation} from the default's output`);
   note('first visit', `tuned in ${Number(await panel.getAttribute('data-tune-millis')).toFixed(0)} ms: ${JSON.stringify(first)}`);
   const cut = page.getByTestId('kernel-tuning-note');
   if (await cut.count()) note('budget', (await cut.textContent()) ?? '');
@@ -98,6 +110,7 @@ test('our WGSL engine names its kernel variants: tuned on the first visit, cache
   await expect(page.getByTestId('retune-status')).toHaveAttribute('data-status', 'ready', { timeout: FIRST_RESULT_MS });
   await expect(panel).toHaveAttribute('data-source', 'tuned', { timeout: FIRST_RESULT_MS });
   const after = await shownVariants(page);
+  await panel.screenshot({ path: `${ARTIFACTS}/kernel-variants-retuned.png` });
   note('retune', `retuned in ${Number(await panel.getAttribute('data-tune-millis')).toFixed(0)} ms: ${JSON.stringify(after)}`);
   expect(pageErrors).toEqual([]);
 });

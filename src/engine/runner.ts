@@ -53,8 +53,14 @@ export interface KernelsUsed {
   source: TuningSource;
   /** How long tuning took when it ran for this runner, ms. */
   tuneMillis?: number;
-  /** What the tuning budget cut short, or why tuning failed. */
+  /** What the tuning budget cut short, which candidates it dropped, or why tuning failed. */
   note?: string;
+  /**
+   * Kernel name → relative deviation of the chosen variant's output from the
+   * default f32 variant's (`from`), measured by this tuning; absent for a
+   * cached or default choice.
+   */
+  deviations?: Record<string, { deviation: number; from: string }>;
   /** The tuning cache key's adapter part. */
   adapter?: string;
 }

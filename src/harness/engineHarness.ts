@@ -11,6 +11,7 @@
  * Uint8Arrays are accepted as input too.
  */
 import { CAPTURE_ALL, CAPTURE_NOTHING, CAPTURE_TENSORS, type CaptureTensor } from '../engine/gpu/capture.ts';
+import { deviceDescriptor } from '../engine/gpu/deviceRequest.ts';
 import { CrateGpuEngine } from '../engine/gpu/engine.ts';
 import type { GpuProfile } from '../engine/gpu/profiler.ts';
 import { modelFromSafetensors } from '../engine/model.ts';
@@ -131,16 +132,7 @@ function gpu(): Promise<HarnessGpu> {
     if (!navigator.gpu) throw new Error('no WebGPU: navigator.gpu is missing');
     const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) throw new Error('no WebGPU adapter: navigator.gpu.requestAdapter() returned null');
-    const wanted: GPUFeatureName[] = ['timestamp-query'];
-    const device = await adapter.requestDevice({
-      label: 'crate harness',
-      requiredFeatures: wanted.filter((f) => adapter.features.has(f)),
-      requiredLimits: {
-        maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
-        maxBufferSize: adapter.limits.maxBufferSize,
-        maxStorageBuffersPerShaderStage: Math.min(8, adapter.limits.maxStorageBuffersPerShaderStage),
-      },
-    });
+    const device = await adapter.requestDevice(deviceDescriptor(adapter, 'crate harness'));
     const errors: string[] = [];
     device.addEventListener('uncapturederror', (event) => errors.push((event as GPUUncapturedErrorEvent).error.message));
     device.lost.then((info) => errors.push(`device lost (${info.reason}): ${info.message}`));

@@ -5,6 +5,7 @@
  * src/engine/gpu/alphaEngine.ts uses it; the shared matmul (matmul.ts) is unchanged.
  */
 import main from './alphaIsta.wgsl?raw';
+import productShape from './matmulShape.wgsl?raw';
 import rowStatistics from './matmulRowStatistics.wgsl?raw';
 import { bufferList, declareKernel, kernelSpec, packUniforms } from './declaration.ts';
 import { ceilDiv, type Dispatch, type ProgramSpec } from './program.ts';
@@ -35,8 +36,8 @@ export const alphaIstaDeclaration = declareKernel({
 const WORKGROUP = [8, 8, 1] as const;
 const BLOCK = 4;
 
-/** The row statistics follow the main file: they read its `a` and `params`. */
-const code = main + rowStatistics;
+/** Params and the edge clamps as the shared matmul has them, then this kernel, then the row statistics (which read its `a` and `params`). */
+const code = productShape + main + rowStatistics;
 
 export interface AlphaIstaOptions {
   /** LayerNorm A's rows as they are loaded, with the `gamma` and `beta` buffers (params.eps). */

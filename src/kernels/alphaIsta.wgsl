@@ -7,27 +7,17 @@
 // C[M, N] = epilogue(A[M, K] · B[N, K]ᵀ), both operands contiguous along K, each
 // invocation a 4×4 block of C with vec4 loads, as matmul.wgsl; unlike the shared
 // matmul, γ and β are applied here rather than folded into B, so the engine keeps
-// no second copy of D. The pipeline is this file then matmulRowStatistics.wgsl
-// (the LayerNorm's row statistics, shared with the matmul variants).
+// no second copy of D. The pipeline is matmulShape.wgsl (Params and the edge
+// clamps, shared with the matmul), this file, then matmulRowStatistics.wgsl
+// (the LayerNorm's row statistics, shared with the matmul variants). Here
+// out = act(alpha·acc + shift + beta·r), r = residual[i, j] (+ max(residual[i, j], 0)
+// with RESIDUAL_PLUS_RELU).
 
 override NORM_A: bool = false;
 override RELU_A: bool = false;
 override HAS_RESIDUAL: bool = false;
 override RESIDUAL_PLUS_RELU: bool = false;
 override RELU: bool = false;
-
-struct Params {
-  M: u32,
-  N: u32,
-  /// K / 4: the operands are read as vec4 along K.
-  K4: u32,
-  /// out = act(alpha·acc + shift + beta·r), r = residual[i, j] (+ max(residual[i, j], 0) with RESIDUAL_PLUS_RELU)
-  alpha: f32,
-  beta: f32,
-  shift: f32,
-  eps: f32,
-  _pad: u32,
-}
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
@@ -36,13 +26,6 @@ struct Params {
 @group(0) @binding(4) var<storage, read> beta: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read> residual: array<f32>;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
-
-fn clampRow(row: u32) -> u32 {
-  return min(row, params.M - 1u);
-}
-fn clampCol(col: u32) -> u32 {
-  return min(col, params.N - 1u);
-}
 
 // A row's element (a vec4 along K): LayerNormed with the row's mean and 1/std and
 // this k's γ, β (loaded once per k for all four rows), then ReLU'd, as the options say.

@@ -6,6 +6,7 @@
  * variant and the store are passed in (src/engine/gpu/tuneKernels.ts times
  * on the GPU; the tests pass a fake timer).
  */
+import { F32_TOLERANCE } from './declaration.ts';
 import { candidateVariants, DEFAULT_VARIANTS, parseVariants, TUNABLE_KERNELS, type KernelVariants, type TunableKernel } from './variants.ts';
 
 /** Synchronous (memory, localStorage) or asynchronous (IndexedDB): `chooseVariants` awaits either. */
@@ -170,6 +171,12 @@ export interface TuningResult {
   source: TuningSource;
   /** Milliseconds per candidate timed, by kernel; empty unless tuned. */
   timings: Partial<Record<TunableKernel, Record<string, number>>>;
+  /**
+   * Relative deviation of each checked candidate's output from the default
+   * variant's on the same operands (max |Δ| ÷ max |default|), by kernel; the
+   * default itself is 0. Empty unless tuned with a `deviation` check.
+   */
+  deviations?: Partial<Record<TunableKernel, Record<string, number>>>;
   /** Why tuning fell back to the default, when it did. */
   error?: string;
   /** What the budget cut short (candidates or repeats not timed), when it did: shown next to the choice. */
@@ -180,6 +187,15 @@ export interface TuneOptions {
   features: { has(name: string): boolean };
   /** Milliseconds of one run of `variant` of `kernel` (after its warm-up); may throw. */
   time(kernel: TunableKernel, variant: string): Promise<number>;
+  /**
+   * Relative deviation of `variant`'s output from the default variant's on the
+   * same operands; asked once per candidate other than the default, after its
+   * first timing. A candidate beyond its declared tolerance (KernelVariant.tolerance,
+   * else F32_TOLERANCE), or whose check throws, is never chosen: it guards
+   * against a variant that is wrong on this adapter (an f16 overflow, a subgroup
+   * layout WGSL does not promise).
+   */
+  deviation?(kernel: TunableKernel, variant: string): Promise<number>;
   /** The clock the budget is measured with. */
   now(): number;
   budgetMs: number;
@@ -201,8 +217,10 @@ export interface TuneOptions {
  * whose share is already spent keeps its default untimed, and `note` says
  * which candidates and repeats the budget cut. On an adapter where one run
  * exceeds the whole budget (SwiftShader at CRATE-T size) the overrun is one
- * measurement. A variant whose timing throws is dropped; ties keep the
- * earlier candidate; a kernel none of whose timed candidates ran is a failure.
+ * measurement. A variant whose timing throws, or whose output deviates from
+ * the default's beyond its tolerance, is dropped (and the note says so); ties
+ * keep the earlier candidate; a kernel none of whose timed candidates ran is
+ * a failure.
  */
 export async function tune(options: TuneOptions): Promise<TuningResult> {
   const start = options.now();
@@ -210,7 +228,9 @@ export async function tune(options: TuneOptions): Promise<TuningResult> {
   const repeats = Math.max(1, options.repeats ?? 3);
   const variants = { ...DEFAULT_VARIANTS };
   const timings: TuningResult['timings'] = {};
+  const deviations: NonNullable<TuningResult['deviations']> = {};
   const cuts: string[] = [];
+  const dropped: string[] = [];
   const kernels = Object.keys(TUNABLE_KERNELS) as TunableKernel[];
   for (const [index, kernel] of kernels.entries()) {
     const defaultName = DEFAULT_VARIANTS[kernel];
@@ -236,11 +256,33 @@ export async function tune(options: TuneOptions): Promise<TuningResult> {
         return undefined;
       }
     };
+    const checked: Record<string, number> = {};
+    /** Whether the variant's output agrees with the default's; the default is the reference. */
+    const agrees = async (name: string): Promise<boolean> => {
+      if (!options.deviation) return true;
+      if (name === defaultName) {
+        checked[name] = 0;
+        return true;
+      }
+      const tolerance = TUNABLE_KERNELS[kernel][name]?.tolerance ?? F32_TOLERANCE;
+      let deviation: number;
+      try {
+        deviation = await options.deviation(kernel, name);
+      } catch (error) {
+        dropped.push(`${kernel} ${name} dropped: its output could not be checked (${(error as Error)?.message ?? String(error)})`);
+        return false;
+      }
+      checked[name] = deviation;
+      // NaN compares false, so a NaN output is dropped too.
+      if (deviation <= tolerance) return true;
+      dropped.push(`${kernel} ${name} dropped: its output deviates ${deviation.toExponential(1)} from ${defaultName}'s (tolerance ${tolerance.toExponential(0)})`);
+      return false;
+    };
     for (const name of ordered) {
       if (attempted > 0 && !withinShare()) break;
       attempted++;
       const ms = await timeOnce(name);
-      if (ms !== undefined) runs.set(name, [ms]);
+      if (ms !== undefined && (await agrees(name))) runs.set(name, [ms]);
     }
     let fullRepeats = true;
     repeat: for (let round = 1; round < repeats; round++) {
@@ -256,6 +298,7 @@ export async function tune(options: TuneOptions): Promise<TuningResult> {
     const measured: Record<string, number> = {};
     for (const [name, list] of runs) measured[name] = Math.min(...list);
     timings[kernel] = measured;
+    if (options.deviation) deviations[kernel] = checked;
     let best: string | undefined;
     for (const name of ordered) if (name in measured && (best === undefined || measured[name] < measured[best])) best = name;
     // Nothing measured is a failed tuning, not a choice: it must not be cached.
@@ -264,8 +307,9 @@ export async function tune(options: TuneOptions): Promise<TuningResult> {
     if (attempted < ordered.length) cuts.push(`${kernel}: ${attempted} of ${ordered.length} variants timed`);
     else if (!fullRepeats && repeats > 1) cuts.push(`${kernel}: fewer than ${repeats} runs per variant`);
   }
-  const note = cuts.length ? `the ${Math.round(options.budgetMs)} ms tuning budget was spent: ${cuts.join('; ')}` : undefined;
-  return { variants, source: 'tuned', timings, ...(note ? { note } : {}) };
+  const notes = [...(cuts.length ? [`the ${Math.round(options.budgetMs)} ms tuning budget was spent: ${cuts.join('; ')}`] : []), ...dropped];
+  const note = notes.length ? notes.join('; ') : undefined;
+  return { variants, source: 'tuned', timings, ...(options.deviation ? { deviations } : {}), ...(note ? { note } : {}) };
 }
 
 export interface ChooseOptions extends TuneOptions {

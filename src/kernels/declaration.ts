@@ -79,7 +79,16 @@ export interface KernelVariant {
   requires?: readonly string[];
   /** Integer `const`s of this variant's WGSL that TypeScript relies on (beyond the declaration's); checked at pipeline creation. */
   sharedConstants?: Readonly<Record<string, number>>;
+  /**
+   * Largest relative deviation from the f32 reference the variant is allowed
+   * (max |Δ| ÷ max |reference|); default 1e-4, a reordered f32 sum. The f16
+   * variant declares its own; the autotuner drops a candidate that exceeds it.
+   */
+  tolerance?: number;
 }
+
+/** The deviation every f32 variant stays within: summation order only. */
+export const F32_TOLERANCE = 1e-4;
 
 /** The pipeline description of one variant of a declared kernel. */
 export function kernelSpec(
@@ -97,5 +106,6 @@ export function kernelSpec(
     workgroupSize: variant.workgroupSize,
     constants,
     sharedConstants: { ...declaration.sharedConstants, ...variant.sharedConstants },
+    ...(variant.requires?.length ? { requires: variant.requires } : {}),
   };
 }

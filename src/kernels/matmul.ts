@@ -1,10 +1,15 @@
-import common from './matmulCommon.wgsl?raw';
+import bindingsAndEpilogue from './matmulCommon.wgsl?raw';
+import productShape from './matmulShape.wgsl?raw';
 import blocks4x4 from './matmul.wgsl?raw';
 import rowStatistics from './matmulRowStatistics.wgsl?raw';
 import tiled32 from './matmulTiled.wgsl?raw';
 import { blockedMatmulMain } from './matmulBlocked.ts';
+import { SPLIT_K_TILE, SPLIT_K_WORKGROUP, splitKMatmulMain } from './matmulSplitK.ts';
 import { bufferList, declareKernel, kernelSpec, packUniforms, type KernelVariant } from './declaration.ts';
 import { ceilDiv, type Dispatch, type ProgramSpec } from './program.ts';
+
+/** What every variant's pipeline begins with: Params and the edge clamps, then the bindings and the epilogue. */
+const common = productShape + bindingsAndEpilogue;
 
 export const matmulDeclaration = declareKernel({
   name: 'matmul',
@@ -31,6 +36,8 @@ export const matmulDeclaration = declareKernel({
 export interface MatmulVariant extends KernelVariant {
   /** Rows and columns of C each invocation owns. */
   block: readonly [number, number];
+  /** Rows and columns of C each workgroup owns, where that is not block × workgroup size (split-K). */
+  tile?: readonly [number, number];
 }
 
 /**
@@ -41,6 +48,19 @@ export interface MatmulVariant extends KernelVariant {
  */
 /** A register-blocked variant's pipeline: the shared interface, the fused LayerNorm's statistics, then its main(). */
 const blocked = (main: string) => common + rowStatistics + main;
+/** WGSL's `enable` directives must open the module, before the shared interface. */
+const enabling = (extension: string, main: string) => `enable ${extension};\n` + blocked(main);
+
+/**
+ * f16 products need the `shader-f16` feature; the kernel tests run the same
+ * main() with P = f32 (F16_CODE_AS_F32) on adapters without it, and where it
+ * exists compare the f16 variant with the f32 reference at this tolerance:
+ * f16 has an 11-bit significand (relative rounding 2⁻¹¹ ≈ 4.9e-4 per product
+ * and per four-term sum), so a K = 768 product's relative error stays well
+ * under 1e-2 (docs/MEASUREMENTS.md, "Kernel variants").
+ */
+const F16_TOLERANCE = 1e-2;
+const F16_MAIN = blockedMatmulMain(8, 8, 'P');
 
 export const MATMUL_VARIANTS = {
   '4x4': { code: blocked(blocks4x4), workgroupSize: [8, 8, 1], block: [4, 4], description: '4×4 outputs per invocation, vec4 loads (the original kernel)' },
@@ -56,7 +76,35 @@ export const MATMUL_VARIANTS = {
     description: '32×32 tiles in workgroup memory, 4×4 outputs per invocation',
     sharedConstants: { WG: 8 },
   },
+  splitK: {
+    code: blocked(splitKMatmulMain('workgroup')),
+    workgroupSize: SPLIT_K_WORKGROUP,
+    block: [4, 4],
+    tile: [SPLIT_K_TILE, SPLIT_K_TILE],
+    description: 'split-K: 4 invocations per 4×4 block walk quarters of K, added in workgroup memory',
+    sharedConstants: { SPLIT_K_TILE },
+  },
+  'splitK-subgroup': {
+    code: enabling('subgroups', splitKMatmulMain('subgroup')),
+    workgroupSize: SPLIT_K_WORKGROUP,
+    block: [4, 4],
+    tile: [SPLIT_K_TILE, SPLIT_K_TILE],
+    description: 'split-K: 4 subgroup lanes per 4×4 block walk quarters of K, added by subgroup shuffles',
+    requires: ['subgroups'],
+    sharedConstants: { SPLIT_K_TILE },
+  },
+  '8x8-f16': {
+    code: `enable f16;\nalias P = f16;\n` + blocked(F16_MAIN),
+    workgroupSize: [8, 8, 1],
+    block: [8, 8],
+    description: '8×8 outputs per invocation, products and 4-term sums in f16, f32 accumulation',
+    requires: ['shader-f16'],
+    tolerance: F16_TOLERANCE,
+  },
 } as const satisfies Record<string, MatmulVariant>;
+
+/** The f16 variant's main() with P = f32: runs on every adapter, so its indexing is tested everywhere. */
+export const F16_CODE_AS_F32 = `alias P = f32;\n` + blocked(F16_MAIN);
 
 export type MatmulVariantName = keyof typeof MATMUL_VARIANTS;
 
@@ -97,11 +145,12 @@ export function matmulParams(shape: MatmulShape, eps = 1e-5): ArrayBuffer {
 export type MatmulBuffers = Record<(typeof matmulDeclaration.bindings)[number]['name'], GPUBuffer>;
 
 export function matmulDispatch(options: MatmulOptions, shape: MatmulShape, buffers: MatmulBuffers, scope: string, variant: MatmulVariantName = '4x4'): Dispatch {
-  const { workgroupSize, block } = MATMUL_VARIANTS[variant];
+  const chosen: MatmulVariant = MATMUL_VARIANTS[variant];
+  const [tileRows, tileCols] = chosen.tile ?? [chosen.block[0] * chosen.workgroupSize[1], chosen.block[1] * chosen.workgroupSize[0]];
   return {
     spec: matmulSpec(options, variant),
     buffers: bufferList(matmulDeclaration, buffers),
-    workgroups: [ceilDiv(ceilDiv(shape.N, block[1]), workgroupSize[0]), ceilDiv(ceilDiv(shape.M, block[0]), workgroupSize[1]), 1],
+    workgroups: [ceilDiv(shape.N, tileCols), ceilDiv(shape.M, tileRows), 1],
     scope,
   };
 }

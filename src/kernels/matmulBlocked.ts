@@ -12,12 +12,28 @@ function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
 }
 
-export function blockedMatmulMain(rows: number, cols: number): string {
+/**
+ * `f32` multiplies in f32. `P` multiplies in the WGSL type the pipeline's
+ * prelude aliases as `P`: operands are converted as they are loaded, each
+ * four-term dot product is formed in P and added to an f32 accumulator, so
+ * only the products and the four-term sums round to P. With `alias P = f16;`
+ * that is the f16 variant; with `alias P = f32;` the same code runs on every
+ * adapter, which is how the kernel tests hold its indexing to the reference
+ * where the adapter has no `shader-f16`.
+ */
+export type BlockedArithmetic = 'f32' | 'P';
+
+export function blockedMatmulMain(rows: number, cols: number, arithmetic: BlockedArithmetic = 'f32'): string {
   if (rows % 4 !== 0 || cols % 4 !== 0) throw new Error(`a register block is a multiple of 4 each way, got ${rows}×${cols}`);
+  const inP = arithmetic === 'P';
+  /** Operand names inside the dot products: converted copies when multiplying in P. */
+  const an = (r: number) => (inP ? `a${r}p` : `a${r}`);
+  const bn = (c: number) => (inP ? `b${c}p` : `b${c}`);
+  const sum = (terms: string) => (inP ? `vec4<f32>(vec4<P>(${terms}))` : `vec4<f32>(${terms})`);
   const groups = range(rows / 4);
   const colGroups = range(cols / 4);
   const lines = [
-    `// The "${rows}x${cols}" matmul variant: each invocation owns a ${rows}×${cols} block of C and`,
+    `// The "${rows}x${cols}${inP ? '-f16' : ''}" matmul variant: each invocation owns a ${rows}×${cols} block of C and`,
     '// walks K four at a time with vec4 loads. A wider block serves more dot',
     '// products per load, which is most of the speed on a software adapter',
     '// (docs/PLATFORM.md). Written by src/kernels/matmulBlocked.ts.',
@@ -50,8 +66,9 @@ export function blockedMatmulMain(rows: number, cols: number): string {
     }),
     '    }',
     ...range(cols).map((c) => `    let b${c} = b[c${c} + k];`),
+    ...(inP ? [...range(rows).map((r) => `    let a${r}p = vec4<P>(a${r});`), ...range(cols).map((c) => `    let b${c}p = vec4<P>(b${c});`)] : []),
     ...range(rows).flatMap((r) =>
-      colGroups.map((q) => `    acc${r}_${q} += vec4<f32>(${range(4).map((j) => `dot(a${r}, b${4 * q + j})`).join(', ')});`),
+      colGroups.map((q) => `    acc${r}_${q} += ${sum(range(4).map((j) => `dot(${an(r)}, ${bn(4 * q + j)})`).join(', '))};`),
     ),
     '  }',
     ...range(rows).flatMap((r) => colGroups.map((q) => `  store(row0 + ${r}u, col0 + ${4 * q}u, acc${r}_${q});`)),

@@ -24,6 +24,8 @@ export interface ProgramSpec {
   variant?: string;
   /** Integer `const`s of the WGSL that the TypeScript side relies on; checked at pipeline creation. */
   sharedConstants?: Readonly<Record<string, number>>;
+  /** Device features the shader enables ('shader-f16', 'subgroups'); checked at pipeline creation. */
+  requires?: readonly string[];
 }
 
 /** One dispatch of a program over concrete buffers. */
@@ -52,15 +54,17 @@ export function ceilDiv(a: number, b: number): number {
 
 /**
  * What WGSL cannot check for itself, checked before a pipeline is created:
- * the workgroup size against the adapter's limits and against the shader's
+ * the device features the shader enables, the workgroup size against the adapter's limits and against the shader's
  * own `MAX_INVOCATIONS` (the size of the workgroup arrays the fused
  * LayerNorm reduces through), and every constant TypeScript shares with the
  * shader against the shader's value.
  */
-export function checkPipeline(spec: ProgramSpec, limits: GPUSupportedLimits): void {
+export function checkPipeline(spec: ProgramSpec, limits: GPUSupportedLimits, features: { has(name: string): boolean } = new Set<string>()): void {
   const [x, y, z] = spec.workgroupSize;
   const invocations = x * y * z;
   const where = `${spec.name}${spec.variant ? ` (${spec.variant})` : ''}`;
+  const missing = (spec.requires ?? []).filter((feature) => !features.has(feature));
+  if (missing.length) throw new Error(`${where} needs the device feature ${missing.join(' and ')}, which this device was not given (the adapter lacks it)`);
   if (invocations > limits.maxComputeInvocationsPerWorkgroup) {
     throw new Error(`${where}: a ${x}×${y}×${z} workgroup has ${invocations} invocations; this adapter allows maxComputeInvocationsPerWorkgroup = ${limits.maxComputeInvocationsPerWorkgroup}`);
   }
@@ -104,7 +108,7 @@ export class PipelineCache {
     const key = specKey(spec);
     let cached = this.pipelines.get(key);
     if (!cached) {
-      checkPipeline(spec, this.device.limits);
+      checkPipeline(spec, this.device.limits, this.device.features);
       let module = this.modules.get(spec.code);
       if (!module) {
         module = this.device.createShaderModule({ label: spec.name, code: spec.code });

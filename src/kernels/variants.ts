@@ -29,8 +29,8 @@ export interface KernelVariants {
 
 export type TunableKernel = keyof KernelVariants;
 
-/** What the tuner needs of a variant: whether the adapter can run it, and how to name it. */
-export type TunableVariant = Pick<KernelVariant, 'description' | 'requires'>;
+/** What the tuner needs of a variant: whether the adapter can run it, how far it may deviate from f32, and how to name it. */
+export type TunableVariant = Pick<KernelVariant, 'description' | 'requires' | 'tolerance'>;
 
 export const TUNABLE_KERNELS: Record<TunableKernel, Readonly<Record<string, TunableVariant>>> = {
   matmul: MATMUL_VARIANTS,

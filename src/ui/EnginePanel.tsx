@@ -3,6 +3,7 @@ import { useApp, type RunResult } from '../state/store.ts';
 import { ENGINE_CHOICES, type EngineChoice } from '../state/urlState.ts';
 import { AdapterStatus } from './AdapterStatus.tsx';
 import { GpuProfileView } from './GpuProfile.tsx';
+import { KeptOpenDetails } from './KeptOpenDetails.tsx';
 import { KernelVariants } from './KernelVariants.tsx';
 
 const CHOICE_LABELS: Record<EngineChoice, string> = { auto: 'Automatic (fastest here)', ...ENGINE_LABELS };
@@ -35,8 +36,7 @@ export function EnginePanel({ result }: { result: RunResult }) {
         This image took {result.forwardMillis.toFixed(1)} ms through the model and {result.analysisMillis.toFixed(1)} ms to measure.
       </p>
       <AdapterStatus />
-      <details className="tech-details engine-details">
-        <summary>Accuracy check and GPU timings</summary>
+      <KeptOpenDetails className="tech-details engine-details" id="engine-check-details" summary="Accuracy check and GPU timings">
         <p data-testid="agreement" data-status={agreement.status} data-logits={agreement.status === 'ready' ? agreement.value.logits : undefined} data-layers={agreement.status === 'ready' ? agreement.value.layers : undefined}>
           {agreement.status === 'ready' ? (
             <>
@@ -52,11 +52,10 @@ export function EnginePanel({ result }: { result: RunResult }) {
           )}
         </p>
         <GpuProfileView result={result} />
-      </details>
-      <details className="tech-details engine-details" data-testid="kernel-details">
-        <summary>Kernel variants</summary>
+      </KeptOpenDetails>
+      <KeptOpenDetails className="tech-details engine-details" id="kernel-details" summary="Kernel variants">
         <KernelVariants result={result} />
-      </details>
+      </KeptOpenDetails>
     </div>
   );
 }

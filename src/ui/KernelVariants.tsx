@@ -12,6 +12,13 @@ const SOURCE_TEXT: Record<KernelsUsed['source'], string> = {
   fallback: 'tuning failed, so the safe default runs',
 };
 
+/** The tuner's output check, in words: the f16 variant's error against f32 is the figure a user asks for. */
+function deviationText({ deviation, from }: { deviation: number; from: string }, variant: string): string {
+  if (variant === from) return 'the default: the reference the other variants were checked against';
+  if (deviation === 0) return `output identical to the default ${from}'s (same order of sums)`;
+  return `output within ${deviation.toExponential(1)} of the default ${from}'s (max |Δ| ÷ max |value|${variant.endsWith('-f16') ? '; the f16 error against f32' : ''})`;
+}
+
 /**
  * The variant of each tunable kernel our WGSL engine ran (issue 18), where
  * the choice came from, and the retune control. Other engines have no
@@ -46,6 +53,12 @@ export function KernelVariants({ result }: { result: RunResult }) {
         {Object.entries(kernels.variants).map(([kernel, variant]) => (
           <li key={kernel} data-testid="kernel-variant" data-kernel={kernel} data-variant={variant}>
             <strong>{kernel}</strong>: {kernels.descriptions?.[kernel] ?? variant}
+            {kernels.deviations?.[kernel] !== undefined ? (
+              <span className="muted" data-testid="kernel-deviation" data-deviation={kernels.deviations[kernel].deviation}>
+                {' '}
+                · {deviationText(kernels.deviations[kernel], variant)}
+              </span>
+            ) : null}
           </li>
         ))}
       </ul>

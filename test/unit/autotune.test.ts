@@ -6,6 +6,7 @@ import { adapterKey, chooseVariants, indexedDbTuningStore, localStorageTuningSto
 import { ATTENTION_VARIANTS } from '../../src/kernels/attention.ts';
 import { MATMUL_VARIANTS } from '../../src/kernels/matmul.ts';
 import { BASELINE_VARIANTS, candidateVariants, DEFAULT_VARIANTS, TUNABLE_KERNELS, type TunableKernel } from '../../src/kernels/variants.ts';
+import { relativeDeviation } from '../../src/engine/gpu/tuneKernels.ts';
 
 const NO_FEATURES = { has: () => false };
 const SHAPE = { tokens: 197, dim: 384, heads: 6, dimHead: 64 };
@@ -33,7 +34,7 @@ describe('tune', () => {
     const { options } = fakeTimer({ 'matmul/4x4': 40, 'matmul/4x8': 30, 'matmul/8x4': 12, 'matmul/8x8': 20, 'attention/pairs': 90, 'attention/blocked': 25, 'qkvNorm/fused': 7 });
     const result = await tune({ ...options, budgetMs: 10_000 });
     expect(result.variants).toEqual({ matmul: '8x4', attention: 'blocked', qkvNorm: 'fused' });
-    expect(result.timings.matmul).toEqual({ ...Object.fromEntries(Object.keys(MATMUL_VARIANTS).map((v) => [v, 100])), '4x4': 40, '4x8': 30, '8x4': 12, '8x8': 20 });
+    expect(result.timings.matmul).toEqual({ ...Object.fromEntries(candidateVariants('matmul', NO_FEATURES).map((v) => [v, 100])), '4x4': 40, '4x8': 30, '8x4': 12, '8x8': 20 });
   });
 
   it('keeps the earlier candidate (the default first) on a tie, so equal timings choose the same every time', async () => {
@@ -86,14 +87,62 @@ describe('tune', () => {
   });
 
   it('only times variants whose required features the adapter has', async () => {
+    const all = (Object.keys(TUNABLE_KERNELS) as TunableKernel[]).flatMap((kernel) => Object.keys(TUNABLE_KERNELS[kernel]).map((v) => `${kernel}/${v}`));
     const { options, calls } = fakeTimer({});
     await tune({ ...options, budgetMs: 10_000 });
-    // Every current variant needs no feature, so all are candidates without any.
-    const all = (Object.keys(TUNABLE_KERNELS) as TunableKernel[]).flatMap((kernel) => Object.keys(TUNABLE_KERNELS[kernel]).map((v) => `${kernel}/${v}`));
-    expect(all).toContain('matmul/4x4');
-    expect(all).toContain('attention/pairs');
-    expect(all).toContain('qkvNorm/fused');
-    expect(new Set(calls)).toEqual(new Set(all));
+    expect(new Set(calls)).toEqual(new Set(all.filter((v) => v !== 'matmul/8x8-f16' && v !== 'matmul/splitK-subgroup')));
+    expect(calls).toContain('matmul/splitK');
+    const withFeatures = fakeTimer({});
+    await tune({ ...withFeatures.options, features: new Set(['shader-f16', 'subgroups']), budgetMs: 10_000 });
+    expect(new Set(withFeatures.calls)).toEqual(new Set(all));
+  });
+});
+
+describe('tune checks each candidate\'s output against the default\'s', () => {
+  const FEATURES = new Set(['shader-f16', 'subgroups']);
+  /** Every matmul candidate is fastest in turn; `deviations` says how far each strays from the default. */
+  const checked = (deviations: Record<string, number | Error>) => {
+    const { options } = fakeTimer({ 'matmul/8x8-f16': 1, 'matmul/splitK-subgroup': 2, 'matmul/splitK': 3 });
+    const asked: string[] = [];
+    const deviation = async (kernel: TunableKernel, variant: string) => {
+      asked.push(`${kernel}/${variant}`);
+      const value = deviations[`${kernel}/${variant}`] ?? 1e-7;
+      if (value instanceof Error) throw value;
+      return value;
+    };
+    return { options: { ...options, features: FEATURES, deviation, budgetMs: 10_000 }, asked };
+  };
+
+  it('records every candidate\'s deviation (the default is the reference, 0) and never asks it of the default', async () => {
+    const { options, asked } = checked({ 'matmul/8x8-f16': 3e-3 });
+    const result = await tune(options);
+    expect(result.deviations?.matmul?.[DEFAULT_VARIANTS.matmul]).toBe(0);
+    expect(result.deviations?.matmul?.['8x8-f16']).toBe(3e-3);
+    expect(result.deviations?.matmul?.['4x4']).toBe(1e-7);
+    expect(asked).not.toContain(`matmul/${DEFAULT_VARIANTS.matmul}`);
+    // 3e-3 is within the f16 variant's declared tolerance, and it is the fastest.
+    expect(MATMUL_VARIANTS['8x8-f16'].tolerance).toBeGreaterThan(3e-3);
+    expect(result.variants.matmul).toBe('8x8-f16');
+    expect(result.note).toBeUndefined();
+  });
+
+  it('drops a candidate beyond its tolerance, however fast, and says so', async () => {
+    // 3e-3 would pass for f16 but not for an f32 variant (1e-4).
+    const { options } = checked({ 'matmul/8x8-f16': 0.5, 'matmul/splitK-subgroup': 3e-3 });
+    const result = await tune(options);
+    expect(result.variants.matmul).toBe('splitK');
+    expect(result.timings.matmul).not.toHaveProperty('8x8-f16');
+    expect(result.timings.matmul).not.toHaveProperty('splitK-subgroup');
+    expect(result.note).toContain("matmul 8x8-f16 dropped: its output deviates 5.0e-1 from 8x8's");
+    expect(result.note).toContain('matmul splitK-subgroup dropped: its output deviates 3.0e-3');
+  });
+
+  it('drops a candidate whose output is NaN or cannot be read back', async () => {
+    const { options } = checked({ 'matmul/8x8-f16': NaN, 'matmul/splitK-subgroup': new Error('device lost') });
+    const result = await tune(options);
+    expect(result.variants.matmul).toBe('splitK');
+    expect(result.note).toMatch(/8x8-f16 dropped: its output deviates NaN/);
+    expect(result.note).toContain('splitK-subgroup dropped: its output could not be checked (device lost)');
   });
 });
 
@@ -330,5 +379,14 @@ describe('tuning stores', () => {
   it('a store whose writes throw keeps the tuned choice', async () => {
     const store = { get: () => undefined, set: () => Promise.reject(new Error('quota')), delete: () => undefined };
     expect((await chooseVariants({ ...fakeTimer({ 'matmul/4x4': 1 }).options, budgetMs: 10_000, store, key: 'k' })).variants.matmul).toBe('4x4');
+  });
+});
+
+describe('relativeDeviation (the tuner\'s output check)', () => {
+  it('is max |Δ| over max |reference|, across every output, and NaN where an output is', () => {
+    const reference = [Float32Array.of(1, -4), Float32Array.of(2)];
+    expect(relativeDeviation([Float32Array.of(1, -4), Float32Array.of(2)], reference)).toBe(0);
+    expect(relativeDeviation([Float32Array.of(1, -4), Float32Array.of(2.4)], reference)).toBeCloseTo(0.1, 6);
+    expect(relativeDeviation([Float32Array.of(NaN, -4), Float32Array.of(2)], reference)).toBeNaN();
   });
 });

@@ -97,8 +97,25 @@ describe('packUniforms', () => {
 describe('checkPipeline', () => {
   const limits = { maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupSizeX: 256, maxComputeWorkgroupSizeY: 256, maxComputeWorkgroupSizeZ: 64 } as GPUSupportedLimits;
 
-  it('accepts every variant the engine can choose', () => {
-    for (const [, specs] of kernels) for (const spec of specs) expect(() => checkPipeline(spec, limits)).not.toThrow();
+  const allFeatures = new Set(['shader-f16', 'subgroups']);
+
+  it('accepts every variant the engine can choose, given the features it enables', () => {
+    for (const [, specs] of kernels) for (const spec of specs) expect(() => checkPipeline(spec, limits, allFeatures)).not.toThrow();
+  });
+
+  it('refuses a variant whose feature the device lacks, naming it', () => {
+    expect(() => checkPipeline(matmulSpec({}, '8x8-f16'), limits, new Set(['subgroups']))).toThrow(/8x8-f16\) needs the device feature shader-f16/);
+    expect(() => checkPipeline(matmulSpec({}, 'splitK-subgroup'), limits, new Set(['shader-f16']))).toThrow(/needs the device feature subgroups/);
+    expect(() => checkPipeline(matmulSpec({}, 'splitK'), limits, new Set())).not.toThrow();
+  });
+
+  it('a variant that enables an extension requires its feature, and only such a variant', () => {
+    for (const [, specs] of kernels) {
+      for (const spec of specs) {
+        const enabled = [...spec.code.matchAll(/^enable (\w+);/gm)].map((m) => (m[1] === 'f16' ? 'shader-f16' : m[1]));
+        expect([...(spec.requires ?? [])].sort(), `${spec.name} (${spec.variant})`).toEqual(enabled.sort());
+      }
+    }
   });
 
   it("refuses a workgroup larger than the adapter's limits", () => {

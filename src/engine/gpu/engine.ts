@@ -65,6 +65,10 @@ export interface EngineInfo {
   tuning: TuningSource;
   /** Milliseconds per candidate from the last tuning, by kernel. */
   tuningTimings: TuningResult['timings'];
+  /** Each checked candidate's relative deviation from the default's output, by kernel (empty unless tuned). */
+  tuningDeviations: NonNullable<TuningResult['deviations']>;
+  /** What the last tuning's budget cut, and which candidates it dropped, when it did. */
+  tuningNote?: string;
   tuningError?: string;
 }
 
@@ -272,6 +276,8 @@ export class CrateGpuEngine {
       variantDescriptions: describeVariants(this.variants),
       tuning: this.tuning.source,
       tuningTimings: this.tuning.timings,
+      tuningDeviations: this.tuning.deviations ?? {},
+      ...(this.tuning.note ? { tuningNote: this.tuning.note } : {}),
       ...(this.tuning.error ? { tuningError: this.tuning.error } : {}),
     };
   }
@@ -297,12 +303,14 @@ export class CrateGpuEngine {
           cacheOnly: options.cacheOnly,
           features: device.features,
           time: (kernel, variant) => timer.time(kernel, variant),
+          deviation: (kernel, variant) => timer.deviation(kernel, variant),
           now: () => performance.now(),
           budgetMs: options.budgetMs ?? 1000,
           onProgress: options.onProgress,
         });
         this.useVariants(result.variants);
-        this.tuning = { source: result.source, timings: result.timings, ...(result.error ? { error: result.error } : {}) };
+        const { variants: _chosen, ...outcome } = result;
+        this.tuning = outcome;
       } finally {
         timer.destroy();
       }

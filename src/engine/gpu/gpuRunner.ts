@@ -1,5 +1,5 @@
 import { selectTuningStore, type TuningStore } from '../../kernels/autotune.ts';
-import { candidateVariants, type TunableKernel } from '../../kernels/variants.ts';
+import { DEFAULT_VARIANTS, type TunableKernel } from '../../kernels/variants.ts';
 import type { ForwardOutputs, KernelsUsed, LayerOutputs, ModelRunner } from '../runner.ts';
 import { CAPTURE_NOTHING, type CaptureRequest } from './capture.ts';
 import type { CrateGpuEngine, EngineInfo } from './engine.ts';
@@ -35,29 +35,27 @@ export interface GpuRunnerTuning {
 }
 
 function kernelsUsed(info: EngineInfo, tuneMillis: number | undefined, note: string | undefined): KernelsUsed {
+  const deviations = Object.fromEntries(
+    Object.entries(info.variants).flatMap(([kernel, variant]) => {
+      const deviation = info.tuningDeviations[kernel as TunableKernel]?.[variant];
+      return deviation === undefined ? [] : [[kernel, { deviation, from: DEFAULT_VARIANTS[kernel as TunableKernel] }]];
+    }),
+  );
   return {
     variants: { ...info.variants },
     descriptions: { ...info.variantDescriptions },
     source: info.tuning,
     adapter: info.adapter,
+    ...(Object.keys(deviations).length ? { deviations } : {}),
     ...(tuneMillis !== undefined ? { tuneMillis } : {}),
     ...(note ? { note } : {}),
   };
 }
 
-/**
- * What a tuning left out, from its timings: the engine reports the timings
- * but not the tuner's note, so the runner tells the same story from them.
- */
-function budgetNote(info: EngineInfo, candidates: (kernel: string) => number, budgetMs: number): string | undefined {
+/** The tuner's own note (what the budget cut, what it dropped), or why tuning failed. */
+function tuningNote(info: EngineInfo): string | undefined {
   if (info.tuning === 'fallback') return `tuning failed (${info.tuningError ?? 'unknown error'}), so the safe default runs`;
-  if (info.tuning !== 'tuned') return undefined;
-  const cuts = Object.entries(info.variants).flatMap(([kernel]) => {
-    const timed = Object.keys(info.tuningTimings[kernel as keyof typeof info.tuningTimings] ?? {}).length;
-    const all = candidates(kernel);
-    return timed < all ? [timed === 0 ? `${kernel} kept its default untimed` : `${kernel}: ${timed} of ${all} variants timed`] : [];
-  });
-  return cuts.length ? `the ${budgetMs} ms tuning budget was spent: ${cuts.join('; ')}` : undefined;
+  return info.tuning === 'tuned' ? info.tuningNote : undefined;
 }
 
 /**
@@ -67,7 +65,6 @@ function budgetNote(info: EngineInfo, candidates: (kernel: string) => number, bu
  * every run reports the variants it used.
  */
 export function createGpuRunner(engine: CrateGpuEngine, tuning: GpuRunnerTuning = {}): ModelRunner {
-  const candidates = (kernel: string) => candidateVariants(kernel as TunableKernel, engine.device.features).length;
   let tuned: Promise<void> | undefined;
   let tuneMillis: number | undefined;
   let note: string | undefined;
@@ -77,7 +74,7 @@ export function createGpuRunner(engine: CrateGpuEngine, tuning: GpuRunnerTuning 
     try {
       const options = { store: tuning.store ?? selectTuningStore().store, budgetMs, onProgress };
       const info = await (force ? engine.retune(options) : engine.tune(options));
-      note = budgetNote(info, candidates, budgetMs);
+      note = tuningNote(info);
     } catch (error) {
       // The engine keeps the variants it had (the safe default unless given others): a failed tuning never fails a run.
       note = `tuning failed (${(error as Error)?.message ?? String(error)}), so the safe default runs`;
@@ -89,7 +86,7 @@ export function createGpuRunner(engine: CrateGpuEngine, tuning: GpuRunnerTuning 
   const useCachedChoice = async () => {
     try {
       const info = await engine.tune({ store: tuning.store ?? selectTuningStore().store, cacheOnly: true });
-      note = budgetNote(info, candidates, 0);
+      note = tuningNote(info);
     } catch {
       // No cache to read: the default runs, and `tune()` times later.
     }

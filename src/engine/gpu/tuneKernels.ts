@@ -13,7 +13,7 @@ import { matmulDispatch, matmulParams, type MatmulVariantName } from '../../kern
 import { encodeDispatch, PipelineCache, prepare, type Dispatch } from '../../kernels/program.ts';
 import type { TuningShape } from '../../kernels/autotune.ts';
 import { DEFAULT_VARIANTS, type TunableKernel } from '../../kernels/variants.ts';
-import { BufferArena } from './arena.ts';
+import { BufferArena, readBuffers } from './arena.ts';
 
 function noise(length: number, seed: number): Float32Array {
   // A fixed LCG: the values only need to be ordinary floats, not random.
@@ -26,7 +26,25 @@ function noise(length: number, seed: number): Float32Array {
 
 export interface KernelTimer {
   time(kernel: TunableKernel, variant: string): Promise<number>;
+  /** Relative deviation of the variant's outputs from the default variant's: max |Δ| ÷ max |default| (src/kernels/autotune.ts). */
+  deviation(kernel: TunableKernel, variant: string): Promise<number>;
   destroy(): void;
+}
+
+/** max |x − reference| ÷ max |reference| over all outputs; NaN anywhere in x gives NaN. */
+export function relativeDeviation(outputs: readonly Float32Array[], references: readonly Float32Array[]): number {
+  let worst = 0;
+  let scale = 0;
+  outputs.forEach((output, i) => {
+    const reference = references[i];
+    for (let j = 0; j < reference.length; j++) {
+      const difference = Math.abs(output[j] - reference[j]);
+      if (Number.isNaN(difference)) return (worst = NaN);
+      worst = Math.max(worst, difference);
+      scale = Math.max(scale, Math.abs(reference[j]));
+    }
+  });
+  return Number.isNaN(worst) ? NaN : worst / Math.max(scale, Number.MIN_VALUE);
 }
 
 /**
@@ -80,6 +98,17 @@ export function createKernelTimer(device: GPUDevice, shape: TuningShape, cache =
     }
   };
 
+  /** What each kernel's dispatches write, read back for the deviation check. */
+  const outputs: Record<TunableKernel, { buffer: GPUBuffer; floats: number }[]> = {
+    matmul: [
+      { buffer: outW, floats: N * inner },
+      { buffer: outZ, floats: N * d },
+    ],
+    attention: [{ buffer: outW, floats: N * inner }],
+    qkvNorm: [{ buffer: outW, floats: N * inner }],
+  };
+  const references = new Map<TunableKernel, Float32Array[]>();
+
   const warmed = new Set<string>();
   const runOnce = async (kernel: TunableKernel, variant: string): Promise<number> => {
     device.pushErrorScope('validation');
@@ -111,6 +140,16 @@ export function createKernelTimer(device: GPUDevice, shape: TuningShape, cache =
         warmed.add(key);
       }
       return runOnce(kernel, variant);
+    },
+    async deviation(kernel, variant) {
+      let reference = references.get(kernel);
+      if (!reference) {
+        await runOnce(kernel, DEFAULT_VARIANTS[kernel]);
+        reference = await readBuffers(device, outputs[kernel]);
+        references.set(kernel, reference);
+      }
+      await runOnce(kernel, variant);
+      return relativeDeviation(await readBuffers(device, outputs[kernel]), reference);
     },
     destroy: () => arena.destroyAll(),
   };

@@ -5,6 +5,7 @@
  * is told so.
  */
 import { existsSync } from 'node:fs';
+import { deviceDescriptor } from '../gpu/deviceRequest.ts';
 
 const SOFTWARE_VULKAN_DRIVERS = ['/usr/lib/chromium/vk_swiftshader_icd.json'];
 
@@ -64,14 +65,6 @@ export async function requestNodeGpu(log: (message: string) => void = () => {}):
     );
   }
   software ||= /swiftshader/i.test(describe(adapter));
-  const wanted: GPUFeatureName[] = ['timestamp-query'];
-  const device = await adapter.requestDevice({
-    requiredFeatures: wanted.filter((f) => adapter.features.has(f)),
-    requiredLimits: {
-      maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
-      maxBufferSize: adapter.limits.maxBufferSize,
-      maxStorageBuffersPerShaderStage: Math.min(8, adapter.limits.maxStorageBuffersPerShaderStage),
-    },
-  });
+  const device = await adapter.requestDevice(deviceDescriptor(adapter, 'crate explorer (node)'));
   return { adapter, device, adapterName: describe(adapter), software };
 }
