@@ -1,6 +1,6 @@
 import common from './attentionCommon.wgsl?raw';
 import pairs from './attention.wgsl?raw';
-import { blockedAttentionMain } from './attentionBlocked.ts';
+import { blockedAttentionMain, KEY_TILE_VEC4S } from './attentionBlocked.ts';
 import { bufferList, declareKernel, kernelSpec, packUniforms, type KernelVariant } from './declaration.ts';
 import { ceilDiv, type Dispatch, type ProgramSpec } from './program.ts';
 
@@ -30,20 +30,39 @@ export interface AttentionVariant extends KernelVariant {
   queriesPerInvocation: number;
 }
 
-/** `pairs` is the original kernel; `blocked`, `wide`, `blocked8` and `wide8` walk keys four or eight at a time for four or eight queries (flash-style, online softmax). */
+/**
+ * `pairs` is the original kernel; `blocked`, `wide`, `blocked8` and `wide8` walk keys four or eight at a time for
+ * four or eight queries (flash-style, online softmax); `tiled` and `tiled8` do the same from tiles of keys staged in
+ * workgroup memory, as flash attention on GPUs does.
+ */
 export const ATTENTION_VARIANTS = {
   pairs: { code: common + pairs, workgroupSize: [64, 1, 1], queriesPerInvocation: 2, description: '2 queries per invocation, one key at a time (the original kernel)' },
   blocked: { code: common + blockedAttentionMain(4, 4), workgroupSize: [64, 1, 1], queriesPerInvocation: 4, description: '4 queries × 4 keys per step, online softmax' },
   wide: { code: common + blockedAttentionMain(4, 8), workgroupSize: [64, 1, 1], queriesPerInvocation: 4, description: '4 queries × 8 keys per step, online softmax' },
   blocked8: { code: common + blockedAttentionMain(8, 4), workgroupSize: [32, 1, 1], queriesPerInvocation: 8, description: '8 queries × 4 keys per step, online softmax' },
   wide8: { code: common + blockedAttentionMain(8, 8), workgroupSize: [32, 1, 1], queriesPerInvocation: 8, description: '8 queries × 8 keys per step, online softmax' },
+  tiled: {
+    code: common + blockedAttentionMain(4, 8, { stageKeys: true }),
+    workgroupSize: [64, 1, 1],
+    queriesPerInvocation: 4,
+    description: '4 queries × 8 keys per step, online softmax, key tiles staged in workgroup memory',
+    sharedConstants: { KEY_TILE_VEC4S },
+  },
+  tiled8: {
+    code: common + blockedAttentionMain(8, 8, { stageKeys: true }),
+    workgroupSize: [32, 1, 1],
+    queriesPerInvocation: 8,
+    description: '8 queries × 8 keys per step, online softmax, key tiles staged in workgroup memory',
+    sharedConstants: { KEY_TILE_VEC4S },
+  },
 } as const satisfies Record<string, AttentionVariant>;
 
 export type AttentionVariantName = keyof typeof ATTENTION_VARIANTS;
 
 export function attentionSpec(writeProbabilities: boolean, variant: AttentionVariantName = 'pairs'): ProgramSpec {
   const chosen = ATTENTION_VARIANTS[variant];
-  return kernelSpec(attentionDeclaration, variant, { ...chosen, sharedConstants: { QUERIES_PER_INVOCATION: chosen.queriesPerInvocation } }, { WRITE_PROBS: Number(writeProbabilities) });
+  const declared: AttentionVariant = chosen;
+  return kernelSpec(attentionDeclaration, variant, { ...declared, sharedConstants: { ...declared.sharedConstants, QUERIES_PER_INVOCATION: declared.queriesPerInvocation } }, { WRITE_PROBS: Number(writeProbabilities) });
 }
 
 export interface AttentionShape {

@@ -100,6 +100,7 @@ describe.each(attentionVariants)('attention %s: softmax(W_k W_kᵀ/√dh)·W_k',
     [197, 3, 12],
     [785, 1, 128],
     [785, 2, 12],
+    [33, 1, 256],
   ];
   for (const [tokens, heads, dimHead] of shapes) {
     it(`N=${tokens} heads=${heads} dh=${dimHead}, without probabilities (the plain forward)`, async () => {
