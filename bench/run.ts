@@ -124,6 +124,8 @@ interface ModelResult {
   captured: Partial<Record<BenchEngine, Series>>;
   analysisMs: number[];
   gpuBytes: number;
+  /** Our engine's kernel variants, tuned in the page as on a first visit. */
+  kernels?: { variants: Record<string, string>; tuning: string; note?: string };
   errors: Partial<Record<BenchEngine, string>>;
 }
 
@@ -223,6 +225,11 @@ function table(results: ModelResult[], meta: { adapter: string; browser: string;
     lines.push(
       `| ${shape} | our analysis of the image, as the app does it; GPU memory | ${analysis.toFixed(1)} ms; explorer workload ÷ plain forward = ${workload.toFixed(2)}; ${(r.gpuBytes / 2 ** 20).toFixed(1)} MiB held | | | |`,
     );
+  }
+  lines.push('', 'Our kernel variants, tuned in the page on this adapter as on a first visit (1 s budget):');
+  for (const r of results) {
+    const chosen = r.kernels ? Object.entries(r.kernels.variants).map(([kernel, variant]) => `${kernel} \`${variant}\``).join(', ') : 'not recorded';
+    lines.push(`- ${r.name}: ${chosen}${r.kernels ? ` (${r.kernels.tuning}${r.kernels.note ? `; ${r.kernels.note}` : ''})` : ''}`);
   }
   lines.push('', `Page load to first full render of the default model: median ${median(meta.firstRenderMs).toFixed(0)} ms, p90 ${p90(meta.firstRenderMs).toFixed(0)} ms (${meta.firstRenderMs.length} fresh loads).`);
   return lines.join('\n');
@@ -347,6 +354,7 @@ async function main() {
         await analysis();
         for (let i = 0; i < ANALYSIS_RUNS; i++) result.analysisMs.push(await analysis());
         result.gpuBytes = await page.evaluate((name) => window.crateBench.gpuBytes(name), m.name);
+        result.kernels = await page.evaluate((name) => window.crateBench.variants(name), m.name);
       } catch (error) {
         step(`${m.name}: the run stopped: ${(error as Error).message.split('\n')[0]}`);
       } finally {

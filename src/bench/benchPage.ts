@@ -15,7 +15,8 @@ import { forwardFlops } from '../runners/engines.ts';
 import { defaultUrlState } from '../state/urlState.ts';
 import { requestBrowserDevice } from '../engine/gpu/browserDevice.ts';
 import { CrateGpuEngine } from '../engine/gpu/engine.ts';
-import { createGpuRunner } from '../engine/gpu/gpuRunner.ts';
+import { createGpuRunner, FIRST_RUN_TUNING_BUDGET_MS } from '../engine/gpu/gpuRunner.ts';
+import { MemoryTuningStore } from '../kernels/autotune.ts';
 import { modelFromOnnx } from '../engine/onnx/onnxModel.ts';
 import { createOrtRunner, type OrtModule } from '../engine/ort/ortRunner.ts';
 import type { ModelRunner } from '../engine/runner.ts';
@@ -67,6 +68,8 @@ async function runner(name: string, engine: BenchEngine): Promise<ModelRunner> {
     if (engine === 'wgsl') {
       device ??= requestBrowserDevice();
       loaded.gpuEngine = CrateGpuEngine.create(await device, loaded.model);
+      // As the app does on a first visit: tuned on this adapter within the first-run budget (nothing cached).
+      await loaded.gpuEngine.tune({ store: new MemoryTuningStore(), budgetMs: FIRST_RUN_TUNING_BUDGET_MS });
       r = createGpuRunner(loaded.gpuEngine);
     } else {
       const ort = await ortBuild(engine === 'ort-jsep' ? 'jsep' : 'native');
@@ -130,6 +133,11 @@ const api = {
     await imageExtras(model, out, undefined, { seg, p, tau });
     analyseLayer({ ...out.layers[shown], qkv: model.weights.layers[shown].qkv }, dims);
     return performance.now() - start;
+  },
+  /** The kernel variants our engine ran, per kernel, and where the choice came from. */
+  variants(name: string): { variants: Record<string, string>; tuning: string; note?: string } | undefined {
+    const info = models.get(name)?.gpuEngine?.info;
+    return info && { variants: { ...info.variants }, tuning: info.tuning, ...(info.tuningNote ? { note: info.tuningNote } : {}) };
   },
   /** GPU memory our engine holds for the model (buffer accounting). */
   gpuBytes(name: string): number {
