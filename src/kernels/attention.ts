@@ -60,8 +60,7 @@ export const ATTENTION_VARIANTS = {
 export type AttentionVariantName = keyof typeof ATTENTION_VARIANTS;
 
 export function attentionSpec(writeProbabilities: boolean, variant: AttentionVariantName = 'pairs'): ProgramSpec {
-  const chosen = ATTENTION_VARIANTS[variant];
-  const declared: AttentionVariant = chosen;
+  const declared: AttentionVariant = ATTENTION_VARIANTS[variant];
   return kernelSpec(attentionDeclaration, variant, { ...declared, sharedConstants: { ...declared.sharedConstants, QUERIES_PER_INVOCATION: declared.queriesPerInvocation } }, { WRITE_PROBS: Number(writeProbabilities) });
 }
 

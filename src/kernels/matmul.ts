@@ -40,28 +40,26 @@ export interface MatmulVariant extends KernelVariant {
   tile?: readonly [number, number];
 }
 
-/**
- * Register-blocked variants, 8×8 invocations each. Wider blocks serve more
- * dot products per vec4 loaded; on SwiftShader, where every load is costly,
- * that is most of the speed (docs/PLATFORM.md). `4x4` is the original kernel;
- * `tiled32` stages 32×32 tiles in workgroup memory, as GPU libraries do.
- */
-/** A register-blocked variant's pipeline: the shared interface, the fused LayerNorm's statistics, then its main(). */
+/** A variant's pipeline: the shared interface, the fused LayerNorm's statistics, then its main(). */
 const blocked = (main: string) => common + rowStatistics + main;
-/** WGSL's `enable` directives must open the module, before the shared interface. */
+/** WGSL's `enable` directives must open the module; module-scope declarations after them may come in any order. */
 const enabling = (extension: string, main: string) => `enable ${extension};\n` + blocked(main);
 
 /**
- * f16 products need the `shader-f16` feature; the kernel tests run the same
- * main() with P = f32 (F16_CODE_AS_F32) on adapters without it, and where it
- * exists compare the f16 variant with the f32 reference at this tolerance:
- * f16 has an 11-bit significand (relative rounding 2⁻¹¹ ≈ 4.9e-4 per product
- * and per four-term sum), so a K = 768 product's relative error stays well
- * under 1e-2 (docs/MEASUREMENTS.md, "Kernel variants").
+ * The f16 variant's main() multiplies in the type its pipeline aliases as `P`.
+ * Its tolerance against the f32 reference is docs/MEASUREMENTS.md §3's: an
+ * 11-bit significand rounds each product and four-term sum by up to 2⁻¹¹.
  */
-const F16_TOLERANCE = 1e-2;
 const F16_MAIN = blockedMatmulMain(8, 8, 'P');
+const F16_TOLERANCE = 1e-2;
 
+/**
+ * Register blocks of 8×8 invocations (wider blocks serve more dot products per
+ * vec4 loaded, most of the speed on SwiftShader, docs/PLATFORM.md; `4x4` is
+ * the original kernel), `tiled32` (32×32 tiles in workgroup memory, as GPU
+ * libraries do), split-K for GPUs whose cores the other shapes leave idle,
+ * and f16 products where the adapter has `shader-f16`.
+ */
 export const MATMUL_VARIANTS = {
   '4x4': { code: blocked(blocks4x4), workgroupSize: [8, 8, 1], block: [4, 4], description: '4×4 outputs per invocation, vec4 loads (the original kernel)' },
   '4x8': { code: blocked(blockedMatmulMain(4, 8)), workgroupSize: [8, 8, 1], block: [4, 8], description: '4×8 outputs per invocation, vec4 loads' },
@@ -94,7 +92,7 @@ export const MATMUL_VARIANTS = {
     sharedConstants: { SPLIT_K_TILE },
   },
   '8x8-f16': {
-    code: `enable f16;\nalias P = f16;\n` + blocked(F16_MAIN),
+    code: enabling('f16', 'alias P = f16;\n' + F16_MAIN),
     workgroupSize: [8, 8, 1],
     block: [8, 8],
     description: '8×8 outputs per invocation, products and 4-term sums in f16, f32 accumulation',
@@ -103,8 +101,8 @@ export const MATMUL_VARIANTS = {
   },
 } as const satisfies Record<string, MatmulVariant>;
 
-/** The f16 variant's main() with P = f32: runs on every adapter, so its indexing is tested everywhere. */
-export const F16_CODE_AS_F32 = `alias P = f32;\n` + blocked(F16_MAIN);
+/** The f16 variant's main() with P = f32: runs on every adapter, so its indexing is tested everywhere (the kernel tests' stand-in). */
+export const F16_CODE_AS_F32 = blocked('alias P = f32;\n' + F16_MAIN);
 
 export type MatmulVariantName = keyof typeof MATMUL_VARIANTS;
 

@@ -3,10 +3,10 @@
  * C as 4×4 blocks of 4×4 outputs, and each block is computed by SLICES
  * invocations that walk interleaved quarters of K (vec4 k = slice,
  * slice + 4, …), then add their partial blocks. For the small M·N of CRATE's
- * products at N = 197 tokens (at most a few dozen 64×64 tiles in all), this
- * gives a large GPU 4 × 16 = 64 times more workgroups than the register-blocked
- * variants, which otherwise leave most of its cores idle; on a software
- * adapter the extra reduction only costs. The autotuner decides.
+ * products at N = 197 tokens (at most a few dozen of the 8×8 variant's 64×64
+ * tiles in all), this gives a large GPU 16 times more workgroups than `8x8`
+ * (4 times more than `4x4`), which otherwise leave most of its cores idle; on
+ * a software adapter the extra reduction only costs. The autotuner decides.
  *
  * Two reductions of the partial blocks:
  * - `workgroup`: through workgroup memory and one barrier, on every adapter;

@@ -10,30 +10,7 @@
  * figures rely on (exportFigure.ts). A library encoder would compress, the
  * cost this module exists to avoid.
  */
-
-/** CRC-32 tables for slicing by four: four bytes per step instead of one (the CRC was most of the encoder's time). */
-const CRC_TABLES = (() => {
-  const tables = Array.from({ length: 4 }, () => new Uint32Array(256));
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    tables[0][n] = c >>> 0;
-  }
-  for (let n = 0; n < 256; n++) for (let t = 1; t < 4; t++) tables[t][n] = (tables[t - 1][n] >>> 8) ^ tables[0][tables[t - 1][n] & 0xff];
-  return tables;
-})();
-
-function crc32(bytes: Uint8Array, start: number, end: number): number {
-  const [t0, t1, t2, t3] = CRC_TABLES;
-  let c = 0xffffffff;
-  let i = start;
-  for (; i + 4 <= end; i += 4) {
-    c ^= bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24);
-    c = t3[c & 0xff] ^ t2[(c >>> 8) & 0xff] ^ t1[(c >>> 16) & 0xff] ^ t0[c >>> 24];
-  }
-  for (; i < end; i++) c = t0[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
+import { crc32 } from '../bytes/crc32.ts';
 
 function adler32(bytes: Uint8Array): number {
   let a = 1;
@@ -75,13 +52,14 @@ function zlibStored(raw: Uint8Array): Uint8Array {
   return out;
 }
 
-function chunk(type: string, data: Uint8Array): Uint8Array {
+/** One PNG chunk: length, four-letter type, data, and the CRC-32 of type and data (PNG spec §5.3). */
+export function pngChunk(type: string, data: Uint8Array): Uint8Array {
   const out = new Uint8Array(12 + data.length);
   const view = new DataView(out.buffer);
   view.setUint32(0, data.length);
   for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
   out.set(data, 8);
-  view.setUint32(8 + data.length, crc32(out, 4, 8 + data.length));
+  view.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
   return out;
 }
 
@@ -102,7 +80,7 @@ export function encodeRgbaPng(width: number, height: number, data: ArrayLike<num
     raw[y * (stride + 1)] = 0; // filter: none
     raw.set(rows.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
   }
-  const parts = [new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', zlibStored(raw)), chunk('IEND', new Uint8Array(0))];
+  const parts = [new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk('IHDR', header), pngChunk('IDAT', zlibStored(raw)), pngChunk('IEND', new Uint8Array(0))];
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
   for (const part of parts) {

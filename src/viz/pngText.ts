@@ -4,25 +4,9 @@
  * a PNG pasted into slides still says where it came from. Pure byte work,
  * unit-tested in Node (test/unit/figureMetadata.test.ts).
  */
+import { pngChunk } from './png.ts';
 
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-
-let table: Uint32Array | undefined;
-
-/** CRC-32 (ISO 3309), as every PNG chunk carries over its type and data. */
-export function crc32(bytes: Uint8Array): number {
-  if (!table) {
-    table = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      table[n] = c >>> 0;
-    }
-  }
-  let crc = 0xffffffff;
-  for (const b of bytes) crc = table[(crc ^ b) & 0xff] ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
-}
 
 function latin1Bytes(text: string): Uint8Array {
   return Uint8Array.from(text, (c) => {
@@ -34,16 +18,7 @@ function latin1Bytes(text: string): Uint8Array {
 /** One tEXt chunk: length, "tEXt", keyword NUL text, CRC. */
 export function textChunk(keyword: string, text: string): Uint8Array {
   if (!/^[\x20-\x7e]{1,79}$/.test(keyword)) throw new RangeError(`PNG keyword ${JSON.stringify(keyword)} must be 1–79 printable ASCII characters`);
-  const data = new Uint8Array([...latin1Bytes(keyword), 0, ...latin1Bytes(text)]);
-  const typed = new Uint8Array(4 + data.length);
-  typed.set([0x74, 0x45, 0x58, 0x74]);
-  typed.set(data, 4);
-  const out = new Uint8Array(12 + data.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, data.length);
-  out.set(typed, 4);
-  view.setUint32(8 + data.length, crc32(typed));
-  return out;
+  return pngChunk('tEXt', new Uint8Array([...latin1Bytes(keyword), 0, ...latin1Bytes(text)]));
 }
 
 /** The PNG with tEXt chunks inserted right after IHDR (the first chunk); throws on bytes that are not a PNG. */

@@ -5,7 +5,7 @@
  * with every header field overridable), and a minimal ONNX ModelProto writer.
  */
 import { constants, crc32 as zlibCrc32, deflateRawSync, inflateRawSync } from 'node:zlib';
-import { crc32Update } from '../../src/engine/pth/crc32.ts';
+import { crc32Update } from '../../src/bytes/crc32.ts';
 import { readZipDirectory } from '../../src/engine/pth/zip.ts';
 
 const enc = new TextEncoder();

@@ -10,7 +10,8 @@ import type { AdapterStatus } from '../../src/runners/adapter.ts';
 import { layerTable, tableToCsv, tableToJson } from '../../src/export/exporters.ts';
 import { adapterLine, figureCaption, latin1, provenanceLines, provenanceOf, type ProvenanceInput } from '../../src/export/provenance.ts';
 import { defaultUrlState } from '../../src/state/urlState.ts';
-import { crc32, readTextChunks, textChunk, withTextChunks } from '../../src/viz/pngText.ts';
+import { crc32 } from '../../src/bytes/crc32.ts';
+import { readTextChunks, textChunk, withTextChunks } from '../../src/viz/pngText.ts';
 import { fakeRun, GRID } from './viewFixtures.ts';
 
 const SWIFTSHADER: AdapterStatus = { status: 'ready', name: 'SwiftShader Device (Subzero)', vendor: 'google', architecture: 'swiftshader', fallback: false, features: [] };

@@ -4,7 +4,7 @@
  * platform's DecompressionStream. Every offset and length is untrusted and
  * checked against the file before it is used; CRC-32s are verified.
  */
-import { crc32Update } from './crc32.ts';
+import { crc32Update } from '../../bytes/crc32.ts';
 import { PthError } from './errors.ts';
 import type { ByteSource } from './byteSource.ts';
 import type { Slicer } from './slicer.ts';

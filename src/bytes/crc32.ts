@@ -1,4 +1,9 @@
-/** CRC-32 (IEEE 802.3, as zip uses), slice-by-4 tables. */
+/**
+ * CRC-32 (IEEE 802.3 / ISO 3309), the checksum zip entries and PNG chunks
+ * carry, with slice-by-4 tables (four bytes per step): the one implementation
+ * the `.pth` reader (engine/pth/zip.ts) and the PNG writers (viz/png.ts,
+ * viz/pngText.ts) share.
+ */
 const TABLES = (() => {
   const t = new Uint32Array(4 * 256);
   for (let n = 0; n < 256; n++) {
@@ -25,4 +30,9 @@ export function crc32Update(crc: number, bytes: Uint8Array): number {
   }
   for (; i < n; i++) c = t[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return ~c >>> 0;
+}
+
+/** The CRC-32 of `bytes`. */
+export function crc32(bytes: Uint8Array): number {
+  return crc32Update(0, bytes);
 }
