@@ -17,7 +17,7 @@ import { sparsity, type SparsitySummary } from './sparsity.ts';
 import { ALPHA_BLOCK_NORM_EPS, isAlphaModel, type AnyCrateModel } from '../engine/alphaModel.ts';
 import { alphaCpuForward } from '../engine/cpu/alphaReference.ts';
 import { cpuForward } from '../engine/cpu/reference.ts';
-import type { CrateModel } from '../engine/model.ts';
+import type { CrateModel, LayerWeights } from '../engine/model.ts';
 import { preprocessImage, type Preprocessing, type RgbaImage } from '../engine/preprocess.ts';
 import { sparseCodeOf, type AlphaLayerOutputs, type LayerOutputs } from '../engine/runner.ts';
 
@@ -77,20 +77,36 @@ async function runStepsAsync<T>(steps: Steps<T>, pause: () => Promise<void>): Pr
 /** Keyed by the model's weights object: computed once per loaded model, dropped with it. */
 const weightMeasures = new WeakMap<object, ModelWeightMeasures[]>();
 
-/** Every layer's weight-only measures, cached per model (about 2 s of CPU at CRATE-T size: orthonormal bases of every head, DᵀD). */
-function* weightMeasureSteps(model: AnyCrateModel): Steps<ModelWeightMeasures[]> {
-  const known = weightMeasures.get(model.weights);
-  if (known) return known;
-  const { dim, heads, dim_head: dh } = model.config;
-  const measures: ModelWeightMeasures[] = [];
-  for (let l = 0; l < model.weights.layers.length; l++) {
-    const coherence = headCoherence(model.weights.layers[l].qkv, heads, dh, dim);
-    yield;
-    measures.push({ headCoherence: coherence, dictionary: isAlphaModel(model) ? undefined : dictionaryIncoherence(model.weights.layers[l].dictionary, dim) });
-    yield;
-  }
+/** The model's weight-only measures if they were computed already (here or by the helper workers: src/worker/analysisPool.ts). */
+export function knownWeightMeasures(model: AnyCrateModel): ModelWeightMeasures[] | undefined {
+  return weightMeasures.get(model.weights);
+}
+
+/** Keeps measures computed elsewhere (the helper workers) for the model's later images; the first kept wins. */
+export function keepWeightMeasures(model: AnyCrateModel, measures: ModelWeightMeasures[]): ModelWeightMeasures[] {
   if (!weightMeasures.has(model.weights)) weightMeasures.set(model.weights, measures);
   return weightMeasures.get(model.weights)!;
+}
+
+/** One layer's weight-only measures (about 150 ms of CPU at CRATE-T size: orthonormal bases of every head, DᵀD). */
+export function layerWeightMeasures(layer: LayerModel): ModelWeightMeasures {
+  const { dim, heads, dimHead, weights } = layer;
+  return {
+    headCoherence: headCoherence(weights.qkv, heads, dimHead, dim),
+    dictionary: layer.alpha || !weights.dictionary ? undefined : dictionaryIncoherence(weights.dictionary, dim),
+  };
+}
+
+/** Every layer's weight-only measures, cached per model. */
+function* weightMeasureSteps(model: AnyCrateModel): Steps<ModelWeightMeasures[]> {
+  const known = knownWeightMeasures(model);
+  if (known) return known;
+  const measures: ModelWeightMeasures[] = [];
+  for (let l = 0; l < model.weights.layers.length; l++) {
+    measures.push(layerWeightMeasures(layerModel(model, l)));
+    yield;
+  }
+  return keepWeightMeasures(model, measures);
 }
 
 /** The weight-only measures of every layer, computed once per model (the app pauses in them through imageFigureSteps). */
@@ -98,6 +114,36 @@ export function modelWeightMeasures(model: CrateModel): LayerWeightMeasures[];
 export function modelWeightMeasures(model: AnyCrateModel): ModelWeightMeasures[];
 export function modelWeightMeasures(model: AnyCrateModel): ModelWeightMeasures[] {
   return runSteps(weightMeasureSteps(model));
+}
+
+// ─── One layer, all a helper worker holds ────────────────────────────────────
+
+/**
+ * What one layer's figures read of a model: its sizes and that layer's weights, nothing
+ * else, so that a helper worker can hold a few layers of a model
+ * (docs/ARCHITECTURE.md, "Analysis helpers"). LN2 and D are CRATE's only: the LASSO step
+ * and dictionary incoherence are not defined for CRATE-α (docs/MEASUREMENTS.md §1.1).
+ */
+export interface LayerModel {
+  alpha: boolean;
+  tokens: number;
+  dim: number;
+  heads: number;
+  dimHead: number;
+  lambda: number;
+  weights: Pick<LayerWeights, 'mssaNorm' | 'qkv'> & Partial<Pick<LayerWeights, 'istaNorm' | 'dictionary'>>;
+}
+
+/** Layer ℓ of the model as a LayerModel; its arrays are the model's own (no copy). */
+export function layerModel(model: AnyCrateModel, l: number): LayerModel {
+  const { dim, heads, dim_head: dimHead, lambda } = model.config;
+  const base = { tokens: model.shape.tokens, dim, heads, dimHead, lambda };
+  if (isAlphaModel(model)) {
+    const { mssaNorm, qkv } = model.weights.layers[l];
+    return { ...base, alpha: true, weights: { mssaNorm, qkv } };
+  }
+  const { mssaNorm, qkv, istaNorm, dictionary } = model.weights.layers[l];
+  return { ...base, alpha: false, weights: { mssaNorm, qkv, istaNorm, dictionary } };
 }
 
 // ─── Per-layer figures ───────────────────────────────────────────────────────
@@ -110,13 +156,16 @@ export function modelWeightMeasures(model: AnyCrateModel): ModelWeightMeasures[]
 export function objectiveOfLayer(model: CrateModel, outputs: AnalysedOutputs, layer: number): LayerObjective;
 export function objectiveOfLayer(model: AnyCrateModel, outputs: AnalysedOutputs, layer: number): ModelObjective;
 export function objectiveOfLayer(model: AnyCrateModel, outputs: AnalysedOutputs, layer: number): ModelObjective {
-  const { tokens } = model.shape;
-  const { dim, heads, dim_head: dimHead, lambda } = model.config;
-  if (isAlphaModel(model)) {
-    const { mssaNorm, qkv } = model.weights.layers[layer];
-    return { rateMssaOut: mssaOutputRate(outputs.layers[layer].zHalf, { tokens, dim, heads, dimHead }, mssaNorm, qkv, ALPHA_BLOCK_NORM_EPS) };
+  return layerObjectiveValues(layerModel(model, layer), outputs.layers[layer]);
+}
+
+function layerObjectiveValues(m: LayerModel, layer: AnalysedLayer): ModelObjective {
+  const { tokens, dim, heads, dimHead, lambda, weights } = m;
+  if (m.alpha || !weights.istaNorm || !weights.dictionary) {
+    return { rateMssaOut: mssaOutputRate(layer.zHalf, { tokens, dim, heads, dimHead }, weights.mssaNorm, weights.qkv, ALPHA_BLOCK_NORM_EPS) };
   }
-  return layerObjective(outputs.layers[layer], model.weights.layers[layer], { tokens, dim, heads, dimHead }, lambda);
+  const { istaNorm, dictionary } = weights;
+  return layerObjective(layer, { ...weights, istaNorm, dictionary }, { tokens, dim, heads, dimHead }, lambda);
 }
 
 /** Every layer's objective values. */
@@ -132,10 +181,9 @@ export function objectiveOfOutputs(model: AnyCrateModel, outputs: AnalysedOutput
  * paperCodingRate over all heads, with a pause between heads (a CRATE-B layer is ~150 ms of
  * float64 matmul).
  */
-function* paperRateSteps(model: AnyCrateModel, layer: AnalysedLayer, l: number, epsSquared: number): Steps<number> {
-  const { tokens } = model.shape;
-  const { dim, heads, dim_head: dh } = model.config;
-  const u = model.weights.layers[l].qkv;
+function* paperRateSteps(m: LayerModel, layer: AnalysedLayer, epsSquared: number): Steps<number> {
+  const { tokens, dim, heads, dimHead: dh } = m;
+  const u = m.weights.qkv;
   let rate = 0;
   for (let k = 0; k < heads; k++) {
     rate += paperCodingRate(layer.zHalf, tokens, dim, u.subarray(k * dh * dim, (k + 1) * dh * dim), 1, dh, epsSquared);
@@ -146,7 +194,7 @@ function* paperRateSteps(model: AnyCrateModel, layer: AnalysedLayer, l: number, 
 
 /** Every layer's paper-formula R^c, synchronously (the benches). */
 export function paperRates(model: AnyCrateModel, outputs: AnalysedOutputs, epsSquared = OFFICIAL_EPS_SQUARED): number[] {
-  return outputs.layers.map((layer, l) => runSteps(paperRateSteps(model, layer, l, epsSquared)));
+  return outputs.layers.map((layer, l) => runSteps(paperRateSteps(layerModel(model, l), layer, epsSquared)));
 }
 
 /** The class token's attention map of every head, per layer, on the patch grid (float32 to halve what dataset mode keeps). */
@@ -210,42 +258,66 @@ export interface ImageFigureOptions {
   truth?: GroundTruth & { settings: SegmentationSettings };
 }
 
-function firstLayerFigures(model: AnyCrateModel, layer: AnalysedLayer, index: number): FirstLayerFigures & { sparseCode: SparsitySummary } {
+function firstLayerFigures(m: Pick<LayerModel, 'tokens' | 'heads' | 'dimHead'>, layer: AnalysedLayer, index: number): FirstLayerFigures & { sparseCode: SparsitySummary } {
   const code = sparsity(sparseCodeOf(layer as LayerOutputs));
-  return { layer: index, codingRate: officialCodingRate(layer.w, model.shape.tokens, model.config.heads, model.config.dim_head), sparsity: code.l0Fraction, sparseCode: code };
+  return { layer: index, codingRate: officialCodingRate(layer.w, m.tokens, m.heads, m.dimHead), sparsity: code.l0Fraction, sparseCode: code };
 }
 
 /**
  * The figures the app shows first: top-5 classes and, per layer, the official coding rate and
- * the sparsity; cheap, so the first render does not wait for the float64 figures, which
- * `imageFigureSteps` adds.
+ * the sparsity; cheap beside the float64 figures `imageFigureSteps` adds (the CLI's first
+ * table and the tests).
  */
 export function analyseOutputs(model: AnyCrateModel, outputs: AnalysedOutputs): { top: ClassScore[]; layers: FirstLayerFigures[] } {
+  const sizes = { tokens: model.shape.tokens, heads: model.config.heads, dimHead: model.config.dim_head };
   const layers = outputs.layers.map((layer, index) => {
-    const { sparseCode: _, ...first } = firstLayerFigures(model, layer, index);
+    const { sparseCode: _, ...first } = firstLayerFigures(sizes, layer, index);
     return first;
   });
   return { top: topClasses(outputs.logits, model.config.labels), layers };
 }
 
-/** Every figure of one image, pausing between pieces of float64 work. */
-function* imageFigureSteps(model: AnyCrateModel, outputs: AnalysedOutputs, options: ImageFigureOptions): Steps<ImageFigures> {
+/** Every per-image figure of one layer: ImageLayerFigures less the weight-only measures. */
+export type LayerImageFigures = Omit<ImageLayerFigures, keyof ModelWeightMeasures>;
+
+/** The options a layer's figures depend on (the rest of ImageFigureOptions is about the whole image). */
+export type LayerFigureOptions = Pick<ImageFigureOptions, 'epsSquared' | 'paperRate' | 'expansionRate'>;
+
+/** Every per-image figure of one layer, pausing between pieces of float64 work. */
+function* layerFigureSteps(m: LayerModel, layer: AnalysedLayer, index: number, options: LayerFigureOptions): Steps<LayerImageFigures> {
   const epsSquared = options.epsSquared ?? OFFICIAL_EPS_SQUARED;
-  const { tokens } = model.shape;
-  const perImage: Omit<ImageLayerFigures, keyof ModelWeightMeasures>[] = [];
-  for (let l = 0; l < outputs.layers.length; l++) {
-    const layer = outputs.layers[l];
-    const figures: (typeof perImage)[number] = { ...firstLayerFigures(model, layer, l), ...objectiveOfLayer(model, outputs, l) };
-    yield;
-    if (options.paperRate ?? true) figures.paperRate = yield* paperRateSteps(model, layer, l, epsSquared);
-    if (options.expansionRate) figures.expansionRate = codingRate(layer.zHalf, tokens, model.config.dim, epsSquared);
-    perImage.push(figures);
-  }
-  const weights = yield* weightMeasureSteps(model);
-  const layers: ImageLayerFigures[] = perImage.map((figures, l) => ({ ...figures, ...weights[l] }));
+  const figures: LayerImageFigures = { ...firstLayerFigures(m, layer, index), ...layerObjectiveValues(m, layer) };
+  yield;
+  if (options.paperRate ?? true) figures.paperRate = yield* paperRateSteps(m, layer, epsSquared);
+  if (options.expansionRate) figures.expansionRate = codingRate(layer.zHalf, m.tokens, m.dim, epsSquared);
+  return figures;
+}
+
+/** The same at once: what a helper worker computes for the layers it is given (src/worker/analysisHelper.ts). */
+export function layerImageFigures(m: LayerModel, layer: AnalysedLayer, index: number, options: LayerFigureOptions): LayerImageFigures {
+  return runSteps(layerFigureSteps(m, layer, index, options));
+}
+
+/** The figures of the whole image from its layers' figures and the weight-only measures: the top classes and, with `truth`, the IoUs. */
+export function assembleImageFigures(
+  model: AnyCrateModel,
+  outputs: AnalysedOutputs,
+  perLayer: readonly LayerImageFigures[],
+  weights: readonly ModelWeightMeasures[],
+  options: ImageFigureOptions,
+): ImageFigures {
+  const layers: ImageLayerFigures[] = perLayer.map((figures, l) => ({ ...figures, ...weights[l] }));
   const truth = options.truth;
   if (truth) imageIoUs(model, outputs, truth, truth.settings).forEach((iou, l) => (layers[l].iou = iou));
   return { top: topClasses(outputs.logits, model.config.labels, options.topK ?? 5), layers };
+}
+
+/** Every figure of one image, pausing between pieces of float64 work. */
+function* imageFigureSteps(model: AnyCrateModel, outputs: AnalysedOutputs, options: ImageFigureOptions): Steps<ImageFigures> {
+  const perLayer: LayerImageFigures[] = [];
+  for (let l = 0; l < outputs.layers.length; l++) perLayer.push(yield* layerFigureSteps(layerModel(model, l), outputs.layers[l], l, options));
+  const weights = yield* weightMeasureSteps(model);
+  return assembleImageFigures(model, outputs, perLayer, weights, options);
 }
 
 /** Every figure of one image (the CLI, the benches, the tests). */
@@ -253,10 +325,17 @@ export function analyseImageOutputs(model: AnyCrateModel, outputs: AnalysedOutpu
   return runSteps(imageFigureSteps(model, outputs, options));
 }
 
-/** The same, giving `pause` a turn between pieces of float64 work (the app: dataset.ts). */
+/** The same, giving `pause` a turn between pieces of float64 work (the app without helper workers: dataset.ts). */
 export function analyseImageOutputsAsync(model: AnyCrateModel, outputs: AnalysedOutputs, options: ImageFigureOptions, pause: () => Promise<void>): Promise<ImageFigures> {
   return runStepsAsync(imageFigureSteps(model, outputs, options), pause);
 }
+
+/**
+ * Whatever computes every figure of one image for the app: the helper workers
+ * (src/worker/analysisPool.ts), or analyseImageOutputsAsync in the calling thread.
+ * Both give the same numbers, from the same functions.
+ */
+export type ImageFigureComputer = (model: AnyCrateModel, outputs: AnalysedOutputs, options: ImageFigureOptions, signal?: AbortSignal) => Promise<ImageFigures>;
 
 /**
  * The same on the CPU reference engine of the model's family, from pixels (the e2e tests'

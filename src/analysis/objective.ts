@@ -15,6 +15,7 @@
  * passes the weights in (docs/ARCHITECTURE.md: engine → analysis → state).
  */
 import { officialCodingRate, projectOntoHeads } from './codingRate.ts';
+import { rowsTimesRows } from './rowProducts.ts';
 
 /** LayerNorm eps of every CRATE pre-norm (docs/MEASUREMENTS.md §1 step 4). */
 const CRATE_LAYER_NORM_EPS = 1e-5;
@@ -131,12 +132,23 @@ function lassoWithAtoms(z: ArrayLike<number>, x: ArrayLike<number>, atoms: Float
   return (0.5 * squares + lambda * l1) / tokens;
 }
 
+/** (1/N)(½‖reconstruction − X‖²_F + λ‖Z‖₁) from a reconstruction Z·Dᵀ already made. */
+function lassoValue(reconstruction: Float64Array, x: Float64Array, z: ArrayLike<number>, tokens: number, lambda: number): number {
+  let squares = 0;
+  let l1 = 0;
+  for (let i = 0; i < x.length; i++) {
+    squares += (reconstruction[i] - x[i]) ** 2;
+    l1 += Math.abs(z[i]);
+  }
+  return (0.5 * squares + lambda * l1) / tokens;
+}
+
 /**
  * `lasso_before` and `lasso_after` of one ISTA block: X = LN2(Z^{ℓ+½}), at
- * Z = X and at Z = Z^{ℓ+1}. At Z = X the product X·Dᵀ is dense, so it goes
- * through projectOntoHeads (row-times-row dot products, four rows of X per
- * load of D: about twice the speed of the column updates lassoObjective uses,
- * which pay off only on the sparse Z^{ℓ+1}).
+ * Z = X and at Z = Z^{ℓ+1}. Both reconstructions go through the row products
+ * (rowProducts.ts): dense, even for the sparse Z^{ℓ+1}, because at the 30–50 %
+ * zeros of trained and random CRATE layers the SIMD product beats skipping
+ * zeros one column at a time (lassoObjective, the reference the tests compare with).
  */
 function istaLasso(
   zHalf: ArrayLike<number>,
@@ -149,15 +161,8 @@ function istaLasso(
 ): { before: number; after: number } {
   const x = layerNorm64(zHalf, tokens, dim, istaNorm);
   if (zNext.length !== tokens * dim) throw new RangeError(`Z^{ℓ+1} has ${zNext.length} values, expected ${tokens}×${dim}`);
-  const reconstruction = projectOntoHeads(x, tokens, dim, dictionary, dim); // X·Dᵀ
-  let squares = 0;
-  let l1 = 0;
-  for (let i = 0; i < x.length; i++) {
-    squares += (reconstruction[i] - x[i]) ** 2;
-    l1 += Math.abs(x[i]);
-  }
-  const before = (0.5 * squares + lambda * l1) / tokens;
-  return { before, after: lassoWithAtoms(zNext, x, transposeSquare(dictionary, dim), tokens, dim, lambda) };
+  const reconstruct = (z: ArrayLike<number>) => rowsTimesRows(z, tokens, dim, dictionary, dim); // Z·Dᵀ
+  return { before: lassoValue(reconstruct(x), x, x, tokens, lambda), after: lassoValue(reconstruct(zNext), x, zNext, tokens, lambda) };
 }
 
 /** Every before/after value of one layer (docs/MEASUREMENTS.md §2.1); λ is the model's `lambda`. */

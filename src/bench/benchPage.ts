@@ -8,9 +8,11 @@
  *   ort-wasm    its WASM EP, threaded when the page is cross-origin isolated.
  * Each timed call includes reading the results back to the CPU.
  */
-import { analyseLayer } from '../analysis/layer.ts';
-import { analyseOutputs } from '../analysis/analyseRun.ts';
-import { imageExtras } from '../dataset/dataset.ts';
+import { figuresHere, imageRunFigures } from '../dataset/dataset.ts';
+import { summarise } from '../models/modelSummary.ts';
+import { viewFigures } from '../state/derived.ts';
+import type { RunResult } from '../state/store.ts';
+import { startAnalysisPool } from '../worker/analysisPool.ts';
 import { forwardFlops } from '../runners/engines.ts';
 import { defaultUrlState } from '../state/urlState.ts';
 import { requestBrowserDevice } from '../engine/gpu/browserDevice.ts';
@@ -36,6 +38,9 @@ interface Loaded {
   runners: Map<BenchEngine, ModelRunner>;
   gpuEngine?: CrateGpuEngine;
 }
+
+/** The analysis helpers, as the compute worker starts them (src/worker/computeWorker.ts). */
+const analysisHelpers = startAnalysisPool((...args) => figuresHere()(...args), (message) => console.warn(message));
 
 const threads = () => (globalThis.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1);
 
@@ -108,31 +113,27 @@ const api = {
     return performance.now() - start;
   },
   /**
-   * What the app computes for one image on top of a captured run, in ms: the
-   * per-layer figures of the layer table and charts (analysis/analyseRun.ts,
-   * dataset/dataset.ts imageExtras), then every figure of the one layer on
-   * screen (src/analysis/layer.ts). The views compute a layer's figures only
-   * when it is shown, so analysing all layers here would overstate the
-   * explorer's workload.
+   * What the app computes for one image on top of a captured run, in ms: every per-image
+   * figure as the compute worker makes it (dataset.ts imageRunFigures, spread over the
+   * analysis helpers, one per core: src/worker/analysisPool.ts), then what the views compute
+   * for it (state/derived.ts viewFigures) with the last layer on screen in the PCA view, the
+   * costliest detail view (the default, attention, costs under a millisecond).
    */
   async analysis(name: string): Promise<number> {
     const loaded = models.get(name)!;
     const out = await (await runner(name, 'wgsl')).run(loaded.input);
     const { model } = loaded;
-    const dims = {
-      tokens: model.shape.tokens,
-      dim: model.config.dim,
-      heads: model.config.heads,
-      dimHead: model.config.dim_head,
-      grid: { height: model.shape.gridHeight, width: model.shape.gridWidth },
-    };
-    const shown = model.config.depth - 1;
-    const { seg, p, tau } = defaultUrlState();
+    const view = { ...defaultUrlState(), layer: model.config.depth - 1, view: 'pca' as const };
     const start = performance.now();
-    analyseOutputs(model, out);
-    await imageExtras(model, out, undefined, { seg, p, tau });
-    analyseLayer({ ...out.layers[shown], qkv: model.weights.layers[shown].qkv }, dims);
+    const { top, layers } = await imageRunFigures(model, out, undefined, view, analysisHelpers?.compute);
+    // The fields the selectors read; the rest of a RunResult (image, engine, timings) is about the page.
+    const run = { model: summarise({ key: name, name }, { model, bytes: loaded.bytes.byteLength }), outputs: out, top, layers } as unknown as RunResult;
+    viewFigures(run, view);
     return performance.now() - start;
+  },
+  /** How many analysis helpers the page runs (0: the figures are computed in the page). */
+  analysisHelpers(): number {
+    return analysisHelpers?.size ?? 0;
   },
   /** The kernel variants our engine ran, per kernel, and where the choice came from. */
   variants(name: string): { variants: Record<string, string>; tuning: string; note?: string } | undefined {

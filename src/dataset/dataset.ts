@@ -2,7 +2,7 @@
  * Dataset mode (docs/MEASUREMENTS.md §2, last item): the driver that runs every sample of a
  * set through the current engine, measures each image with the analysis entry point
  * (src/analysis/analyseRun.ts), then gives mean ± std per layer and the accuracy over the set.
- * The app's per-image extras go through the same entry point (imageExtras).
+ * The app's per-image figures go through the same entry point (imageRunFigures).
  *
  * The forward passes are the expensive part; what depends on the
  * segmentation settings (seg, P, τ) is kept apart: each image keeps its class
@@ -19,9 +19,10 @@ import type { AnyCrateModel } from '../engine/alphaModel.ts';
 import type { RgbaImage } from '../engine/preprocess.ts';
 import type { ForwardOutputs } from '../engine/runner.ts';
 import { isSoftwareAdapter, type AdapterStatus } from '../runners/adapter.ts';
-import { analyseImageOutputsAsync, classTokenMaps, imageIoUs, type ModelObjective, type ModelWeightMeasures } from '../analysis/analyseRun.ts';
+import { analyseImageOutputsAsync, classTokenMaps, imageIoUs, type ImageFigureComputer } from '../analysis/analyseRun.ts';
+import type { ClassScore } from '../analysis/classes.ts';
 import { modelInput, type PrepChoice } from '../image/inputPreprocessing.ts';
-import type { DatasetStats } from '../state/store.ts';
+import type { DatasetStats, LayerStats } from '../state/store.ts';
 
 // Where the pipeline and the worker import them from (the implementations live in src/analysis/).
 export { imageIoUs, type SegmentationSettings };
@@ -67,6 +68,19 @@ export class Yielder {
   }
 }
 
+/**
+ * Every figure of one image in the calling thread (analyseRun.ts analyseImageOutputsAsync),
+ * giving the thread a turn whenever the yielder's budget is spent, and stopping there once
+ * `signal` aborts: where there are no analysis helpers (src/worker/analysisPool.ts).
+ */
+export function figuresHere(yielder = new Yielder()): ImageFigureComputer {
+  return (model, outputs, options, signal) =>
+    analyseImageOutputsAsync(model, outputs, options, async () => {
+      await yielder.maybeYield();
+      signal?.throwIfAborted();
+    });
+}
+
 /** What one image contributes to the dataset view. */
 export interface ImageRecord {
   label?: number;
@@ -92,8 +106,8 @@ export interface DatasetSample {
 }
 
 /** Every figure of one image through the analysis entry point (analyseRun.ts), kept as dataset mode needs it. */
-export async function measureImage(model: AnyCrateModel, outputs: ForwardOutputs, sample: DatasetSample, yielder = new Yielder()): Promise<ImageRecord> {
-  const figures = await analyseImageOutputsAsync(model, outputs, {}, () => yielder.maybeYield());
+export async function measureImage(model: AnyCrateModel, outputs: ForwardOutputs, sample: DatasetSample, figuresOf: ImageFigureComputer = figuresHere()): Promise<ImageRecord> {
+  const figures = await figuresOf(model, outputs, {});
   const record: ImageRecord = {
     label: sample.label,
     predicted: figures.top[0].index,
@@ -186,6 +200,8 @@ export interface DatasetRunOptions {
   /** Checked between images: a new model, engine or switch stops the run. */
   cancelled?(): boolean;
   yielder?: Yielder;
+  /** Who computes each image's figures (default: this thread, pausing for `yielder`). */
+  figuresOf?: ImageFigureComputer;
 }
 
 /**
@@ -203,7 +219,7 @@ export async function runDataset(options: DatasetRunOptions): Promise<ImageRecor
     const sample = await options.sample(i);
     const outputs = await options.forward(modelInput(sample.image, model.config, options.prep ?? 'auto').input);
     if (cancelled()) return undefined;
-    records.push(await measureImage(model, outputs, sample, yielder));
+    records.push(await measureImage(model, outputs, sample, options.figuresOf ?? figuresHere(yielder)));
     options.onProgress?.(i + 1, count);
     await yielder.yieldNow(); // always: the page (and the main view's runs) get a turn between images
   }
@@ -211,22 +227,18 @@ export async function runDataset(options: DatasetRunOptions): Promise<ImageRecor
 }
 
 /**
- * The figures of one image that the app adds after its first ones (analyseRun.ts
- * analyseOutputs): the paper rate, the before/after objective values with the weight-only
- * measures (docs/MEASUREMENTS.md §2.1; those computed once per model) and the best-head IoU
- * for the settings, from the analysis entry point, yielding to the page.
+ * Every figure of one image as the app shows it: the top classes and each layer's
+ * LayerStats, with the best-head IoU for the settings where there is a ground truth, from
+ * the analysis entry point (analyseRun.ts), in helper workers or here (`figuresOf`).
  */
-export async function imageExtras(
+export async function imageRunFigures(
   model: AnyCrateModel,
   outputs: ForwardOutputs,
   truth: { mask: Uint8Array; image: GridSize } | undefined,
   s: SegmentationSettings,
-  yielder = new Yielder(),
-): Promise<{ paperRate: number[]; objective: (ModelObjective & ModelWeightMeasures)[]; iou?: number[] }> {
-  const figures = await analyseImageOutputsAsync(model, outputs, { truth: truth && { ...truth, settings: s } }, () => yielder.maybeYield());
-  return {
-    paperRate: figures.layers.map((l) => l.paperRate!),
-    objective: figures.layers.map(({ rateMssaOut, lassoBefore, lassoAfter, headCoherence, dictionary }) => ({ rateMssaOut, lassoBefore, lassoAfter, headCoherence, dictionary })),
-    iou: truth ? figures.layers.map((l) => l.iou!) : undefined,
-  };
+  figuresOf: ImageFigureComputer = figuresHere(),
+  signal?: AbortSignal,
+): Promise<{ top: ClassScore[]; layers: LayerStats[] }> {
+  const figures = await figuresOf(model, outputs, { truth: truth && { ...truth, settings: s } }, signal);
+  return { top: figures.top, layers: figures.layers.map(({ sparseCode: _, expansionRate: __, ...stats }) => stats) };
 }

@@ -20,7 +20,7 @@ import { logHistogram, type LogHistogram } from '../analysis/sparsity.ts';
 import { sparseCodeOf, type LayerOutputs } from '../engine/runner.ts';
 import type { Series } from '../viz/series.ts';
 import type { DatasetStats, MeanStd, RunResult } from './store.ts';
-import type { HeadChoice, RateVariant, SegmentationMethod } from './urlState.ts';
+import type { DetailView, HeadChoice, RateVariant, SegmentationMethod, UrlState } from './urlState.ts';
 
 /** Cached figures per run; bounded so a long session of clicking cannot grow without limit. */
 const MAX_CACHED_PER_RUN = 256;
@@ -236,4 +236,26 @@ export function iouChart(run: RunResult, method: SegmentationMethod, fraction: n
   const mean = dataset && meanSeries('iou-mean', `best head (oracle), mean ± std of ${dataset.count} images`, dataset.layers.map((l) => l.iou));
   if (mean) series.push(mean);
   return { series };
+}
+
+// ─── What the views compute ──────────────────────────────────────────────────
+
+/**
+ * Every figure the views compute for a run with `state` on screen, through the selectors they
+ * call: the layer panel's three charts (LayerPanel.tsx) and the figure of the detail view in
+ * focus (DetailPanel.tsx DetailFigure; the objective, coherence and heads views read figures the
+ * worker already made). The bench adds its time to the worker's (src/bench/benchPage.ts).
+ */
+export function viewFigures(run: RunResult, state: Pick<UrlState, 'layer' | 'view' | 'query' | 'seg' | 'p' | 'tau' | 'rate'>): void {
+  const fraction = segmentationFraction(state.seg, state.p, state.tau);
+  rateChart(run, state.rate);
+  sparsityChart(run);
+  iouChart(run, state.seg, fraction);
+  const detail: Partial<Record<DetailView, () => unknown>> = {
+    attention: () => attentionOf(run, state.layer, state.query),
+    segmentation: () => segmentationOf(run, state.layer, state.seg, fraction),
+    histogram: () => histogramOf(run, state.layer),
+    pca: () => pcaOf(run, state.layer),
+  };
+  detail[state.view]?.();
 }

@@ -9,12 +9,12 @@
  * request is cancelled, an engine failure falls back, a model switch in the
  * middle of a run is handled (test/unit/computeService.test.ts).
  */
-import { analyseOutputs } from '../analysis/analyseRun.ts';
+import type { ImageFigureComputer } from '../analysis/analyseRun.ts';
 import { checkFinite, NonFiniteOutputsError } from '../engine/outputCheck.ts';
 import { atImageSize } from '../engine/posEmbedding.ts';
 import type { RgbaImage } from '../engine/preprocess.ts';
 import { ENGINE_LABELS, maxRelativeDeviation, type EngineKind, type ForwardOutputs, type ModelRunner } from '../engine/runner.ts';
-import { datasetIoUs, datasetPlan, imageExtras, imageIoUs, runDataset, summariseDataset, type ImageRecord, type SegmentationSettings } from '../dataset/dataset.ts';
+import { datasetIoUs, datasetPlan, figuresHere, imageIoUs, imageRunFigures, runDataset, summariseDataset, type ImageRecord, type SegmentationSettings } from '../dataset/dataset.ts';
 import { datasetProgress, datasetProgressText } from '../dataset/datasetProgress.ts';
 import { collectSampleTensors } from '../dataset/sampleTensors.ts';
 import { LoadError, type ByteProgress } from '../fetching/fetchBytes.ts';
@@ -53,6 +53,8 @@ export interface ComputeDeps {
   /** The URL of public/models/, for the sample atlases. */
   modelsUrl: string;
   now(): number;
+  /** Who computes each image's float64 figures: the analysis helpers (analysisPool.ts) where the worker has them; this thread otherwise. */
+  figuresOf?: ImageFigureComputer;
 }
 
 /** The same tensors in buffers of their own: the worker keeps one copy (for the check and IoUs), hands the other over. */
@@ -97,6 +99,9 @@ export function createComputeService(deps: ComputeDeps): Handlers<ComputeApi> {
   const pool = new RunnerPool(deps.createRunner, (message, fraction) => progressSink({ message, fraction }));
   let last: LastRun | undefined;
   let dataset: { key: string; loaded: LoadedModel; records: ImageRecord[]; accuracy: boolean; note?: string } | undefined;
+
+  /** The helpers, or this thread with a pause budget of its own per image. */
+  const figuresOf = (): ImageFigureComputer => deps.figuresOf ?? figuresHere();
 
   const modelOf = async (key: string): Promise<LoadedModel> => {
     const promise = models.get(key);
@@ -254,9 +259,8 @@ export function createComputeService(deps: ComputeDeps): Handlers<ComputeApi> {
       progress({ message: 'Measuring every layer…' });
       const analysisStart = deps.now();
       const { outputs, forwardMillis } = timed;
-      const { top, layers } = analyseOutputs(model, outputs);
       const truth = mask ? { mask, image: { height: image.height, width: image.width } } : undefined;
-      const extras = await imageExtras(model, outputs, truth, request.seg);
+      const { top, layers } = await imageRunFigures(model, outputs, truth, request.seg, figuresOf(), signal);
       signal.throwIfAborted();
       const analysisMillis = deps.now() - analysisStart;
       last = { key, loaded, input, outputs, engine, truth: truth && { mask: truth.mask.slice(), image: truth.image } };
@@ -269,7 +273,7 @@ export function createComputeService(deps: ComputeDeps): Handlers<ComputeApi> {
         label,
         mask,
         top,
-        layers: layers.map((l, i) => ({ ...l, ...extras.objective[i], paperRate: extras.paperRate[i], iou: extras.iou?.[i] })),
+        layers,
         outputs: copyOutputs(outputs),
         forwardMillis,
         analysisMillis,
@@ -321,6 +325,7 @@ export function createComputeService(deps: ComputeDeps): Handlers<ComputeApi> {
         // Images done, time per image and time left.
         onProgress: (done, total) => progress({ message: datasetProgressText(datasetProgress(done, total, deps.now() - started), ENGINE_LABELS[request.engine]), fraction: done / total }),
         cancelled: () => signal.aborted,
+        figuresOf: deps.figuresOf,
       });
       signal.throwIfAborted();
       const note = [plan.note, request.note].filter(Boolean).join('; ') || undefined;

@@ -1,7 +1,7 @@
 /**
  * The compute worker's entry (docs/ARCHITECTURE.md, "The worker boundary"):
- * wires the real fetch, runners, PNG decoder and model-file reader into the
- * compute service and answers the main thread's calls. Started by
+ * wires the real fetch, runners, PNG decoder, model-file reader and analysis
+ * helpers into the compute service and answers the main thread's calls. Started by
  * computeClient.ts as a module worker.
  */
 import { openModelBlob } from '../models/modelFile.ts';
@@ -10,10 +10,15 @@ import { fetchBytes } from '../fetching/fetchBytes.ts';
 import { createRunner } from '../runners/engines.ts';
 import type { SampleTensors } from '../dataset/sampleTensors.ts';
 import type { ComputeApi, ImageRun } from './computeApi.ts';
+import { figuresHere } from '../dataset/dataset.ts';
+import { startAnalysisPool } from './analysisPool.ts';
 import { createComputeService } from './computeService.ts';
 import { serve, transferablesOf } from './rpc.ts';
 
 const scope = self as unknown as Parameters<typeof serve>[0];
+
+/** The per-image float64 figures, spread over one helper worker per core (analysisPool.ts); this worker alone on one core. */
+const analysis = startAnalysisPool((...args) => figuresHere()(...args), (message) => notice(message));
 
 const service = createComputeService({
   fetchBytes,
@@ -37,6 +42,7 @@ const service = createComputeService({
   },
   modelsUrl: new URL('models/', new URL(import.meta.env.BASE_URL, self.location.origin)).href,
   now: () => performance.now(),
+  figuresOf: analysis?.compute,
 });
 
 /**

@@ -13,7 +13,8 @@ import {
   DATASET_SOFTWARE_MAX_IMAGES,
   datasetIoUs,
   datasetPlan,
-  imageExtras,
+  figuresHere,
+  imageRunFigures,
   runDataset,
   summariseDataset,
   Yielder,
@@ -161,25 +162,30 @@ describe('runDataset and its records', () => {
     expect(timerRan).toBe(1);
   });
 
-  it('imageExtras gives the paper rate of every layer and IoUs only with a mask', async () => {
+  it('imageRunFigures gives every layer its paper rate, and IoUs only with a mask', async () => {
     const { image, mask } = sample(0);
     const outputs = await forward(imageToTensor(image, model.config));
-    const without = await imageExtras(model, outputs, undefined, { seg: 'top', p: 0.6, tau: 0.6 });
-    expect(without.iou).toBeUndefined();
-    expect(without.paperRate).toHaveLength(model.config.depth);
-    const withMask = await imageExtras(model, outputs, { mask: mask!, image: { height: 16, width: 16 } }, { seg: 'top', p: 0.6, tau: 0.6 });
-    expect(withMask.iou).toHaveLength(model.config.depth);
-    for (const v of withMask.iou!) expect(v).toBeGreaterThanOrEqual(0);
+    const without = await imageRunFigures(model, outputs, undefined, { seg: 'top', p: 0.6, tau: 0.6 });
+    expect(without.layers).toHaveLength(model.config.depth);
+    for (const l of without.layers) {
+      expect(l.iou).toBeUndefined();
+      expect(Number.isFinite(l.paperRate)).toBe(true);
+      expect(l).not.toHaveProperty('sparseCode'); // LayerStats only: the run crosses to the main thread
+    }
+    const withMask = await imageRunFigures(model, outputs, { mask: mask!, image: { height: 16, width: 16 } }, { seg: 'top', p: 0.6, tau: 0.6 });
+    for (const l of withMask.layers) expect(l.iou).toBeGreaterThanOrEqual(0);
   });
 
-  it('imageExtras and the records carry every layer\'s objective values, as objectiveOfOutputs computes them (docs/MEASUREMENTS.md §2.1)', async () => {
+  it('imageRunFigures and the records carry every layer\'s objective values, as objectiveOfOutputs computes them (docs/MEASUREMENTS.md §2.1)', async () => {
     const records = await measured();
     const outputs = await forward(imageToTensor(sample(0).image, model.config));
     const expected = objectiveOfOutputs(model, outputs);
     expect(expected).toHaveLength(model.config.depth);
-    const extras = await imageExtras(model, outputs, undefined, { seg: 'top', p: 0.6, tau: 0.6 });
+    const { layers } = await imageRunFigures(model, outputs, undefined, { seg: 'top', p: 0.6, tau: 0.6 });
     const weights = modelWeightMeasures(model);
-    expect(extras.objective).toEqual(expected.map((v, l) => ({ ...v, ...weights[l] })));
+    expect(layers.map(({ rateMssaOut, lassoBefore, lassoAfter, headCoherence, dictionary }) => ({ rateMssaOut, lassoBefore, lassoAfter, headCoherence, dictionary }))).toEqual(
+      expected.map((v, l) => ({ ...v, ...weights[l] })),
+    );
     expect(records[0].rateMssaOut).toEqual(expected.map((v) => v.rateMssaOut));
     expect(records[0].lassoBefore).toEqual(expected.map((v) => v.lassoBefore));
     expect(records[0].lassoAfter).toEqual(expected.map((v) => v.lassoAfter));
@@ -211,15 +217,15 @@ describe('runDataset and its records', () => {
     });
   });
 
-  it('imageExtras attaches the weight-only measures, computed once per model, yielding to the page', async () => {
+  it('imageRunFigures attaches the weight-only measures, computed once per model, yielding to the page', async () => {
     const fresh = randomModel({ image_size: 16, patch_size: 4, channels: 3, dim: 16, depth: 3, heads: 2, dim_head: 8, num_classes: 4 }, 8);
     const outputs = { logits: new Float32Array(4), layers: cpuForward(fresh, imageToTensor(sample(2).image, fresh.config)).layers };
     let pauses = 0;
     const counting = { maybeYield: async () => void pauses++, yieldNow: async () => undefined } as unknown as Yielder;
-    const first = (await imageExtras(fresh, outputs, undefined, { seg: 'top', p: 0.6, tau: 0.6 }, counting)).objective;
+    const first = (await imageRunFigures(fresh, outputs, undefined, { seg: 'top', p: 0.6, tau: 0.6 }, figuresHere(counting))).layers;
     const afterFirst = pauses;
-    const second = (await imageExtras(fresh, outputs, undefined, { seg: 'top', p: 0.6, tau: 0.6 }, counting)).objective;
-    expect(first[0].headCoherence.matrix).toHaveLength(fresh.config.heads ** 2);
+    const second = (await imageRunFigures(fresh, outputs, undefined, { seg: 'top', p: 0.6, tau: 0.6 }, figuresHere(counting))).layers;
+    expect(first[0].headCoherence!.matrix).toHaveLength(fresh.config.heads ** 2);
     expect(first[0].dictionary!.gramDeviation).toBeGreaterThan(0);
     expect(second[1].headCoherence).toBe(first[1].headCoherence); // the cached object, not a recomputation
     expect(modelWeightMeasures(fresh)[2].headCoherence).toBe(first[2].headCoherence);
