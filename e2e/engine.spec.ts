@@ -2,7 +2,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpuForward } from '../src/engine/cpu/reference.ts';
-import type { AdapterDescription, DispatchCounts, FixtureRun, ProfileRun } from '../src/harness/engineHarness.ts';
+import type { AdapterDescription, DispatchCounts, FixtureRun, HelperAgreement, ProfileRun } from '../src/harness/engineHarness.ts';
 import { GOLDEN_CAPTURES, FIXTURE_DIR, fixtureNames, goldenTensor, loadFixture, relativeError, type Fixture } from '../test/helpers/fixtures.ts';
 
 /**
@@ -174,6 +174,24 @@ test.describe('GPU engine in Chromium against the PyTorch fixtures and the CPU r
         .map(([k, ms]) => `${k} ${ms.toFixed(3)}`)
         .join(', ')}`,
     );
+    expect(pageErrors).toEqual([]);
+  });
+});
+
+test.describe('analysis helpers in Chromium (src/worker/analysisPool.ts)', () => {
+  test('two helper workers, under the built pages\' content policy, give the page\'s own figures, with the SIMD row products', async ({ page }) => {
+    const pageErrors = await openHarness(page);
+    const name = NAMES[0];
+    const result: HelperAgreement = await page.evaluate(
+      ([model, image]) => window.crateHarness!.analysisHelpers(model, image),
+      [modelBase64(name), base64(goldenTensor(fixtures.get(name)!, 'input.0'))] as const,
+    );
+    expect(result.helpers).toBe(2);
+    expect(result.fellBack, 'the helpers answered (no fallback to the page)').toBe(false);
+    expect(result.productEngine, 'the page compiled rowProducts.wat (script-src \'wasm-unsafe-eval\')').toBe('wasm');
+    expect(JSON.parse(result.fromHelpers).layers).toHaveLength(fixtures.get(name)!.model.config.depth);
+    expect(result.fromHelpers).toBe(result.inPage);
+    note('helpers', `${name}: ${result.helpers} helpers, row products ${result.productEngine}, figures identical to the page's`);
     expect(pageErrors).toEqual([]);
   });
 });

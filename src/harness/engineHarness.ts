@@ -15,6 +15,10 @@ import { deviceDescriptor } from '../engine/gpu/deviceRequest.ts';
 import { CrateGpuEngine } from '../engine/gpu/engine.ts';
 import type { GpuProfile } from '../engine/gpu/profiler.ts';
 import { modelFromSafetensors } from '../engine/model.ts';
+import { analyseImageOutputs } from '../analysis/analyseRun.ts';
+import { productEngine } from '../analysis/rowProducts.ts';
+import { cpuForward } from '../engine/cpu/reference.ts';
+import { startAnalysisPool } from '../worker/analysisPool.ts';
 
 /** Bytes as base64, a Uint8Array, or a plain array of byte values. */
 export type BytesInput = string | Uint8Array | number[];
@@ -74,6 +78,19 @@ export interface CrateHarness {
   runFixture(model: BytesInput, images: FloatsInput[], options?: { capture?: boolean }): Promise<FixtureRun>;
   profile(model: BytesInput, image: FloatsInput, options?: { warmup?: number }): Promise<ProfileRun>;
   dispatchCount(model: BytesInput): Promise<DispatchCounts>;
+  analysisHelpers(model: BytesInput, image: FloatsInput): Promise<HelperAgreement>;
+}
+
+/** The analysis helpers in this page against the page itself (e2e/engine.spec.ts). */
+export interface HelperAgreement {
+  helpers: number;
+  /** rowProducts.ts's way here: 'wasm' unless the page refused to compile WebAssembly. */
+  productEngine: string;
+  /** The helpers' figures and the page's, as JSON: the same functions on the same tensors give the same text. */
+  fromHelpers: string;
+  inPage: string;
+  /** Whether the pool fell back to the page. */
+  fellBack: boolean;
 }
 
 declare global {
@@ -219,6 +236,24 @@ const harness: CrateHarness = {
       withoutCapture: await engine.dispatchCount(CAPTURE_NOTHING),
       withCaptureAll: await engine.dispatchCount(CAPTURE_ALL),
     }));
+  },
+
+  async analysisHelpers(bytes, image) {
+    const model = modelFromSafetensors(toBytes(bytes));
+    // The page's own figures from a second copy of the model: the weight-only measures are cached per model object.
+    const samePage = modelFromSafetensors(toBytes(bytes));
+    const trace = cpuForward(model, toFloats(image));
+    const outputs = { logits: trace.logits, layers: trace.layers };
+    let fellBack = false;
+    // Two helpers and no size threshold, whatever this machine's cores: the point is the workers themselves.
+    const pool = startAnalysisPool(
+      async (m, o, options) => ((fellBack = true), analyseImageOutputs(m, o, options)),
+      () => {},
+      { count: 2, minMultiplyAdds: 0 },
+    );
+    if (!pool) throw new Error('this page cannot start workers');
+    const fromHelpers = await pool.compute(model, outputs, {});
+    return { helpers: pool.size, productEngine: productEngine(), fromHelpers: JSON.stringify(fromHelpers), inPage: JSON.stringify(analyseImageOutputs(samePage, outputs, {})), fellBack };
   },
 };
 

@@ -28,6 +28,20 @@ import { connect, isAbortError, RemoteError, transferablesOf, type Client } from
 /** More helpers than this add memory (each holds its layers' weights) for little: 12 layers are 3 rounds of 4. */
 export const MAX_ANALYSIS_HELPERS = 4;
 
+/**
+ * Below this many float64 multiply-adds per image the figures stay in the calling thread:
+ * at the shipped models' size (11–15 M, a few ms) posting the layers out and back, and each
+ * helper compiling the code on its own, cost more than the second core gives
+ * (docs/MEASUREMENTS.md §4). CRATE-T needs 1.4 G.
+ */
+export const MIN_SPREAD_MULTIPLY_ADDS = 1e8;
+
+/** The multiply-adds of one image's row products: per layer Z^{ℓ+½}·Uᵀ twice (paper R^c, rate_mssa_out), X·Dᵀ and Z^{ℓ+1}·Dᵀ. */
+export function imageMultiplyAdds(model: AnyCrateModel): number {
+  const { depth, dim, heads, dim_head: dimHead } = model.config;
+  return depth * model.shape.tokens * dim * (2 * heads * dimHead + 2 * dim);
+}
+
 /** One helper per core, up to MAX_ANALYSIS_HELPERS; none on one core, where a helper would only add copies. */
 export function analysisHelperCount(cores = globalThis.navigator?.hardwareConcurrency ?? 1): number {
   const count = Math.min(Math.max(Math.floor(cores) || 1, 1), MAX_ANALYSIS_HELPERS);
@@ -68,6 +82,7 @@ export class AnalysisPool {
     private readonly helpers: readonly Client<AnalysisHelperApi>[],
     private readonly fallback: ImageFigureComputer,
     private readonly onNotice: (message: string) => void = () => {},
+    private readonly minMultiplyAdds = MIN_SPREAD_MULTIPLY_ADDS,
   ) {
     this.held = helpers.map(() => new Map());
   }
@@ -86,7 +101,7 @@ export class AnalysisPool {
 
   /** Every figure of one image (an ImageFigureComputer), the layers spread over the helpers. */
   readonly compute: ImageFigureComputer = async (model, outputs, options, signal) => {
-    if (this.broken || this.helpers.length === 0) return this.fallback(model, outputs, options, signal);
+    if (this.broken || this.helpers.length === 0 || imageMultiplyAdds(model) < this.minMultiplyAdds) return this.fallback(model, outputs, options, signal);
     try {
       return await Promise.race([this.spread(model, outputs, options, signal), this.crash]);
     } catch (error) {
@@ -169,10 +184,14 @@ export class AnalysisPool {
 }
 
 /**
- * Helper workers for the page or a worker (analysisHelperWorker.ts), `count` of them; no pool
- * (undefined) where there are no workers or fewer than two cores.
+ * Helper workers for the page or a worker (analysisHelperWorker.ts), one per core unless
+ * `count` says; no pool (undefined) where there are no workers or fewer than two cores.
  */
-export function startAnalysisPool(fallback: ImageFigureComputer, onNotice: (message: string) => void, count = analysisHelperCount()): AnalysisPool | undefined {
+export function startAnalysisPool(
+  fallback: ImageFigureComputer,
+  onNotice: (message: string) => void,
+  { count = analysisHelperCount(), minMultiplyAdds = MIN_SPREAD_MULTIPLY_ADDS }: { count?: number; minMultiplyAdds?: number } = {},
+): AnalysisPool | undefined {
   if (typeof Worker === 'undefined' || count < 1) return undefined;
   const workers: Worker[] = [];
   try {
@@ -185,6 +204,7 @@ export function startAnalysisPool(fallback: ImageFigureComputer, onNotice: (mess
     workers.map((worker) => connect<AnalysisHelperApi>(worker, ANALYSIS_HELPER_METHODS)),
     fallback,
     onNotice,
+    minMultiplyAdds,
   );
   for (const worker of workers) worker.addEventListener('error', (event) => pool.fail(`an analysis helper failed: ${event.message || 'it could not start'}`));
   return pool;
