@@ -123,6 +123,8 @@ interface ModelResult {
   forward: Partial<Record<BenchEngine, Series>>;
   captured: Partial<Record<BenchEngine, Series>>;
   analysisMs: number[];
+  /** Helper workers the analysis was spread over (0: the page's own thread). */
+  analysisHelpers?: number;
   gpuBytes: number;
   /** Our engine's kernel variants, tuned in the page as on a first visit. */
   kernels?: { variants: Record<string, string>; tuning: string; note?: string };
@@ -223,7 +225,7 @@ function table(results: ModelResult[], meta: { adapter: string; browser: string;
     const analysis = median(r.analysisMs);
     const workload = captured.length && forward.length ? (median(captured) + analysis) / median(forward) : NaN;
     lines.push(
-      `| ${shape} | our analysis of the image, as the app does it; GPU memory | ${analysis.toFixed(1)} ms; explorer workload ÷ plain forward = ${workload.toFixed(2)}; ${(r.gpuBytes / 2 ** 20).toFixed(1)} MiB held | | | |`,
+      `| ${shape} | our analysis of the image, as the app does it; GPU memory | ${analysis.toFixed(1)} ms (${r.analysisHelpers ? `${r.analysisHelpers} helper workers` : 'one thread'}); explorer workload ÷ plain forward = ${workload.toFixed(2)}; ${(r.gpuBytes / 2 ** 20).toFixed(1)} MiB held | | | |`,
     );
   }
   lines.push('', 'Our kernel variants, tuned in the page on this adapter as on a first visit (1 s budget):');
@@ -353,6 +355,7 @@ async function main() {
         const analysis = () => page.evaluate((name) => window.crateBench.analysis(name), m.name);
         await analysis();
         for (let i = 0; i < ANALYSIS_RUNS; i++) result.analysisMs.push(await analysis());
+        result.analysisHelpers = await page.evaluate((name) => window.crateBench.analysisHelpers(name), m.name);
         result.gpuBytes = await page.evaluate((name) => window.crateBench.gpuBytes(name), m.name);
         result.kernels = await page.evaluate((name) => window.crateBench.variants(name), m.name);
       } catch (error) {

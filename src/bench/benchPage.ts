@@ -12,7 +12,7 @@ import { figuresHere, imageRunFigures } from '../dataset/dataset.ts';
 import { summarise } from '../models/modelSummary.ts';
 import { viewFigures } from '../state/derived.ts';
 import type { RunResult } from '../state/store.ts';
-import { startAnalysisPool } from '../worker/analysisPool.ts';
+import { imageMultiplyAdds, MIN_SPREAD_MULTIPLY_ADDS, startAnalysisPool } from '../worker/analysisPool.ts';
 import { forwardFlops } from '../runners/engines.ts';
 import { defaultUrlState } from '../state/urlState.ts';
 import { requestBrowserDevice } from '../engine/gpu/browserDevice.ts';
@@ -131,9 +131,10 @@ const api = {
     viewFigures(run, view);
     return performance.now() - start;
   },
-  /** How many analysis helpers the page runs (0: the figures are computed in the page). */
-  analysisHelpers(): number {
-    return analysisHelpers?.size ?? 0;
+  /** How many analysis helpers the model's figures are spread over (0: computed in the page, as for a model under MIN_SPREAD_MULTIPLY_ADDS). */
+  analysisHelpers(name: string): number {
+    const { model } = models.get(name)!;
+    return imageMultiplyAdds(model) < MIN_SPREAD_MULTIPLY_ADDS ? 0 : (analysisHelpers?.size ?? 0);
   },
   /** The kernel variants our engine ran, per kernel, and where the choice came from. */
   variants(name: string): { variants: Record<string, string>; tuning: string; note?: string } | undefined {
