@@ -22,6 +22,9 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
+
+/** The load when this process started (this module is imported first thing), before the bench's own browser ran. */
+const LOAD_AVERAGE_BEFORE = loadavg()[0];
 import { join, resolve } from 'node:path';
 import type { Browser, BrowserContext, Page } from '@playwright/test';
 import { median } from '../src/analysis/dataset.ts';
@@ -66,6 +69,8 @@ export interface ResponsivenessResult {
   /** os.loadavg()[0] when the section started and ended: the figures on a shared 2-core machine depend on it. */
   loadAverage: number;
   loadAverageEnd?: number;
+  /** os.loadavg()[0] when the bench process started, before its own Chromium ran: what other jobs put on the machine. */
+  loadAverageBefore?: number;
   /** Per shipped model id: click to prediction and charts updated. */
   sampleSwitchMs: Record<string, number[]>;
   layerSwitchMs: number[];
@@ -260,6 +265,7 @@ export async function measureResponsiveness(browser: Browser, base: string, opti
     coldMilestones: [],
     warmMilestones: [],
     loadAverage: loadavg()[0],
+    loadAverageBefore: LOAD_AVERAGE_BEFORE,
     sampleSwitchMs: {},
     layerSwitchMs: [],
     engineSwitchMs: {},
@@ -488,7 +494,7 @@ export function responsivenessMarkdown(r: ResponsivenessResult, command: string,
   if (engines.length) info.push(`engine switch to a result on it: ${engines.map(([e, ms]) => `${e} ${formatMs(ms)}`).join(', ')}`);
   if (r.pth) info.push(`CRATE-B .pth (${(r.pth.bytes / 1e6).toFixed(0)} MB): parsed in ${formatMs(r.pth.parseMs)}, first result ${formatMs(r.pth.firstMs)} after the pick (app's figures), ${formatMs(r.pth.wallMs)} wall`);
   return [
-    `${r.date} · adapter: **${r.adapter}** · ${browserVersion} · machine: ${machine()} · load average at the start ${r.loadAverage.toFixed(1)}, at the end ${r.loadAverageEnd?.toFixed(1) ?? '—'}`,
+    `${r.date} · adapter: **${r.adapter}** · ${browserVersion} · machine: ${machine()} · load average before the bench ${r.loadAverageBefore?.toFixed(1) ?? '—'}, at this section's start ${r.loadAverage.toFixed(1)}, at its end ${r.loadAverageEnd?.toFixed(1) ?? '—'}`,
     '',
     `Command: \`${command}\``,
     '',
@@ -497,9 +503,10 @@ export function responsivenessMarkdown(r: ResponsivenessResult, command: string,
       'A sample switch ends when the prediction shows the new sample (`top5[data-sample]`) and both layer charts show the new layer table. ' +
       'Long tasks: PerformanceObserver `longtask` (only tasks of 50 ms or more exist), the longest in each measured window; the verdict is on the worst window.',
     '',
-    ...(Math.max(r.loadAverage, r.loadAverageEnd ?? 0) > availableParallelism()
+    // The bench's own Chromium and SwiftShader load every core while it runs, so only the load from before it started says whether other jobs shared the machine.
+    ...((r.loadAverageBefore ?? r.loadAverage) > availableParallelism()
       ? [
-          `**The machine was busy** (load average above its ${availableParallelism()} cores): other jobs stretched every time and every long task here, so these verdicts say more about the machine than about the app. Repeat on an idle machine.`,
+          `**The machine was busy** (load average above its ${availableParallelism()} cores before the bench started): other jobs stretched every time and every long task here, so these verdicts say more about the machine than about the app. Repeat on an idle machine.`,
           '',
         ]
       : []),

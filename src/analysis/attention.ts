@@ -50,16 +50,26 @@ export function attentionMaps(attention: ArrayLike<number>, heads: number, token
  */
 export function upsampleBilinear(map: ArrayLike<number>, from: GridSize, to: GridSize): Float64Array {
   if (map.length !== from.height * from.width) throw new RangeError(`map has ${map.length} values, expected ${from.height}×${from.width}`);
+  // Separable: each grid row is first interpolated along x, then each output row blends two of
+  // those. The same products and sums as blending four cells per pixel, so the same values, at a
+  // third of the work (a CRATE-B attention view upsamples 13 maps to 224×224 on every result).
+  const x0 = new Int32Array(to.width);
+  const x1 = new Int32Array(to.width);
+  const fx = new Float64Array(to.width);
+  for (let x = 0; x < to.width; x++) [x0[x], x1[x], fx[x]] = sourceCoordinate(x, from.width, to.width);
+  const rows = new Float64Array(from.height * to.width);
+  for (let r = 0; r < from.height; r++) {
+    const source = r * from.width;
+    const target = r * to.width;
+    for (let x = 0; x < to.width; x++) rows[target + x] = (1 - fx[x]) * map[source + x0[x]] + fx[x] * map[source + x1[x]];
+  }
   const out = new Float64Array(to.height * to.width);
-  const xs = sourceCoordinates(from.width, to.width);
   for (let y = 0; y < to.height; y++) {
     const [y0, y1, fy] = sourceCoordinate(y, from.height, to.height);
-    for (let x = 0; x < to.width; x++) {
-      const [x0, x1, fx] = xs[x];
-      const top = (1 - fx) * map[y0 * from.width + x0] + fx * map[y0 * from.width + x1];
-      const bottom = (1 - fx) * map[y1 * from.width + x0] + fx * map[y1 * from.width + x1];
-      out[y * to.width + x] = (1 - fy) * top + fy * bottom;
-    }
+    const top = y0 * to.width;
+    const bottom = y1 * to.width;
+    const row = y * to.width;
+    for (let x = 0; x < to.width; x++) out[row + x] = (1 - fy) * rows[top + x] + fy * rows[bottom + x];
   }
   return out;
 }
@@ -70,8 +80,4 @@ function sourceCoordinate(i: number, inSize: number, outSize: number): [number, 
   const lower = Math.min(Math.floor(source), inSize - 1);
   const upper = Math.min(lower + 1, inSize - 1);
   return [lower, upper, source - lower];
-}
-
-function sourceCoordinates(inSize: number, outSize: number): [number, number, number][] {
-  return Array.from({ length: outSize }, (_, i) => sourceCoordinate(i, inSize, outSize));
 }

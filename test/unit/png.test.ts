@@ -24,6 +24,11 @@ describe('encodeRgbaPng', () => {
     expect(() => encodeRgbaPng(2, 2, new Uint8Array(15))).toThrow(/expected 16 RGBA bytes/);
   });
 
+  it('base64 takes the browser\'s own Uint8Array.prototype.toBase64 where there is one', () => {
+    const bytes = Object.assign(new Uint8Array([1, 2, 3]), { toBase64: () => 'native' });
+    expect(base64(bytes)).toBe('native');
+  });
+
   it('base64 matches Node for data longer than one slice', () => {
     const bytes = new Uint8Array(100_000).map((_, i) => (i * 31) & 0xff);
     expect(base64(bytes)).toBe(Buffer.from(bytes).toString('base64'));
