@@ -1,3 +1,5 @@
+import { rowsTimesRows } from './rowProducts.ts';
+
 /**
  * log det(A) of a symmetric positive-definite matrix by Cholesky, in float64.
  * Throws if A is not positive definite (a coding-rate Gram matrix I + c·XᵀX
@@ -26,7 +28,9 @@ export function logdetSpd(a: Float64Array, n: number): number {
  * logdet(I_rows + c·X·Xᵀ) for X [rows, cols] (a column block of a wider
  * row-major matrix: `stride` values per row, starting at `offset`).
  * Uses logdet(I_N + c·XXᵀ) = logdet(I_d + c·XᵀX) on the smaller side
- * (docs/MEASUREMENTS.md §2).
+ * (docs/MEASUREMENTS.md §2). The Gram is a row product (rowProducts.ts, SIMD
+ * where there is WebAssembly): of Xᵀ with itself on the column side, of X
+ * with itself on the row side.
  */
 export function logdetIdentityPlusGram(
   x: ArrayLike<number>,
@@ -37,24 +41,15 @@ export function logdetIdentityPlusGram(
   offset = 0,
 ): number {
   const n = Math.min(rows, cols);
-  const gram = new Float64Array(n * n);
+  let gram: Float64Array;
   if (cols <= rows) {
-    for (let r = 0; r < rows; r++) {
-      const base = offset + r * stride;
-      for (let i = 0; i < cols; i++) {
-        const xi = x[base + i];
-        if (xi === 0) continue;
-        for (let j = 0; j <= i; j++) gram[i * n + j] += xi * x[base + j];
-      }
-    }
+    const transposed = new Float64Array(cols * rows);
+    for (let r = 0; r < rows; r++) for (let i = 0; i < cols; i++) transposed[i * rows + r] = x[offset + r * stride + i];
+    gram = rowsTimesRows(transposed, cols, rows, transposed, cols);
   } else {
-    for (let i = 0; i < rows; i++) {
-      for (let j = 0; j <= i; j++) {
-        let dot = 0;
-        for (let t = 0; t < cols; t++) dot += x[offset + i * stride + t] * x[offset + j * stride + t];
-        gram[i * n + j] = dot;
-      }
-    }
+    const block = new Float64Array(rows * cols);
+    for (let r = 0; r < rows; r++) for (let i = 0; i < cols; i++) block[r * cols + i] = x[offset + r * stride + i];
+    gram = rowsTimesRows(block, rows, cols, block, rows);
   }
   for (let i = 0; i < n; i++) {
     for (let j = 0; j <= i; j++) {
