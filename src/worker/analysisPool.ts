@@ -69,7 +69,11 @@ function weightsOf(model: AnyCrateModel, l: number): LayerModel {
   };
 }
 
+/** The helpers' clients, or how to start them: started on the first image worth spreading, so a session of small models never starts one. */
+export type HelperClients = readonly Client<AnalysisHelperApi>[] | { count: number; start(): readonly Client<AnalysisHelperApi>[] };
+
 export class AnalysisPool {
+  private started: readonly Client<AnalysisHelperApi>[] | undefined;
   private readonly modelIds = new WeakMap<object, number>();
   private nextModel = 1;
   /** Per helper, the layers it was last known to hold, per model number. */
@@ -79,16 +83,26 @@ export class AnalysisPool {
   private readonly crash = this.newCrash();
 
   constructor(
-    private readonly helpers: readonly Client<AnalysisHelperApi>[],
+    private readonly clients: HelperClients,
     private readonly fallback: ImageFigureComputer,
     private readonly onNotice: (message: string) => void = () => {},
     private readonly minMultiplyAdds = MIN_SPREAD_MULTIPLY_ADDS,
   ) {
-    this.held = helpers.map(() => new Map());
+    this.held = Array.from({ length: this.count }, () => new Map());
   }
 
+  /** How many helpers the pool spreads over (started or not); 0 once one has failed. */
   get size(): number {
-    return this.broken ? 0 : this.helpers.length;
+    return this.broken ? 0 : this.count;
+  }
+
+  private get count(): number {
+    return 'start' in this.clients ? this.clients.count : this.clients.length;
+  }
+
+  private get helpers(): readonly Client<AnalysisHelperApi>[] {
+    this.started ??= 'start' in this.clients ? this.clients.start() : this.clients;
+    return this.started;
   }
 
   /** A helper failed (an error event of its worker): every call from now on runs in the calling thread. */
@@ -101,16 +115,23 @@ export class AnalysisPool {
 
   /** Every figure of one image (an ImageFigureComputer), the layers spread over the helpers. */
   readonly compute: ImageFigureComputer = async (model, outputs, options, signal) => {
-    if (this.broken || this.helpers.length === 0 || imageMultiplyAdds(model) < this.minMultiplyAdds) return this.fallback(model, outputs, options, signal);
+    if (this.broken || this.count === 0 || imageMultiplyAdds(model) < this.minMultiplyAdds) return this.fallback(model, outputs, options, signal);
+    let helpers: readonly Client<AnalysisHelperApi>[];
     try {
-      return await Promise.race([this.spread(model, outputs, options, signal), this.crash]);
+      helpers = this.helpers;
+    } catch (error) {
+      this.fail(`the analysis helpers could not start (${(error as Error).message})`);
+      return this.fallback(model, outputs, options, signal);
+    }
+    try {
+      return await Promise.race([this.spread(helpers, model, outputs, options, signal), this.crash]);
     } catch (error) {
       if (!this.broken || isAbortError(error)) throw error;
       return this.fallback(model, outputs, options, signal);
     }
   };
 
-  private async spread(...[model, outputs, options, signal]: Parameters<ImageFigureComputer>) {
+  private async spread(helpers: readonly Client<AnalysisHelperApi>[], ...[model, outputs, options, signal]: Parameters<ImageFigureComputer>) {
     const id = this.idOf(model);
     const known = knownWeightMeasures(model);
     const depth = outputs.layers.length;
@@ -119,8 +140,8 @@ export class AnalysisPool {
     const { epsSquared, paperRate, expansionRate } = options;
     const layerOptions = { epsSquared, paperRate, expansionRate };
     await Promise.all(
-      this.helpers.map(async (helper, h) => {
-        for (let l = h; l < depth; l += this.helpers.length) {
+      helpers.map(async (helper, h) => {
+        for (let l = h; l < depth; l += helpers.length) {
           signal?.throwIfAborted();
           const answer = await this.send(helper, this.heldBy(h, id), model, l, (task) => ({ ...task, tensors: tensorsOf(outputs.layers[l]), options: layerOptions, weightMeasures: !known }), signal);
           perLayer[l] = answer.figures;
@@ -185,7 +206,9 @@ export class AnalysisPool {
 
 /**
  * Helper workers for the page or a worker (analysisHelperWorker.ts), one per core unless
- * `count` says; no pool (undefined) where there are no workers or fewer than two cores.
+ * `count` says, started with the first image worth spreading; no pool (undefined) where
+ * there are no workers or fewer than two cores. A worker that cannot be made (a thrown
+ * constructor) or fails to start (its error event) makes the pool compute in the calling thread.
  */
 export function startAnalysisPool(
   fallback: ImageFigureComputer,
@@ -193,19 +216,19 @@ export function startAnalysisPool(
   { count = analysisHelperCount(), minMultiplyAdds = MIN_SPREAD_MULTIPLY_ADDS }: { count?: number; minMultiplyAdds?: number } = {},
 ): AnalysisPool | undefined {
   if (typeof Worker === 'undefined' || count < 1) return undefined;
-  const workers: Worker[] = [];
-  try {
-    for (let i = 0; i < count; i++) workers.push(new Worker(new URL('./analysisHelperWorker.ts', import.meta.url), { type: 'module', name: `crate-analysis-${i + 1}` }));
-  } catch {
-    for (const worker of workers) worker.terminate();
-    return undefined;
-  }
-  const pool = new AnalysisPool(
-    workers.map((worker) => connect<AnalysisHelperApi>(worker, ANALYSIS_HELPER_METHODS)),
+  const pool: AnalysisPool = new AnalysisPool(
+    {
+      count,
+      start: () =>
+        Array.from({ length: count }, (_, i) => {
+          const worker = new Worker(new URL('./analysisHelperWorker.ts', import.meta.url), { type: 'module', name: `crate-analysis-${i + 1}` });
+          worker.addEventListener('error', (event) => pool.fail(`an analysis helper failed: ${event.message || 'it could not start'}`));
+          return connect<AnalysisHelperApi>(worker, ANALYSIS_HELPER_METHODS);
+        }),
+    },
     fallback,
     onNotice,
     minMultiplyAdds,
   );
-  for (const worker of workers) worker.addEventListener('error', (event) => pool.fail(`an analysis helper failed: ${event.message || 'it could not start'}`));
   return pool;
 }

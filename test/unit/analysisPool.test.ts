@@ -148,6 +148,36 @@ describe('AnalysisPool', () => {
   });
 });
 
+describe('starting the helpers', () => {
+  const small = randomModel({ image_size: 28, patch_size: 4, channels: 1, dim: 96, depth: 6, heads: 4, dim_head: 24, num_classes: 10 }, 25);
+  const smallOutputs = () => {
+    const trace = cpuForward(small, randomImage(small, 2));
+    return { logits: trace.logits, layers: trace.layers };
+  };
+  const here: ImageFigureComputer = async (model, outputs, options) => analyseImageOutputs(model, outputs, options);
+
+  it('starts them with the first image worth spreading, once', async () => {
+    let starts = 0;
+    const { clients } = helpers(2);
+    const pool = new AnalysisPool({ count: 2, start: () => (starts++, clients) }, here);
+    await pool.compute(small, smallOutputs(), {});
+    expect(starts).toBe(0); // a small model's image stays here: no worker started for it
+    const spreading = new AnalysisPool({ count: 2, start: () => (starts++, clients) }, noFallback, () => {}, 0);
+    await spreading.compute(crate, crateOutputs(6), {});
+    await spreading.compute(crate, crateOutputs(7), {});
+    expect(starts).toBe(1);
+  });
+
+  it('computes here, and says why once, when they cannot be started', async () => {
+    const notices: string[] = [];
+    const pool = new AnalysisPool({ count: 2, start: () => { throw new Error('Worker is not defined'); } }, here, (m) => notices.push(m), 0);
+    const outputs = crateOutputs(8);
+    expect(await pool.compute(crate, outputs, {})).toEqual(analyseImageOutputs(crate, outputs, {}));
+    await pool.compute(crate, outputs, {});
+    expect(notices).toEqual(['the analysis helpers could not start (Worker is not defined); the figures are computed without helpers from now on']);
+  });
+});
+
 describe('analysisHelperCount', () => {
   it('is one per core up to 4, and none on one core', () => {
     expect([1, 2, 3, 8, 64].map((cores) => analysisHelperCount(cores))).toEqual([0, 2, 3, 4, 4]);
