@@ -2,7 +2,7 @@
  * The per-image float64 figures spread over helper workers, one layer per task
  * (docs/ARCHITECTURE.md, "Analysis helpers"). After the GPU forward, these figures
  * are CPU work of the same order as the forward itself (docs/MEASUREMENTS.md §4):
- * three or four float64 products of N×d by d×d per layer. Layers are independent, so
+ * four float64 products of N×d by d×d per layer. Layers are independent, so
  * helper h takes layers h, h + H, h + 2H, … one at a time, and the calling thread
  * only joins the answers. One task at a time per helper keeps a superseded image
  * cheap: the pool stops handing out its layers, and each helper finishes at most one.
@@ -51,9 +51,9 @@ export function analysisHelperCount(cores = globalThis.navigator?.hardwareConcur
 /** A copy of the layer's tensors the figures read, in buffers of their own (a capture's views may share one read-back buffer). */
 function tensorsOf(layer: AnalysedLayer): AnalysedLayer {
   return {
-    w: Float32Array.from(layer.w),
-    zHalf: Float32Array.from(layer.zHalf),
-    zNext: Float32Array.from(layer.zNext),
+    w: layer.w.slice(),
+    zHalf: layer.zHalf.slice(),
+    zNext: layer.zNext.slice(),
     ...(layer.sparseCode ? { sparseCode: layer.sparseCode.slice() } : {}),
   };
 }
