@@ -88,7 +88,7 @@ export function keepWeightMeasures(model: AnyCrateModel, measures: ModelWeightMe
   return weightMeasures.get(model.weights)!;
 }
 
-/** One layer's weight-only measures (about 150 ms of CPU at CRATE-T size: orthonormal bases of every head, DᵀD). */
+/** One layer's weight-only measures (0.36 s of CPU a CRATE-B layer, docs/MEASUREMENTS.md §4: orthonormal bases of every head, DᵀD). */
 export function layerWeightMeasures(layer: LayerModel): ModelWeightMeasures {
   const { dim, heads, dimHead, weights } = layer;
   return {
