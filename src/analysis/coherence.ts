@@ -4,7 +4,7 @@
  * MSSA), and how far the ISTA dictionary is from orthonormal. They depend on
  * the model, not on the image. Float64 throughout.
  */
-import { rowsTimesRows } from './rowProducts.ts';
+import { gram as gramOf, rowsTimesRows } from './rowProducts.ts';
 
 /** A head's orthonormal basis: `rank` rows of length dim, row-major. */
 export interface RowBasis {
@@ -126,10 +126,7 @@ export interface DictionaryIncoherence {
  */
 export function dictionaryIncoherence(dictionary: ArrayLike<number>, dim: number): DictionaryIncoherence {
   if (dictionary.length !== dim * dim) throw new RangeError(`D has ${dictionary.length} values, expected ${dim}×${dim}`);
-  // DᵀD as a row product of Dᵀ with itself (rowProducts.ts: 0.47 → 0.1 s at d = 768).
-  const transposed = new Float64Array(dim * dim);
-  for (let r = 0; r < dim; r++) for (let i = 0; i < dim; i++) transposed[i * dim + r] = dictionary[r * dim + i];
-  const gram = rowsTimesRows(transposed, dim, dim, transposed, dim);
+  const gram = gramOf(dictionary, dim, dim, 'columns'); // DᵀD (rowProducts.ts: 0.47 → 0.1 s at d = 768)
   let squares = 0;
   const norms: number[] = [];
   for (let i = 0; i < dim; i++) {

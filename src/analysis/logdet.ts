@@ -1,4 +1,4 @@
-import { rowsTimesRows } from './rowProducts.ts';
+import { gram as gramOf } from './rowProducts.ts';
 
 /**
  * log det(A) of a symmetric positive-definite matrix by Cholesky, in float64.
@@ -29,8 +29,7 @@ export function logdetSpd(a: Float64Array, n: number): number {
  * row-major matrix: `stride` values per row, starting at `offset`).
  * Uses logdet(I_N + c·XXᵀ) = logdet(I_d + c·XᵀX) on the smaller side
  * (docs/MEASUREMENTS.md §2). The Gram is a row product (rowProducts.ts, SIMD
- * where there is WebAssembly): of Xᵀ with itself on the column side, of X
- * with itself on the row side.
+ * where there is WebAssembly).
  */
 export function logdetIdentityPlusGram(
   x: ArrayLike<number>,
@@ -41,16 +40,7 @@ export function logdetIdentityPlusGram(
   offset = 0,
 ): number {
   const n = Math.min(rows, cols);
-  let gram: Float64Array;
-  if (cols <= rows) {
-    const transposed = new Float64Array(cols * rows);
-    for (let r = 0; r < rows; r++) for (let i = 0; i < cols; i++) transposed[i * rows + r] = x[offset + r * stride + i];
-    gram = rowsTimesRows(transposed, cols, rows, transposed, cols);
-  } else {
-    const block = new Float64Array(rows * cols);
-    for (let r = 0; r < rows; r++) for (let i = 0; i < cols; i++) block[r * cols + i] = x[offset + r * stride + i];
-    gram = rowsTimesRows(block, rows, cols, block, rows);
-  }
+  const gram = gramOf(x, rows, cols, cols <= rows ? 'columns' : 'rows', stride, offset);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j <= i; j++) {
       const value = c * gram[i * n + j] + (i === j ? 1 : 0);

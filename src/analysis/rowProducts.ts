@@ -46,6 +46,22 @@ export function rowsTimesRows(a: ArrayLike<number>, rows: number, dim: number, b
   return wasm ? wasmRowProducts(wasm, a, rows, dim, b, inner) : jsRowProducts(a, rows, dim, b, inner);
 }
 
+/**
+ * The Gram of a column block X [rows, cols] of a wider row-major matrix (`stride` values per
+ * row, from `offset`): XᵀX [cols, cols] on the column side, XXᵀ [rows, rows] on the row side,
+ * each as a row product of a contiguous copy with itself.
+ */
+export function gram(x: ArrayLike<number>, rows: number, cols: number, side: 'columns' | 'rows', stride = cols, offset = 0): Float64Array {
+  if (side === 'columns') {
+    const transposed = new Float64Array(cols * rows);
+    for (let r = 0; r < rows; r++) for (let i = 0; i < cols; i++) transposed[i * rows + r] = x[offset + r * stride + i];
+    return rowsTimesRows(transposed, cols, rows, transposed, cols);
+  }
+  const block = new Float64Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let i = 0; i < cols; i++) block[r * cols + i] = x[offset + r * stride + i];
+  return rowsTimesRows(block, rows, cols, block, rows);
+}
+
 /** Copies A and B into the kernel's memory as float64, padded with zeros to its block sizes (rowProducts.wat), and C out. */
 function wasmRowProducts(wasm: RowProductsKernel, a: ArrayLike<number>, rows: number, dim: number, b: ArrayLike<number>, inner: number): Float64Array {
   const paddedDim = dim + (dim % 2);

@@ -8,11 +8,11 @@
  *   ort-wasm    its WASM EP, threaded when the page is cross-origin isolated.
  * Each timed call includes reading the results back to the CPU.
  */
-import { figuresHere, imageRunFigures } from '../dataset/dataset.ts';
+import { figuresHereEachImage, imageRunFigures } from '../dataset/dataset.ts';
 import { summarise } from '../models/modelSummary.ts';
 import { viewFigures } from '../state/derived.ts';
 import type { RunResult } from '../state/store.ts';
-import { imageMultiplyAdds, MIN_SPREAD_MULTIPLY_ADDS, startAnalysisPool } from '../worker/analysisPool.ts';
+import { startAnalysisPool } from '../worker/analysisPool.ts';
 import { forwardFlops } from '../runners/engines.ts';
 import { defaultUrlState } from '../state/urlState.ts';
 import { requestBrowserDevice } from '../engine/gpu/browserDevice.ts';
@@ -40,7 +40,7 @@ interface Loaded {
 }
 
 /** The analysis helpers, as the compute worker starts them (src/worker/computeWorker.ts). */
-const analysisHelpers = startAnalysisPool((...args) => figuresHere()(...args), (message) => console.warn(message));
+const analysisHelpers = startAnalysisPool(figuresHereEachImage, (message) => console.warn(message));
 
 const threads = () => (globalThis.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1);
 
@@ -131,10 +131,9 @@ const api = {
     viewFigures(run, view);
     return performance.now() - start;
   },
-  /** How many analysis helpers the model's figures are spread over (0: computed in the page, as for a model under MIN_SPREAD_MULTIPLY_ADDS). */
+  /** How many analysis helpers the model's figures are spread over (0: computed in the page). */
   analysisHelpers(name: string): number {
-    const { model } = models.get(name)!;
-    return imageMultiplyAdds(model) < MIN_SPREAD_MULTIPLY_ADDS ? 0 : (analysisHelpers?.size ?? 0);
+    return analysisHelpers?.helpersFor(models.get(name)!.model) ?? 0;
   },
   /** The kernel variants our engine ran, per kernel, and where the choice came from. */
   variants(name: string): { variants: Record<string, string>; tuning: string; note?: string } | undefined {

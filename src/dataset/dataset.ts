@@ -81,6 +81,9 @@ export function figuresHere(yielder = new Yielder()): ImageFigureComputer {
     });
 }
 
+/** figuresHere with a pause budget of its own for each image: where no caller keeps a yielder. */
+export const figuresHereEachImage: ImageFigureComputer = (...args) => figuresHere()(...args);
+
 /** What one image contributes to the dataset view. */
 export interface ImageRecord {
   label?: number;
@@ -106,7 +109,7 @@ export interface DatasetSample {
 }
 
 /** Every figure of one image through the analysis entry point (analyseRun.ts), kept as dataset mode needs it. */
-export async function measureImage(model: AnyCrateModel, outputs: ForwardOutputs, sample: DatasetSample, figuresOf: ImageFigureComputer = figuresHere()): Promise<ImageRecord> {
+export async function measureImage(model: AnyCrateModel, outputs: ForwardOutputs, sample: DatasetSample, figuresOf: ImageFigureComputer = figuresHereEachImage): Promise<ImageRecord> {
   const figures = await figuresOf(model, outputs, {});
   const record: ImageRecord = {
     label: sample.label,
@@ -236,7 +239,7 @@ export async function imageRunFigures(
   outputs: ForwardOutputs,
   truth: { mask: Uint8Array; image: GridSize } | undefined,
   s: SegmentationSettings,
-  figuresOf: ImageFigureComputer = figuresHere(),
+  figuresOf: ImageFigureComputer = figuresHereEachImage,
   signal?: AbortSignal,
 ): Promise<{ top: ClassScore[]; layers: LayerStats[] }> {
   const figures = await figuresOf(model, outputs, { truth: truth && { ...truth, settings: s } }, signal);

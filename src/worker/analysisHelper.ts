@@ -39,8 +39,8 @@ export const ANALYSIS_HELPER_METHODS = ['layer'] as const satisfies readonly (ke
 /** The error name of a task whose layer weights the helper does not hold: the pool sends them again. */
 export const MISSING_WEIGHTS = 'MissingLayerWeights';
 
-/** How many models' layers a helper keeps. */
-const MODELS_HELD = 2;
+/** How many models' layers a helper keeps (the pool tracks as many). */
+export const MODELS_HELD = 2;
 
 export function createAnalysisHelper(): Handlers<AnalysisHelperApi> {
   const held = new Map<number, Map<number, LayerModel>>();

@@ -22,7 +22,7 @@ import {
   type ModelWeightMeasures,
 } from '../analysis/analyseRun.ts';
 import type { AnyCrateModel } from '../engine/alphaModel.ts';
-import { ANALYSIS_HELPER_METHODS, MISSING_WEIGHTS, type AnalysisHelperApi, type LayerTask } from './analysisHelper.ts';
+import { ANALYSIS_HELPER_METHODS, MISSING_WEIGHTS, MODELS_HELD, type AnalysisHelperApi, type LayerTask } from './analysisHelper.ts';
 import { connect, isAbortError, RemoteError, transferablesOf, type Client } from './rpc.ts';
 
 /** More helpers than this add memory (each holds its layers' weights) for little: 12 layers are 3 rounds of 4. */
@@ -113,9 +113,14 @@ export class AnalysisPool {
     this.onNotice(`${reason}; the figures are computed without helpers from now on`);
   }
 
+  /** How many helpers an image of `model` is spread over: 0 where it stays in the calling thread. */
+  helpersFor(model: AnyCrateModel): number {
+    return imageMultiplyAdds(model) < this.minMultiplyAdds ? 0 : this.size;
+  }
+
   /** Every figure of one image (an ImageFigureComputer), the layers spread over the helpers. */
   readonly compute: ImageFigureComputer = async (model, outputs, options, signal) => {
-    if (this.broken || this.count === 0 || imageMultiplyAdds(model) < this.minMultiplyAdds) return this.fallback(model, outputs, options, signal);
+    if (this.helpersFor(model) === 0) return this.fallback(model, outputs, options, signal);
     let helpers: readonly Client<AnalysisHelperApi>[];
     try {
       helpers = this.helpers;
@@ -184,7 +189,7 @@ export class AnalysisPool {
     let layers = byModel.get(model);
     if (!layers) {
       byModel.set(model, (layers = new Set()));
-      if (byModel.size > 2) byModel.delete(byModel.keys().next().value!);
+      if (byModel.size > MODELS_HELD) byModel.delete(byModel.keys().next().value!);
     }
     return layers;
   }

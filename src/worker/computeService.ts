@@ -14,7 +14,7 @@ import { checkFinite, NonFiniteOutputsError } from '../engine/outputCheck.ts';
 import { atImageSize } from '../engine/posEmbedding.ts';
 import type { RgbaImage } from '../engine/preprocess.ts';
 import { ENGINE_LABELS, maxRelativeDeviation, type EngineKind, type ForwardOutputs, type ModelRunner } from '../engine/runner.ts';
-import { datasetIoUs, datasetPlan, figuresHere, imageIoUs, imageRunFigures, runDataset, summariseDataset, type ImageRecord, type SegmentationSettings } from '../dataset/dataset.ts';
+import { datasetIoUs, datasetPlan, figuresHereEachImage, imageIoUs, imageRunFigures, runDataset, summariseDataset, type ImageRecord, type SegmentationSettings } from '../dataset/dataset.ts';
 import { datasetProgress, datasetProgressText } from '../dataset/datasetProgress.ts';
 import { collectSampleTensors } from '../dataset/sampleTensors.ts';
 import { LoadError, type ByteProgress } from '../fetching/fetchBytes.ts';
@@ -100,8 +100,7 @@ export function createComputeService(deps: ComputeDeps): Handlers<ComputeApi> {
   let last: LastRun | undefined;
   let dataset: { key: string; loaded: LoadedModel; records: ImageRecord[]; accuracy: boolean; note?: string } | undefined;
 
-  /** The helpers, or this thread with a pause budget of its own per image. */
-  const figuresOf = (): ImageFigureComputer => deps.figuresOf ?? figuresHere();
+  const figuresOf = deps.figuresOf ?? figuresHereEachImage;
 
   const modelOf = async (key: string): Promise<LoadedModel> => {
     const promise = models.get(key);
@@ -260,7 +259,7 @@ export function createComputeService(deps: ComputeDeps): Handlers<ComputeApi> {
       const analysisStart = deps.now();
       const { outputs, forwardMillis } = timed;
       const truth = mask ? { mask, image: { height: image.height, width: image.width } } : undefined;
-      const { top, layers } = await imageRunFigures(model, outputs, truth, request.seg, figuresOf(), signal);
+      const { top, layers } = await imageRunFigures(model, outputs, truth, request.seg, figuresOf, signal);
       signal.throwIfAborted();
       const analysisMillis = deps.now() - analysisStart;
       last = { key, loaded, input, outputs, engine, truth: truth && { mask: truth.mask.slice(), image: truth.image } };

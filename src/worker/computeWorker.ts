@@ -10,7 +10,7 @@ import { fetchBytes } from '../fetching/fetchBytes.ts';
 import { createRunner } from '../runners/engines.ts';
 import type { SampleTensors } from '../dataset/sampleTensors.ts';
 import type { ComputeApi, ImageRun } from './computeApi.ts';
-import { figuresHere } from '../dataset/dataset.ts';
+import { figuresHereEachImage } from '../dataset/dataset.ts';
 import { startAnalysisPool } from './analysisPool.ts';
 import { createComputeService } from './computeService.ts';
 import { serve, transferablesOf } from './rpc.ts';
@@ -18,7 +18,7 @@ import { serve, transferablesOf } from './rpc.ts';
 const scope = self as unknown as Parameters<typeof serve>[0];
 
 /** The per-image float64 figures, spread over one helper worker per core (analysisPool.ts); this worker alone on one core. */
-const analysis = startAnalysisPool((...args) => figuresHere()(...args), (message) => notice(message));
+const analysis = startAnalysisPool(figuresHereEachImage, (message) => notice(message));
 
 const service = createComputeService({
   fetchBytes,
